@@ -1,0 +1,31 @@
+//! # ringress-control
+//!
+//! The control plane of ringress. It never depends on the data plane; the
+//! data plane depends on it only for the [`table::RouteTable`] contract.
+//!
+//! # Layout
+//!
+//! - [`table`]: the contract. One immutable [`table::RouteTable`] holding
+//!   virtual hosts, routes, backends with their ready endpoints, and TLS
+//!   certificates, with a `generation` number; and its lookup.
+//! - [`snapshot`]: plain data in: the Kubernetes objects a provider saw.
+//! - [`compile`]: pure `compile(&Snapshot, &CompileOptions) -> (RouteTable, Vec<Diagnostic>)`.
+//! - [`provider`]: where snapshots come from (manifests directory, Kubernetes).
+//! - [`publish`]: the arc-swap cell the workers read from.
+#![forbid(unsafe_code)]
+
+pub mod compile;
+pub mod provider;
+pub mod publish;
+pub mod snapshot;
+pub mod table;
+
+pub use compile::{compile, CompileOptions, Diagnostic, Severity};
+pub use publish::{Publisher, TableHandle};
+pub use snapshot::Snapshot;
+pub use table::RouteTable;
+
+/// The `spec.controller` value of the IngressClasses ringress serves.
+pub const CONTROLLER_NAME: &str = "ringress.io/ingress-controller";
+/// Default for `--ingress-class`.
+pub const DEFAULT_INGRESS_CLASS: &str = "ringress";

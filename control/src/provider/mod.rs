@@ -1,0 +1,2 @@
+//! Where snapshots come from: a manifests directory (`dir`) or a cluster
+//! (`kube`).

@@ -1,0 +1,40 @@
+//! Plain data in: every Kubernetes object a provider currently sees.
+//!
+//! Providers (manifests directory, Kubernetes reflectors) fill a [`Snapshot`];
+//! the compiler reads it and never does I/O.
+
+use k8s_openapi::api::core::v1::{Secret, Service};
+use k8s_openapi::api::discovery::v1::EndpointSlice;
+use k8s_openapi::api::networking::v1::{Ingress, IngressClass};
+
+/// Where an object came from, for diagnostics (a manifests file and the
+/// index of the document inside it). `None` for objects read from a cluster.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Origin {
+    pub file: std::path::PathBuf,
+    pub document: usize,
+}
+
+/// An object together with where it came from.
+#[derive(Debug, Clone)]
+pub struct Sourced<T> {
+    pub object: T,
+    pub origin: Option<Origin>,
+}
+
+impl<T> Sourced<T> {
+    pub fn new(object: T) -> Self {
+        Self { object, origin: None }
+    }
+}
+
+/// Every object the compiler reads. Order does not matter.
+#[derive(Debug, Clone, Default)]
+pub struct Snapshot {
+    pub ingresses: Vec<Sourced<Ingress>>,
+    pub ingress_classes: Vec<Sourced<IngressClass>>,
+    pub services: Vec<Sourced<Service>>,
+    pub endpoint_slices: Vec<Sourced<EndpointSlice>>,
+    /// Only Secrets of type `kubernetes.io/tls`.
+    pub secrets: Vec<Sourced<Secret>>,
+}
