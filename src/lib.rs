@@ -2,3 +2,5 @@
 //!
 //! The data plane: thread-per-core workers on monoio (io_uring, epoll
 //! fallback), HTTP/1.1 reverse proxying and TLS termination, plus the CLI.
+
+pub mod tls;

@@ -1,0 +1,164 @@
+//! The TLS handshake on an accepted connection: bounded in time, every
+//! failure closed, classified and counted.
+
+use std::io;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use crossbeam_utils::CachePadded;
+use monoio::io::{AsyncReadRent, AsyncWriteRent};
+use monoio_rustls::{ServerTlsStream, TlsError};
+use rustls::ServerConfig;
+
+/// Why a handshake did not complete. The label is the `kind` of
+/// `ringress_tls_handshake_failures_total` in `/metrics`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FailureKind {
+    /// No complete handshake within `--tls-handshake-timeout`.
+    Timeout,
+    /// Bytes that are not TLS, or a malformed or out-of-order message.
+    BadClientHello,
+    /// A well-formed ClientHello we share no version, suite or signature
+    /// scheme with.
+    Incompatible,
+    /// The client closed or reset the connection before the handshake ended.
+    Aborted,
+    /// The client sent a fatal alert (for instance it rejected our certificate).
+    Alert,
+    /// Anything else (socket errors, internal errors).
+    Other,
+}
+
+impl FailureKind {
+    pub const ALL: [FailureKind; 6] = [
+        FailureKind::Timeout,
+        FailureKind::BadClientHello,
+        FailureKind::Incompatible,
+        FailureKind::Aborted,
+        FailureKind::Alert,
+        FailureKind::Other,
+    ];
+
+    pub fn label(self) -> &'static str {
+        match self {
+            FailureKind::Timeout => "timeout",
+            FailureKind::BadClientHello => "bad_client_hello",
+            FailureKind::Incompatible => "incompatible",
+            FailureKind::Aborted => "aborted",
+            FailureKind::Alert => "alert",
+            FailureKind::Other => "other",
+        }
+    }
+
+    /// Classify an error returned by the handshake.
+    pub fn of(error: &TlsError) -> FailureKind {
+        match error {
+            TlsError::Rustls(e) => Self::of_rustls(e),
+            TlsError::Io(e) => Self::of_io(e),
+        }
+    }
+
+    fn of_io(error: &io::Error) -> FailureKind {
+        if let Some(inner) = error.get_ref().and_then(|e| e.downcast_ref::<rustls::Error>()) {
+            return Self::of_rustls(inner);
+        }
+        match error.kind() {
+            io::ErrorKind::UnexpectedEof
+            | io::ErrorKind::ConnectionReset
+            | io::ErrorKind::ConnectionAborted
+            | io::ErrorKind::BrokenPipe => FailureKind::Aborted,
+            _ => FailureKind::Other,
+        }
+    }
+
+    fn of_rustls(error: &rustls::Error) -> FailureKind {
+        use rustls::Error as E;
+        match error {
+            E::InvalidMessage(_)
+            | E::InappropriateMessage { .. }
+            | E::InappropriateHandshakeMessage { .. }
+            | E::PeerMisbehaved(_)
+            | E::DecryptError => FailureKind::BadClientHello,
+            E::PeerIncompatible(_) | E::NoApplicationProtocol => FailureKind::Incompatible,
+            E::AlertReceived(_) => FailureKind::Alert,
+            _ => FailureKind::Other,
+        }
+    }
+}
+
+/// One worker's handshake failure counters, written only by that worker
+/// (relaxed, uncontended) and read by the admin server.
+#[derive(Debug, Default)]
+pub struct HandshakeFailures {
+    counts: CachePadded<[AtomicU64; FailureKind::ALL.len()]>,
+}
+
+impl HandshakeFailures {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    pub fn record(&self, kind: FailureKind) {
+        self.counts[kind as usize].fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub fn get(&self, kind: FailureKind) -> u64 {
+        self.counts[kind as usize].load(Ordering::Relaxed)
+    }
+}
+
+/// A failed handshake: its kind, and the error behind it (for a debug log).
+#[derive(Debug, thiserror::Error)]
+#[error("TLS handshake failed ({}): {source}", kind.label())]
+pub struct HandshakeError {
+    pub kind: FailureKind,
+    #[source]
+    pub source: io::Error,
+}
+
+/// A worker's acceptor: its own `ServerConfig` (shared resolver and
+/// ticketer, own session cache), the deadline and its counters.
+#[derive(Clone)]
+pub struct TlsAcceptor {
+    inner: monoio_rustls::TlsAcceptor,
+    timeout: Duration,
+    failures: Arc<HandshakeFailures>,
+}
+
+impl TlsAcceptor {
+    pub fn new(
+        config: Arc<ServerConfig>,
+        timeout: Duration,
+        failures: Arc<HandshakeFailures>,
+    ) -> Self {
+        Self { inner: monoio_rustls::TlsAcceptor::from(config), timeout, failures }
+    }
+
+    /// The counters this acceptor writes.
+    pub fn failures(&self) -> &Arc<HandshakeFailures> {
+        &self.failures
+    }
+
+    /// Run the server handshake on `io` within the deadline. On failure the
+    /// stream is dropped (the connection closes), the failure is counted by
+    /// kind and returned for the caller to log at debug level.
+    pub async fn handshake<IO>(&self, io: IO) -> Result<ServerTlsStream<IO>, HandshakeError>
+    where
+        IO: AsyncReadRent + AsyncWriteRent,
+    {
+        let result = match monoio::time::timeout(self.timeout, self.inner.accept(io)).await {
+            Ok(Ok(stream)) => return Ok(stream),
+            Ok(Err(error)) => {
+                let kind = FailureKind::of(&error);
+                HandshakeError { kind, source: error.into() }
+            }
+            Err(_elapsed) => HandshakeError {
+                kind: FailureKind::Timeout,
+                source: io::Error::new(io::ErrorKind::TimedOut, "TLS handshake deadline passed"),
+            },
+        };
+        self.failures.record(result.kind);
+        Err(result)
+    }
+}
