@@ -11,10 +11,14 @@
 //! - [`snapshot`]: plain data in: the Kubernetes objects a provider saw.
 //! - [`compile`]: pure `compile(&Snapshot, &CompileOptions) -> (RouteTable, Vec<Diagnostic>)`.
 //! - [`provider`]: where snapshots come from (manifests directory, Kubernetes).
+//! - [`manifest`]: Kubernetes YAML/JSON text → snapshot objects, with
+//!   diagnostics naming file, document, object and field.
 //! - [`publish`]: the arc-swap cell the workers read from.
+//! - [`check`]: the readable report behind `ringress check`.
 #![forbid(unsafe_code)]
 
 pub mod compile;
+pub mod manifest;
 pub mod provider;
 pub mod publish;
 pub mod snapshot;
@@ -29,3 +33,16 @@ pub use table::RouteTable;
 pub const CONTROLLER_NAME: &str = "ringress.io/ingress-controller";
 /// Default for `--ingress-class`.
 pub const DEFAULT_INGRESS_CLASS: &str = "ringress";
+
+/// Parse multi-document Kubernetes YAML (or JSON) from a string and compile
+/// it: a helper for tests and tools that want a real table from manifests
+/// written inline. Parse problems come back as diagnostics, like compile
+/// problems.
+pub fn compile_yaml(yaml: &str, options: &CompileOptions) -> (RouteTable, Vec<Diagnostic>) {
+    let mut snapshot = Snapshot::default();
+    let mut diagnostics = manifest::parse_str(yaml, None, &mut snapshot);
+    diagnostics.extend(manifest::dedup(&mut snapshot));
+    let (table, mut more) = compile(&snapshot, options);
+    diagnostics.append(&mut more);
+    (table, diagnostics)
+}

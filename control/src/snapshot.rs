@@ -12,11 +12,15 @@ use k8s_openapi::api::networking::v1::{Ingress, IngressClass};
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Origin {
     pub file: std::path::PathBuf,
+    /// Index of the document in the file, from 0, counting non-empty
+    /// documents only.
     pub document: usize,
+    /// 1-based line where the document starts (0 when unknown).
+    pub line: usize,
 }
 
 /// An object together with where it came from.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Sourced<T> {
     pub object: T,
     pub origin: Option<Origin>,
@@ -29,7 +33,7 @@ impl<T> Sourced<T> {
 }
 
 /// Every object the compiler reads. Order does not matter.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct Snapshot {
     pub ingresses: Vec<Sourced<Ingress>>,
     pub ingress_classes: Vec<Sourced<IngressClass>>,

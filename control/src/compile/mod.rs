@@ -1,8 +1,28 @@
 //! The pure compiler: Kubernetes objects in, one [`RouteTable`] and its
 //! diagnostics out. No I/O.
+//!
+//! # Layout
+//!
+//! - `class`: which Ingresses are ours (IngressClass selection, three forms).
+//! - `rules`: hosts, paths, default backends, conflicts, https redirects.
+//! - `backend`: Service port → EndpointSlice port → ready endpoints.
+//! - `tls`: `spec.tls` hosts → Secrets → parsed certificates.
+//! - `diagnostic`: [`Diagnostic`] and how it prints.
 
-use crate::snapshot::{Origin, Snapshot};
+mod backend;
+mod class;
+mod diagnostic;
+mod rules;
+mod tls;
+
+use std::cmp::Ordering;
+
+use k8s_openapi::api::networking::v1::Ingress;
+
+use crate::snapshot::{Snapshot, Sourced};
 use crate::table::RouteTable;
+
+pub use diagnostic::{Diagnostic, Severity};
 
 /// How to compile.
 #[derive(Debug, Clone)]
@@ -20,27 +40,58 @@ impl Default for CompileOptions {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub enum Severity {
-    Warning,
-    Error,
+/// Compile a snapshot into a table (generation 0: the publisher numbers
+/// it) and every problem found on the way. Objects with errors are skipped
+/// where they are wrong; everything else still compiles.
+pub fn compile(snapshot: &Snapshot, options: &CompileOptions) -> (RouteTable, Vec<Diagnostic>) {
+    let mut diagnostics = Vec::new();
+    let classes = class::Classes::new(snapshot, options);
+    let mut ingresses: Vec<&Sourced<Ingress>> = snapshot
+        .ingresses
+        .iter()
+        .filter(|i| {
+            let ours = classes.is_ours(&i.object);
+            if !ours {
+                tracing::debug!(
+                    ingress = %namespaced(&i.object.metadata),
+                    "Ingress belongs to another class; ignored"
+                );
+            }
+            ours
+        })
+        .collect();
+    ingresses.sort_by(|a, b| age_order(&a.object, &b.object));
+
+    let mut table = RouteTable::empty();
+    let tls_hosts = tls::compile(&ingresses, snapshot, options, &mut table, &mut diagnostics);
+    let mut resolver = backend::Resolver::new(snapshot);
+    rules::compile(&ingresses, &tls_hosts, &mut resolver, &mut table, &mut diagnostics);
+    table.backends = resolver.into_backends();
+    (table, diagnostics)
 }
 
-/// A problem found while reading or compiling: which object, which field,
-/// why.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Diagnostic {
-    pub severity: Severity,
-    /// `Kind`, e.g. `Ingress`.
-    pub kind: String,
-    pub namespace: Option<String>,
-    pub name: Option<String>,
-    /// JSON-path-like field, e.g. `spec.rules[0].http.paths[1].backend.service.port`.
-    pub field: String,
-    pub reason: String,
-    pub origin: Option<Origin>,
+/// Older Ingresses first: `creationTimestamp` (absent counts as oldest, as
+/// in manifests files that carry none), then namespace, then name.
+pub(crate) fn age_order(a: &Ingress, b: &Ingress) -> Ordering {
+    let key = |i: &Ingress| {
+        (
+            i.metadata.creation_timestamp.clone(),
+            namespace_of(&i.metadata).to_string(),
+            i.metadata.name.clone().unwrap_or_default(),
+        )
+    };
+    key(a).cmp(&key(b))
 }
 
-pub fn compile(_snapshot: &Snapshot, _options: &CompileOptions) -> (RouteTable, Vec<Diagnostic>) {
-    todo!("route-table issue")
+/// `metadata.namespace`, `default` when absent (as kubectl applies it).
+pub(crate) fn namespace_of(
+    meta: &k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta,
+) -> &str {
+    meta.namespace.as_deref().filter(|n| !n.is_empty()).unwrap_or("default")
+}
+
+pub(crate) fn namespaced(
+    meta: &k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta,
+) -> String {
+    format!("{}/{}", namespace_of(meta), meta.name.as_deref().unwrap_or(""))
 }

@@ -24,7 +24,20 @@
 //!   endpoint list means 503.
 //! - `Endpoint { addr: SocketAddr }`
 //! - `Certificate { key: Arc<rustls::sign::CertifiedKey>, fingerprint, names, source }`
+//!
+//! # Layout
+//!
+//! - `types`: the plain data (Route, Backend, Endpoint, Certificate).
+//! - `route_table`: [`RouteTable`], [`VirtualHost`] and the lookups.
+//! - `host`: request host normalisation (case, port, stack buffer).
+//! - `path`: per-host path index (exact map + element trie) and the
+//!   precedence order `MatchRank`.
 
+mod host;
+mod path;
+mod route_table;
 mod types;
 
+pub(crate) use path::prefix_key;
+pub use route_table::{HostMatch, RouteTable, VirtualHost};
 pub use types::*;

@@ -1,4 +1,3 @@
-use std::collections::HashMap;
 use std::fmt;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -86,35 +85,5 @@ impl fmt::Debug for Certificate {
             .field("names", &self.names)
             .field("source", &self.source)
             .finish_non_exhaustive()
-    }
-}
-
-/// The compiled, immutable routing state. See the module docs for the
-/// contract.
-#[derive(Debug, Default)]
-pub struct RouteTable {
-    pub(crate) generation: u64,
-    pub(crate) hosts: HashMap<Box<str>, ()>,
-}
-
-impl RouteTable {
-    pub fn empty() -> Self {
-        Self::default()
-    }
-
-    pub fn generation(&self) -> u64 {
-        self.generation
-    }
-
-    pub fn route(&self, _host: &str, _path: &str) -> Option<&Route> {
-        todo!("route-table issue")
-    }
-
-    pub fn certificate(&self, _sni: &str) -> Option<&Arc<Certificate>> {
-        todo!("route-table issue")
-    }
-
-    pub fn default_certificate(&self) -> Option<&Arc<Certificate>> {
-        todo!("route-table issue")
     }
 }

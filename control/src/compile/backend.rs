@@ -1,0 +1,177 @@
+//! Backend resolution, as kube-proxy does it: the Ingress names a Service
+//! port by number or name; that Service port's `name` selects, in every
+//! EndpointSlice labelled `kubernetes.io/service-name` for the Service, the
+//! slice port with the same name (an unnamed port matches an unnamed slice
+//! port); the slice port's number is the endpoint port. Endpoints with
+//! `conditions.ready == false` are left out (absent means ready).
+
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+
+use k8s_openapi::api::core::v1::{Service, ServicePort};
+use k8s_openapi::api::discovery::v1::EndpointSlice;
+use k8s_openapi::api::networking::v1::IngressServiceBackend;
+
+use super::namespace_of;
+use crate::snapshot::Snapshot;
+use crate::table::{Backend, BackendKey, Endpoint, ServicePortRef};
+
+pub(crate) const SERVICE_NAME_LABEL: &str = "kubernetes.io/service-name";
+
+/// A backend that resolved, possibly to nothing (503), with why.
+#[derive(Clone)]
+pub(crate) struct Resolved {
+    pub backend: Arc<Backend>,
+    /// Why the backend has no endpoints (or lost some), for a Warning.
+    pub problem: Option<String>,
+}
+
+pub(crate) struct Resolver<'a> {
+    services: HashMap<(&'a str, &'a str), &'a Service>,
+    slices: HashMap<(&'a str, &'a str), Vec<&'a EndpointSlice>>,
+    cache: HashMap<BackendKey, Resolved>,
+    order: Vec<Arc<Backend>>,
+}
+
+impl<'a> Resolver<'a> {
+    pub(crate) fn new(snapshot: &'a Snapshot) -> Self {
+        let mut services = HashMap::new();
+        for s in &snapshot.services {
+            if let Some(name) = s.object.metadata.name.as_deref() {
+                services.entry((namespace_of(&s.object.metadata), name)).or_insert(&s.object);
+            }
+        }
+        let mut slices: HashMap<_, Vec<_>> = HashMap::new();
+        for s in &snapshot.endpoint_slices {
+            let meta = &s.object.metadata;
+            if let Some(svc) = meta.labels.as_ref().and_then(|l| l.get(SERVICE_NAME_LABEL)) {
+                slices.entry((namespace_of(meta), svc.as_str())).or_default().push(&s.object);
+            }
+        }
+        Self { services, slices, cache: HashMap::new(), order: Vec::new() }
+    }
+
+    /// Resolve an Ingress service backend in `namespace`. `Err((field, reason))`
+    /// when the reference itself is invalid (the path is skipped); the
+    /// field is relative to the `service` object.
+    pub(crate) fn resolve(
+        &mut self,
+        namespace: &str,
+        svc: &IngressServiceBackend,
+    ) -> Result<Resolved, (&'static str, String)> {
+        let port = match svc.port.as_ref().map(|p| (p.number, p.name.as_deref())) {
+            Some((Some(n), None)) => match u16::try_from(n) {
+                Ok(n) if n > 0 => ServicePortRef::Number(n),
+                _ => return Err(("port.number", format!("{n} is not a port number (1-65535)"))),
+            },
+            Some((None, Some(name))) if !name.is_empty() => ServicePortRef::Name(name.into()),
+            Some((Some(_), Some(_))) => {
+                return Err(("port", "set either number or name, not both".to_string()))
+            }
+            _ => return Err(("port", "a port number or name is required".to_string())),
+        };
+        if svc.name.is_empty() {
+            return Err(("name", "a Service name is required".to_string()));
+        }
+        let key =
+            BackendKey { namespace: namespace.into(), service: svc.name.as_str().into(), port };
+        if let Some(r) = self.cache.get(&key) {
+            return Ok(r.clone());
+        }
+        let (endpoints, problem) = self.endpoints(&key);
+        let backend = Arc::new(Backend { key: key.clone(), endpoints: endpoints.into() });
+        let resolved = Resolved { backend: backend.clone(), problem };
+        self.order.push(backend);
+        self.cache.insert(key, resolved.clone());
+        Ok(resolved)
+    }
+
+    fn endpoints(&self, key: &BackendKey) -> (Vec<Endpoint>, Option<String>) {
+        let id = format!("Service {}/{}", key.namespace, key.service);
+        let Some(service) = self.services.get(&(&*key.namespace, &*key.service)) else {
+            return (Vec::new(), Some(format!("{id} not found; requests answer 503")));
+        };
+        let spec = service.spec.as_ref();
+        if spec.and_then(|s| s.type_.as_deref()) == Some("ExternalName") {
+            return (Vec::new(), Some(format!("{id} is ExternalName, not supported; 503")));
+        }
+        let ports = spec.and_then(|s| s.ports.as_deref()).unwrap_or_default();
+        let Some(service_port) = find_service_port(ports, &key.port) else {
+            return (
+                Vec::new(),
+                Some(format!("{id} has no port {}; requests answer 503", port_text(&key.port))),
+            );
+        };
+        let port_name = service_port.name.as_deref().unwrap_or("");
+
+        let mut endpoints = Vec::new();
+        let mut skipped_fqdn = false;
+        let slices = self.slices.get(&(&*key.namespace, &*key.service));
+        for slice in slices.into_iter().flatten() {
+            let slice_port = slice
+                .ports
+                .iter()
+                .flatten()
+                .find(|p| p.name.as_deref().unwrap_or("") == port_name)
+                .and_then(|p| p.port)
+                .and_then(|p| u16::try_from(p).ok())
+                .filter(|&p| p > 0);
+            let Some(slice_port) = slice_port else { continue };
+            for ep in slice.endpoints.iter().flatten() {
+                let ready = ep.conditions.as_ref().and_then(|c| c.ready) != Some(false);
+                if !ready {
+                    continue;
+                }
+                for addr in &ep.addresses {
+                    match addr.parse::<IpAddr>() {
+                        Ok(ip) => {
+                            endpoints.push(Endpoint { addr: SocketAddr::new(ip, slice_port) })
+                        }
+                        Err(_) => skipped_fqdn = true,
+                    }
+                }
+            }
+        }
+        endpoints.sort_by_key(|e| e.addr);
+        endpoints.dedup();
+        let problem = if endpoints.is_empty() {
+            Some(format!(
+                "{id} port {} has no ready endpoints; requests answer 503",
+                port_text(&key.port)
+            ))
+        } else if skipped_fqdn {
+            Some(format!("{id}: FQDN endpoint addresses are not supported and were skipped"))
+        } else {
+            None
+        };
+        (endpoints, problem)
+    }
+
+    /// Every backend resolved, in first-use order.
+    pub(crate) fn into_backends(self) -> Vec<Arc<Backend>> {
+        self.order
+    }
+}
+
+fn find_service_port<'p>(
+    ports: &'p [ServicePort],
+    want: &ServicePortRef,
+) -> Option<&'p ServicePort> {
+    let protocol_ok = |p: &ServicePort| p.protocol.as_deref().unwrap_or("TCP") == "TCP";
+    match want {
+        ServicePortRef::Number(n) => {
+            ports.iter().find(|p| p.port == i32::from(*n) && protocol_ok(p))
+        }
+        ServicePortRef::Name(name) => {
+            ports.iter().find(|p| p.name.as_deref() == Some(&**name) && protocol_ok(p))
+        }
+    }
+}
+
+fn port_text(port: &ServicePortRef) -> String {
+    match port {
+        ServicePortRef::Number(n) => n.to_string(),
+        ServicePortRef::Name(n) => format!("\"{n}\""),
+    }
+}

@@ -1,0 +1,63 @@
+//! IngressClass selection: which Ingresses ringress serves.
+//!
+//! An Ingress is ours when
+//! 1. `spec.ingressClassName` names an IngressClass whose `spec.controller`
+//!    is [`crate::CONTROLLER_NAME`]; or
+//! 2. it has neither a class name nor the legacy annotation, and one of our
+//!    IngressClasses carries `ingressclass.kubernetes.io/is-default-class: "true"`; or
+//! 3. it has no class name and the legacy annotation
+//!    `kubernetes.io/ingress.class` equals `--ingress-class`.
+
+use std::collections::HashSet;
+
+use k8s_openapi::api::networking::v1::Ingress;
+
+use super::CompileOptions;
+use crate::snapshot::Snapshot;
+
+pub(crate) const LEGACY_CLASS_ANNOTATION: &str = "kubernetes.io/ingress.class";
+pub(crate) const DEFAULT_CLASS_ANNOTATION: &str = "ingressclass.kubernetes.io/is-default-class";
+
+pub(crate) struct Classes<'a> {
+    ours: HashSet<&'a str>,
+    ours_is_default: bool,
+    legacy_name: &'a str,
+}
+
+impl<'a> Classes<'a> {
+    pub(crate) fn new(snapshot: &'a Snapshot, options: &'a CompileOptions) -> Self {
+        let mut ours = HashSet::new();
+        let mut ours_is_default = false;
+        for class in &snapshot.ingress_classes {
+            let class = &class.object;
+            let controller = class.spec.as_ref().and_then(|s| s.controller.as_deref());
+            let (Some(name), Some(crate::CONTROLLER_NAME)) =
+                (class.metadata.name.as_deref(), controller)
+            else {
+                continue;
+            };
+            ours.insert(name);
+            let default = class
+                .metadata
+                .annotations
+                .as_ref()
+                .and_then(|a| a.get(DEFAULT_CLASS_ANNOTATION))
+                .is_some_and(|v| v == "true");
+            ours_is_default |= default;
+        }
+        Self { ours, ours_is_default, legacy_name: &options.ingress_class }
+    }
+
+    pub(crate) fn is_ours(&self, ingress: &Ingress) -> bool {
+        let class_name = ingress.spec.as_ref().and_then(|s| s.ingress_class_name.as_deref());
+        if let Some(class_name) = class_name {
+            return self.ours.contains(class_name);
+        }
+        let legacy =
+            ingress.metadata.annotations.as_ref().and_then(|a| a.get(LEGACY_CLASS_ANNOTATION));
+        match legacy {
+            Some(value) => value == self.legacy_name,
+            None => self.ours_is_default,
+        }
+    }
+}

@@ -1,0 +1,180 @@
+//! [`RouteTable`] and its lookups.
+
+use std::sync::Arc;
+
+use super::host::HostKey;
+use super::path::{FastMap, PathIndex};
+use super::types::{Backend, Certificate, PathType, Route};
+
+/// Which requests a virtual host answers.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub enum HostMatch {
+    /// One name, compared ASCII case-insensitively (`foo.example.com`).
+    Exact(Box<str>),
+    /// `*.example.com`: exactly one leading label in front of the suffix,
+    /// which is stored without the `*.`.
+    Wildcard(Box<str>),
+    /// A rule without `host`: every request.
+    Any,
+}
+
+impl std::fmt::Display for HostMatch {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            HostMatch::Exact(h) => f.write_str(h),
+            HostMatch::Wildcard(s) => write!(f, "*.{s}"),
+            HostMatch::Any => f.write_str("*"),
+        }
+    }
+}
+
+/// The routes of one host (or of the host-less rules).
+#[derive(Debug)]
+pub struct VirtualHost {
+    host: HostMatch,
+    routes: Vec<Route>,
+    index: PathIndex,
+}
+
+impl VirtualHost {
+    pub(crate) fn new(host: HostMatch) -> Self {
+        Self { host, routes: Vec::new(), index: PathIndex::default() }
+    }
+
+    pub fn host(&self) -> &HostMatch {
+        &self.host
+    }
+
+    /// Every route, in the order the compiler added them.
+    pub fn routes(&self) -> &[Route] {
+        &self.routes
+    }
+
+    /// The route already registered for this exact path and type, if any.
+    pub(crate) fn existing(&self, path: &str, path_type: PathType) -> Option<&Route> {
+        self.index.get(path, path_type).map(|i| &self.routes[i as usize])
+    }
+
+    /// Add a route; the caller resolved conflicts with [`existing`](Self::existing).
+    pub(crate) fn push(&mut self, route: Route) {
+        let idx = u32::try_from(self.routes.len()).unwrap_or(u32::MAX);
+        self.index.insert(&route.path, route.path_type, idx);
+        self.routes.push(route);
+    }
+
+    /// The best route of this host for `path` (query already stripped).
+    pub fn route(&self, path: &str) -> Option<&Route> {
+        self.index.lookup(path).map(|(_, i)| &self.routes[i as usize])
+    }
+}
+
+/// The compiled, immutable routing state. See the module docs for the
+/// contract.
+#[derive(Debug, Default)]
+pub struct RouteTable {
+    pub(crate) generation: u64,
+    pub(crate) exact_hosts: FastMap<Box<str>, VirtualHost>,
+    /// Keyed by the suffix after `*.`.
+    pub(crate) wildcard_hosts: FastMap<Box<str>, VirtualHost>,
+    pub(crate) any_host: Option<VirtualHost>,
+    pub(crate) default_route: Option<Route>,
+    pub(crate) exact_certs: FastMap<Box<str>, Arc<Certificate>>,
+    /// Keyed by the suffix after `*.`.
+    pub(crate) wildcard_certs: FastMap<Box<str>, Arc<Certificate>>,
+    pub(crate) default_cert: Option<Arc<Certificate>>,
+    pub(crate) backends: Vec<Arc<Backend>>,
+    pub(crate) certificates: Vec<Arc<Certificate>>,
+}
+
+impl RouteTable {
+    pub fn empty() -> Self {
+        Self::default()
+    }
+
+    pub fn generation(&self) -> u64 {
+        self.generation
+    }
+
+    /// The route for a request. `host` is the raw Host header (any case,
+    /// `:port` allowed), `path` the raw request path (`?query` allowed).
+    ///
+    /// Order: the exact host's paths, then the wildcard host's, then the
+    /// host-less rules, then the default backend. A host that matches but
+    /// has no matching path falls through to the next level. `None` is 404.
+    pub fn route(&self, host: &str, path: &str) -> Option<&Route> {
+        let path = match path.find('?') {
+            Some(i) => &path[..i],
+            None => path,
+        };
+        if let Some(key) = HostKey::new(host) {
+            if let Some(route) = self.exact_hosts.get(key.as_str()).and_then(|v| v.route(path)) {
+                return Some(route);
+            }
+            if let Some(route) = key
+                .wildcard_suffix()
+                .and_then(|s| self.wildcard_hosts.get(s))
+                .and_then(|v| v.route(path))
+            {
+                return Some(route);
+            }
+        }
+        if let Some(route) = self.any_host.as_ref().and_then(|v| v.route(path)) {
+            return Some(route);
+        }
+        self.default_route.as_ref()
+    }
+
+    /// The certificate for an SNI name: exact name first, then the
+    /// wildcard covering it. `None`: use the default certificate.
+    pub fn certificate(&self, sni: &str) -> Option<&Arc<Certificate>> {
+        let key = HostKey::new(sni)?;
+        self.exact_certs
+            .get(key.as_str())
+            .or_else(|| key.wildcard_suffix().and_then(|s| self.wildcard_certs.get(s)))
+    }
+
+    /// From `--default-certificate NAMESPACE/NAME`, when given and valid.
+    pub fn default_certificate(&self) -> Option<&Arc<Certificate>> {
+        self.default_cert.as_ref()
+    }
+
+    /// Every backend referenced by a route, each once.
+    pub fn backends(&self) -> impl Iterator<Item = &Arc<Backend>> {
+        self.backends.iter()
+    }
+
+    /// Every certificate served by SNI, each once (default excluded).
+    pub fn certificates(&self) -> impl Iterator<Item = &Arc<Certificate>> {
+        self.certificates.iter()
+    }
+
+    /// Every virtual host: exact, then wildcard, then the host-less rules,
+    /// each group sorted by name.
+    pub fn virtual_hosts(&self) -> Vec<&VirtualHost> {
+        let mut exact: Vec<_> = self.exact_hosts.values().collect();
+        exact.sort_by(|a, b| a.host.cmp(&b.host));
+        let mut wild: Vec<_> = self.wildcard_hosts.values().collect();
+        wild.sort_by(|a, b| a.host.cmp(&b.host));
+        exact.into_iter().chain(wild).chain(self.any_host.as_ref()).collect()
+    }
+
+    /// The `defaultBackend` catch-all, if any.
+    pub fn default_route(&self) -> Option<&Route> {
+        self.default_route.as_ref()
+    }
+
+    /// The virtual host for a host rule, created when missing.
+    pub(crate) fn virtual_host_mut(&mut self, host: HostMatch) -> &mut VirtualHost {
+        match &host {
+            HostMatch::Exact(h) => {
+                let h = h.clone();
+                self.exact_hosts.entry(h).or_insert_with(|| VirtualHost::new(host))
+            }
+            HostMatch::Wildcard(s) => {
+                let s = s.clone();
+                self.wildcard_hosts.entry(s).or_insert_with(|| VirtualHost::new(host))
+            }
+            HostMatch::Any => self.any_host.get_or_insert_with(|| VirtualHost::new(HostMatch::Any)),
+        }
+    }
+}

@@ -1,0 +1,11 @@
+//! The Ingress API (networking.k8s.io/v1) as the Kubernetes documentation
+//! states it, one named test per rule; each test's doc comment quotes or
+//! paraphrases the rule it checks.
+
+mod backends;
+mod classes;
+mod hosts;
+mod merge;
+mod paths;
+mod support;
+mod tls;
