@@ -188,6 +188,7 @@ pub fn parse_request_head(
     let parsed_len = match req.parse_with_uninit_headers(rest, &mut storage) {
         Ok(httparse::Status::Complete(n)) => n,
         Ok(httparse::Status::Partial) => return check_partial(buf, start, limits).map(|_| None),
+        Err(httparse::Error::Token) if req.method.is_none() => return Err(HeadError::BadMethod),
         Err(e) => {
             check_partial(buf, start, limits)?;
             return Err(map_httparse_error(e, rest));
@@ -351,7 +352,9 @@ fn derive(buf: &[u8], head: &mut RequestHead) -> Result<(), HeadError> {
         None if http11 => return Err(HeadError::MissingHost),
         None => {}
         Some((i, value)) => {
-            if !is_valid_authority(value.get(buf)) {
+            let host = value.get(buf);
+            // An empty Host is valid (RFC 9112 §3.2) and routes as no host.
+            if !host.is_empty() && !is_valid_authority(host) {
                 return Err(HeadError::BadHost);
             }
             if head.target_form == TargetForm::Absolute {

@@ -63,7 +63,7 @@ fn header(out: &mut Vec<u8>, name: &[u8], value: &[u8]) {
 /// Appends the upstream request head for `head` (parsed from `src`) to
 /// `out`: `METHOD target HTTP/1.1`, the kept header lines as received,
 /// `Host` from the authority for an absolute-form target (else the Host
-/// line passes unchanged), the framing line re-emitted canonically, then
+/// line passes unchanged; an empty one is added for HTTP/1.0 without Host), the framing line re-emitted canonically, then
 /// `X-Forwarded-For` (received values, then the client), `X-Forwarded-Proto`,
 /// `X-Forwarded-Host`, `X-Forwarded-Port`, `X-Real-IP`, and
 /// `Connection: keep-alive` (or `Connection: upgrade` for an upgrade, whose
@@ -92,8 +92,11 @@ pub fn write_upstream_request_head(
         }
     }
     let host = head.host.map(|h| h.get(src));
-    if let (TargetForm::Absolute, Some(host)) = (head.target_form, host) {
-        header(out, b"Host: ", host);
+    match (head.target_form, host) {
+        (TargetForm::Absolute, Some(host)) => header(out, b"Host: ", host),
+        // HTTP/1.0 without Host: HTTP/1.1 needs one, empty (RFC 9112 §3.2).
+        (_, None) => out.extend_from_slice(b"Host: \r\n"),
+        _ => {}
     }
     match head.framing {
         BodyFraming::Empty => {}
@@ -118,7 +121,7 @@ pub fn write_upstream_request_head(
     } else {
         b"\r\nX-Forwarded-Proto: http\r\n".as_slice()
     });
-    if let Some(host) = host {
+    if let Some(host) = host.filter(|h| !h.is_empty()) {
         header(out, b"X-Forwarded-Host: ", host);
     }
     header(out, b"X-Forwarded-Port: ", ctx.port());

@@ -2,5 +2,8 @@
 //! the rule it checks.
 
 mod chunked;
+mod fuzz;
 mod request;
+mod response;
 mod rewrite;
+mod status;

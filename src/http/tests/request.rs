@@ -86,7 +86,7 @@ fn multiple_host_lines_are_400() {
 
 #[test]
 fn invalid_host_value_is_400() {
-    for host in [&b"a b"[..], b"a/b", b"user@a", b"", b"a\xc3\xa9"] {
+    for host in [&b"a b"[..], b"a/b", b"user@a", b"a\xc3\xa9"] {
         let mut src = b"GET / HTTP/1.1\r\nHost: ".to_vec();
         src.extend_from_slice(host);
         src.extend_from_slice(b"\r\n\r\n");
@@ -399,4 +399,16 @@ fn idempotent_methods_are_known() {
     assert!(!Method::Post.is_idempotent() && !Method::Patch.is_idempotent());
     let src = b"BREW /pot HTTP/1.1\r\nHost: a\r\n\r\n";
     assert_eq!(parse(src).method_kind, Method::Other);
+}
+
+#[test]
+fn malformed_method_is_400() {
+    assert_eq!(refuse(b"G(T / HTTP/1.1\r\nHost: a\r\n\r\n"), HeadError::BadMethod);
+    assert_eq!(refuse(b"GET  / HTTP/1.1\r\nHost: a\r\n\r\n"), HeadError::BadTarget);
+}
+
+#[test]
+fn empty_host_is_valid_and_routes_as_no_host() {
+    let src = b"GET / HTTP/1.1\r\nHost:\r\n\r\n";
+    assert_eq!(parse(src).host(src), Some(""));
 }

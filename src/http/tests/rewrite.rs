@@ -87,7 +87,7 @@ fn rewrite_request_absolute_form_becomes_origin_form_with_authority_host() {
 fn rewrite_request_http10_is_sent_as_http11() {
     let src = b"GET / HTTP/1.0\r\n\r\n";
     let out = upstream(src, &v4());
-    assert!(out.starts_with("GET / HTTP/1.1\r\nX-Forwarded-For: 10.1.2.3\r\n"), "{out}");
+    assert!(out.starts_with("GET / HTTP/1.1\r\nHost: \r\nX-Forwarded-For: 10.1.2.3\r\n"), "{out}");
     assert!(!out.contains("X-Forwarded-Host"), "no host, no X-Forwarded-Host");
 }
 
