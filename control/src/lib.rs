@@ -17,6 +17,7 @@
 //! - [`check`]: the readable report behind `ringress check`.
 #![forbid(unsafe_code)]
 
+pub mod check;
 pub mod compile;
 pub mod manifest;
 pub mod provider;

@@ -1,0 +1,154 @@
+//! `ringress check`: read a manifests directory, compile it, and print the
+//! table as a person reads it — hosts (exact, wildcard, any), paths with
+//! their types, backends with resolved endpoints, the default backend, TLS
+//! hosts with their Secrets — followed by every diagnostic.
+
+use std::fmt::Write;
+use std::path::Path;
+
+use crate::compile::{compile, CompileOptions, Diagnostic, Severity};
+use crate::provider::dir::load_dir;
+use crate::snapshot::Snapshot;
+use crate::table::{Backend, HostMatch, PathType, Route, RouteTable};
+
+/// Endpoints listed per backend before "… and N more".
+const MAX_ENDPOINTS_SHOWN: usize = 8;
+
+/// The report and how many errors it holds (the CLI exits 1 when > 0).
+#[derive(Debug, Clone)]
+pub struct CheckOutcome {
+    pub text: String,
+    pub errors: usize,
+    pub warnings: usize,
+}
+
+/// Load, compile and describe `dir`.
+pub fn run(dir: &Path, options: &CompileOptions) -> CheckOutcome {
+    let (snapshot, mut diagnostics) = match load_dir(dir) {
+        Ok(loaded) => loaded,
+        Err(e) => return CheckOutcome { text: format!("error: {e}\n"), errors: 1, warnings: 0 },
+    };
+    let (table, mut more) = compile(&snapshot, options);
+    diagnostics.append(&mut more);
+    let mut text = String::new();
+    let _ = writeln!(
+        text,
+        "manifests: {} (ingress class \"{}\")",
+        dir.display(),
+        options.ingress_class
+    );
+    let _ = writeln!(text, "{}", counts(&snapshot));
+    let (errors, warnings) = describe(&table, &diagnostics, &mut text);
+    CheckOutcome { text, errors, warnings }
+}
+
+fn counts(s: &Snapshot) -> String {
+    format!(
+        "read: {} Ingress, {} IngressClass, {} Service, {} EndpointSlice, {} TLS Secret",
+        s.ingresses.len(),
+        s.ingress_classes.len(),
+        s.services.len(),
+        s.endpoint_slices.len(),
+        s.secrets.len()
+    )
+}
+
+/// Append the description of `table` and `diagnostics` to `out`; returns
+/// (errors, warnings).
+pub fn describe(
+    table: &RouteTable,
+    diagnostics: &[Diagnostic],
+    out: &mut String,
+) -> (usize, usize) {
+    out.push_str("\nhosts:\n");
+    let hosts = table.virtual_hosts();
+    if hosts.is_empty() {
+        out.push_str("  (none)\n");
+    }
+    for vhost in hosts {
+        let kind = match vhost.host() {
+            HostMatch::Exact(_) => "exact",
+            HostMatch::Wildcard(_) => "wildcard, one label",
+            HostMatch::Any => "any host",
+        };
+        let _ = writeln!(out, "  {} ({kind})", vhost.host());
+        let mut routes: Vec<&Route> = vhost.routes().iter().collect();
+        routes.sort_by(|a, b| a.path.cmp(&b.path).then(b.path_type.cmp(&a.path_type)));
+        for route in routes {
+            route_line(route, out);
+        }
+    }
+
+    out.push_str("\ndefault backend:\n");
+    match table.default_route() {
+        Some(route) => {
+            let _ =
+                writeln!(out, "    {}  (Ingress {})", backend_text(&route.backend), route.ingress);
+        }
+        None => out.push_str("    none: requests matching no rule get 404\n"),
+    }
+
+    out.push_str("\ntls:\n");
+    let mut certs: Vec<_> = table.certificates().collect();
+    certs.sort_by(|a, b| a.source.cmp(&b.source));
+    if certs.is_empty() {
+        out.push_str("    no SNI certificates\n");
+    }
+    for cert in certs {
+        let _ = writeln!(
+            out,
+            "    {}  <- Secret {}  (sha256 {})",
+            cert.names.join(", "),
+            cert.source,
+            hex_prefix(&cert.fingerprint)
+        );
+    }
+    match table.default_certificate() {
+        Some(cert) => {
+            let _ = writeln!(out, "    default certificate: Secret {}", cert.source);
+        }
+        None => out.push_str("    default certificate: none given (--default-certificate)\n"),
+    }
+
+    let errors = diagnostics.iter().filter(|d| d.severity == Severity::Error).count();
+    let warnings = diagnostics.len() - errors;
+    let _ = writeln!(out, "\ndiagnostics: {errors} error(s), {warnings} warning(s)");
+    let mut sorted: Vec<&Diagnostic> = diagnostics.iter().collect();
+    sorted.sort_by_key(|d| std::cmp::Reverse(d.severity));
+    for d in sorted {
+        let _ = writeln!(out, "  {d}");
+    }
+    (errors, warnings)
+}
+
+fn route_line(route: &Route, out: &mut String) {
+    let path_type = match route.path_type {
+        PathType::Exact => "Exact",
+        PathType::Prefix => "Prefix",
+        PathType::ImplementationSpecific => "ImplementationSpecific (as Prefix)",
+    };
+    let redirect = if route.redirect_to_https { "  [http -> https]" } else { "" };
+    let _ = writeln!(
+        out,
+        "    {} {path_type} -> {}{redirect}  (Ingress {})",
+        route.path,
+        backend_text(&route.backend),
+        route.ingress
+    );
+}
+
+fn backend_text(backend: &Backend) -> String {
+    if backend.endpoints.is_empty() {
+        return format!("{}  no ready endpoints -> 503", backend.key);
+    }
+    let mut shown: Vec<String> =
+        backend.endpoints.iter().take(MAX_ENDPOINTS_SHOWN).map(|e| e.addr.to_string()).collect();
+    if backend.endpoints.len() > MAX_ENDPOINTS_SHOWN {
+        shown.push(format!("... and {} more", backend.endpoints.len() - MAX_ENDPOINTS_SHOWN));
+    }
+    format!("{}  [{}]", backend.key, shown.join(", "))
+}
+
+fn hex_prefix(bytes: &[u8; 32]) -> String {
+    bytes[..8].iter().map(|b| format!("{b:02x}")).collect()
+}

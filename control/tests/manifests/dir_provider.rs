@@ -1,0 +1,144 @@
+//! The manifests provider live: files written into a temporary directory
+//! while `run` watches it; every wait has a deadline.
+
+use std::path::Path;
+use std::time::Duration;
+
+use ringress_control::provider::dir::run;
+use ringress_control::provider::{NotPublished, Publish};
+use ringress_control::table::RouteTable;
+use ringress_control::{CompileOptions, Publisher, TableHandle};
+use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver, UnboundedSender};
+
+use crate::site;
+
+const DEADLINE: Duration = Duration::from_secs(20);
+
+#[derive(Debug, PartialEq)]
+enum Event {
+    Published(u64),
+    Unchanged,
+    Rejected { live: u64, errors: usize },
+}
+
+struct Sink {
+    publisher: Publisher,
+    events: UnboundedSender<Event>,
+}
+
+impl Publish for Sink {
+    fn publish(&mut self, table: RouteTable) -> u64 {
+        let generation = self.publisher.publish(table);
+        let _ = self.events.send(Event::Published(generation));
+        generation
+    }
+
+    fn not_published(&mut self, why: NotPublished<'_>) {
+        let event = match why {
+            NotPublished::Unchanged { .. } => Event::Unchanged,
+            NotPublished::Rejected { live_generation, diagnostics } => Event::Rejected {
+                live: live_generation,
+                errors: diagnostics.iter().filter(|d| d.is_error()).count(),
+            },
+        };
+        let _ = self.events.send(event);
+    }
+}
+
+async fn next(events: &mut UnboundedReceiver<Event>) -> Event {
+    tokio::time::timeout(DEADLINE, events.recv())
+        .await
+        .expect("the provider reacts before the deadline")
+        .expect("the provider is running")
+}
+
+/// The next event that is not `Unchanged` (a write-then-rename may reach
+/// the provider as two batches, the first of which changes nothing).
+async fn next_change(events: &mut UnboundedReceiver<Event>) -> Event {
+    loop {
+        match next(events).await {
+            Event::Unchanged => continue,
+            event => return event,
+        }
+    }
+}
+
+fn write(dir: &Path, name: &str, text: &str) {
+    // Write then rename, as editors and ConfigMap updates do.
+    let tmp = dir.join(format!(".{name}.tmp"));
+    std::fs::write(&tmp, text).unwrap();
+    std::fs::rename(&tmp, dir.join(name)).unwrap();
+}
+
+fn routes(handle: &TableHandle, host: &str) -> bool {
+    handle.load().route(host, "/").is_some()
+}
+
+/// Start with one site, add a second, break a file (the last good table
+/// stays live), rewrite a file unchanged (nothing published), then fix
+/// the broken file (the next generation goes live).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dir_provider_reloads_and_keeps_last_good_table() {
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "a.yaml", &site("a.com", "web-a", "10.0.0.1"));
+    let publisher = Publisher::new();
+    let handle = publisher.handle();
+    let (tx, mut events) = unbounded_channel();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let task = tokio::spawn(run(
+        dir.path().to_path_buf(),
+        CompileOptions::default(),
+        Sink { publisher, events: tx },
+        async move {
+            let _ = stopped.await;
+        },
+    ));
+
+    assert_eq!(next(&mut events).await, Event::Published(1));
+    assert!(handle.is_live());
+    assert!(routes(&handle, "a.com"));
+
+    let second =
+        site("b.com", "web-b", "10.0.0.2").replacen("name: ringress", "name: ringress-b", 1);
+    write(dir.path(), "b.yaml", &second);
+    assert_eq!(next_change(&mut events).await, Event::Published(2));
+    assert!(routes(&handle, "a.com") && routes(&handle, "b.com"));
+
+    write(dir.path(), "b.yaml", "kind: Service\nmetadata: {name: [broken\n");
+    assert_eq!(next_change(&mut events).await, Event::Rejected { live: 2, errors: 1 });
+    assert_eq!(handle.load().generation(), 2);
+    assert!(routes(&handle, "b.com"), "the last good table stays live");
+
+    write(dir.path(), "a.yaml", &site("a.com", "web-a", "10.0.0.1"));
+    let event = next(&mut events).await;
+    assert!(matches!(event, Event::Rejected { live: 2, .. }), "{event:?}: b.yaml is still broken");
+
+    std::fs::remove_file(dir.path().join("b.yaml")).unwrap();
+    assert_eq!(next_change(&mut events).await, Event::Published(3));
+    assert!(routes(&handle, "a.com") && !routes(&handle, "b.com"));
+
+    write(dir.path(), "a.yaml", &site("a.com", "web-a", "10.0.0.1"));
+    assert_eq!(next(&mut events).await, Event::Unchanged);
+    assert_eq!(handle.reloads(), 3);
+
+    stop.send(()).unwrap();
+    tokio::time::timeout(DEADLINE, task).await.unwrap().unwrap().unwrap();
+}
+
+/// A directory that does not exist fails `run` at once.
+#[tokio::test]
+async fn dir_provider_fails_on_missing_directory() {
+    let publisher = Publisher::new();
+    let result = tokio::time::timeout(
+        DEADLINE,
+        run(
+            "/nonexistent/ringress".into(),
+            CompileOptions::default(),
+            publisher,
+            std::future::pending(),
+        ),
+    )
+    .await
+    .unwrap();
+    assert!(result.is_err());
+}
