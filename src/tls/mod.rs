@@ -32,7 +32,7 @@ use std::time::Duration;
 
 use arc_swap::ArcSwap;
 use ringress_control::RouteTable;
-use rustls::crypto::ring as crypto;
+use rustls::crypto::aws_lc_rs as crypto;
 use rustls::crypto::CryptoProvider;
 use rustls::server::ServerSessionMemoryCache;
 use rustls::ServerConfig;

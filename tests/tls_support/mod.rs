@@ -124,7 +124,7 @@ impl ServerCertVerifier for AcceptAnything {
 }
 
 pub fn client_provider() -> Arc<rustls::crypto::CryptoProvider> {
-    Arc::new(rustls::crypto::ring::default_provider())
+    Arc::new(rustls::crypto::aws_lc_rs::default_provider())
 }
 
 /// A client that trusts anything, offering `versions` and ALPN http/1.1.

@@ -92,7 +92,9 @@ pub(crate) fn compile(
     table: &mut RouteTable,
     diagnostics: &mut Vec<Diagnostic>,
 ) -> TlsHosts {
-    let provider = rustls::crypto::ring::default_provider();
+    // The provider the data plane signs with (docs/benchmarks.md, "TLS"):
+    // a key is loaded by the provider that will use it.
+    let provider = rustls::crypto::aws_lc_rs::default_provider();
     let secrets: SecretIndex<'_> = snapshot
         .secrets
         .iter()
