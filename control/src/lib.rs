@@ -15,14 +15,20 @@
 //!   diagnostics naming file, document, object and field.
 //! - [`publish`]: the arc-swap cell the workers read from.
 //! - [`check`]: the readable report behind `ringress check`.
+//! - [`leader`]: Lease-based leader election (client-go scheme).
+//! - [`status`]: Ingress `status.loadBalancer`, written by the leader.
+//! - [`events`]: Kubernetes Events for invalid Ingresses, by the leader.
 #![forbid(unsafe_code)]
 
 pub mod check;
 pub mod compile;
+pub mod events;
+pub mod leader;
 pub mod manifest;
 pub mod provider;
 pub mod publish;
 pub mod snapshot;
+pub mod status;
 pub mod table;
 
 pub use compile::{compile, CompileOptions, Diagnostic, Severity};

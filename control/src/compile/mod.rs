@@ -95,3 +95,13 @@ pub(crate) fn namespaced(
 ) -> String {
     format!("{}/{}", namespace_of(meta), meta.name.as_deref().unwrap_or(""))
 }
+
+/// The Ingresses this controller serves (the same IngressClass selection
+/// as [`compile`]), for the Ingress status writer.
+pub fn served<'a>(
+    snapshot: &'a Snapshot,
+    options: &'a CompileOptions,
+) -> impl Iterator<Item = &'a Ingress> + 'a {
+    let classes = class::Classes::new(snapshot, options);
+    snapshot.ingresses.iter().map(|i| &i.object).filter(move |i| classes.is_ours(i))
+}

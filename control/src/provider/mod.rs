@@ -6,6 +6,7 @@
 //! sink, normally the [`Publisher`].
 
 pub mod dir;
+pub mod kube;
 
 use crate::compile::Diagnostic;
 use crate::publish::Publisher;

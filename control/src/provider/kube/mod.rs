@@ -1,0 +1,324 @@
+//! The Kubernetes provider: reflectors on Ingress, IngressClass, Service,
+//! EndpointSlice and TLS Secret, debounced into one compile and publish.
+//!
+//! Life of a table here:
+//! 1. every kind is listed (paged) and then watched; the store of a kind
+//!    is swapped in one piece when its list completes (`InitDone`), so a
+//!    relist after a `410 Gone` or a dropped watch never exposes a partial
+//!    store;
+//! 2. nothing is published until every kind completed its first list, so
+//!    the first table is complete and `/readyz` (the table being live)
+//!    means "caches synced";
+//! 3. each change wakes the compiler, which waits for a quiet gap
+//!    ([`KubeConfig::debounce`]) bounded by [`KubeConfig::max_delay`], then
+//!    compiles every store into one table and publishes it;
+//! 4. the elected leader writes Ingress status and Events (see
+//!    [`crate::leader`], [`crate::status`], [`crate::events`]).
+//!
+//! Errors from the API server are stream items: logged, counted in
+//! [`KubeStats`], followed by a back-off that only resets on progress
+//! (kube's own stream back-off resets on the `Init` event that follows
+//! every failed list, so a refused list would retry at the first step for
+//! ever); they never end the provider.
+
+mod backoff;
+mod watch;
+
+use std::future::Future;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use k8s_openapi::api::core::v1::{Secret, Service};
+use k8s_openapi::api::discovery::v1::EndpointSlice;
+use k8s_openapi::api::networking::v1::{Ingress, IngressClass};
+use kube::api::Api;
+use kube::runtime::reflector::{self, Store};
+use kube::runtime::watcher;
+use kube::Client;
+use tokio::sync::{watch as channel, Notify};
+
+pub use backoff::Backoff;
+
+use crate::compile::{compile, CompileOptions, Diagnostic};
+use crate::leader::LeaseConfig;
+use super::Publish;
+use crate::snapshot::{Snapshot, Sourced};
+use crate::status::PublishTarget;
+
+/// Every API call the controller makes, as `(apiGroup, resource, verb,
+/// namespaced-to-own-namespace)`. `deploy/rbac.yaml` must grant each of
+/// them; a test checks it against this list.
+pub const API_ACCESS: &[(&str, &str, &str, bool)] = &[
+    ("networking.k8s.io", "ingresses", "list", false),
+    ("networking.k8s.io", "ingresses", "watch", false),
+    ("networking.k8s.io", "ingressclasses", "list", false),
+    ("networking.k8s.io", "ingressclasses", "watch", false),
+    ("", "services", "list", false),
+    ("", "services", "watch", false),
+    ("", "services", "get", false),
+    ("discovery.k8s.io", "endpointslices", "list", false),
+    ("discovery.k8s.io", "endpointslices", "watch", false),
+    ("", "secrets", "list", false),
+    ("", "secrets", "watch", false),
+    ("networking.k8s.io", "ingresses/status", "patch", false),
+    ("", "events", "create", false),
+    ("coordination.k8s.io", "leases", "get", true),
+    ("coordination.k8s.io", "leases", "create", true),
+    ("coordination.k8s.io", "leases", "update", true),
+];
+
+/// How the Kubernetes provider runs.
+#[derive(Debug, Clone)]
+pub struct KubeConfig {
+    /// Watch one namespace (`--namespace`) or all (`None`). IngressClasses
+    /// are cluster-scoped and always watched cluster-wide.
+    pub namespace: Option<String>,
+    pub compile: CompileOptions,
+    /// Where Ingress status comes from; `None` writes no status.
+    pub publish: Option<PublishTarget>,
+    /// Leader election for status and Events; `None` never writes either.
+    pub election: Option<LeaseConfig>,
+    /// Quiet gap that ends a burst of changes.
+    pub debounce: Duration,
+    /// Longest a burst may delay a compile.
+    pub max_delay: Duration,
+    /// First and longest pause after a watch error.
+    pub backoff_initial: Duration,
+    pub backoff_max: Duration,
+    /// Status is re-checked this often even without changes (retries
+    /// failed writes, repairs status edited by hand).
+    pub status_resync: Duration,
+    pub stats: Arc<KubeStats>,
+}
+
+impl Default for KubeConfig {
+    fn default() -> Self {
+        Self {
+            namespace: None,
+            compile: CompileOptions::default(),
+            publish: None,
+            election: None,
+            debounce: Duration::from_millis(75),
+            max_delay: Duration::from_millis(500),
+            // client-go's reflector back-off: 800 ms doubling to 30 s.
+            backoff_initial: Duration::from_millis(800),
+            backoff_max: Duration::from_secs(30),
+            status_resync: Duration::from_secs(60),
+            stats: Arc::default(),
+        }
+    }
+}
+
+/// Counters and state of the provider, for metrics, `/readyz` and tests.
+#[derive(Debug, Default)]
+pub struct KubeStats {
+    /// Every kind completed its first list and a table was published.
+    pub synced: AtomicBool,
+    pub watch_errors: AtomicU64,
+    /// Lists or watches refused with 403.
+    pub forbidden: AtomicU64,
+    /// Full lists started (first list and relists).
+    pub relists: AtomicU64,
+    pub compiles: AtomicU64,
+    pub status_updates: AtomicU64,
+    pub status_errors: AtomicU64,
+    pub events_created: AtomicU64,
+}
+
+impl KubeStats {
+    pub fn is_synced(&self) -> bool {
+        self.synced.load(Ordering::Acquire)
+    }
+}
+
+/// What the leader's status and event writers see after each compile.
+#[derive(Debug, Default)]
+pub(crate) struct Compiled {
+    pub(crate) snapshot: Snapshot,
+    pub(crate) diagnostics: Vec<Diagnostic>,
+}
+
+/// The five stores the compiler reads.
+#[derive(Clone)]
+struct Stores {
+    ingresses: Store<Ingress>,
+    classes: Store<IngressClass>,
+    services: Store<Service>,
+    slices: Store<EndpointSlice>,
+    secrets: Store<Secret>,
+}
+
+impl Stores {
+    fn snapshot(&self) -> Snapshot {
+        fn copy<K: Clone + kube::Resource + 'static>(store: &Store<K>) -> Vec<Sourced<K>>
+        where
+            K::DynamicType: std::hash::Hash + Eq + Clone,
+        {
+            store.state().iter().map(|o| Sourced::new(K::clone(o))).collect()
+        }
+        Snapshot {
+            ingresses: copy(&self.ingresses),
+            ingress_classes: copy(&self.classes),
+            services: copy(&self.services),
+            endpoint_slices: copy(&self.slices),
+            secrets: copy(&self.secrets),
+        }
+    }
+}
+
+/// Run the provider until `shutdown` resolves. Publishes through
+/// `publisher`; the first table appears only after every kind is synced.
+pub async fn run<P: Publish>(
+    client: Client,
+    config: KubeConfig,
+    mut publisher: P,
+    shutdown: impl Future<Output = ()> + Send,
+) {
+    let stats = config.stats.clone();
+    let changed = Arc::new(Notify::new());
+    let mut synced_flags = Vec::new();
+    let mut tasks = tokio::task::JoinSet::new();
+    let scope = match &config.namespace {
+        Some(ns) => format!("in namespace {ns}"),
+        None => "cluster-wide".to_string(),
+    };
+
+    macro_rules! spawn_watch {
+        ($kind:ty, $api:expr, $wc:expr, $rbac:expr, $scope:expr) => {{
+            let (store, writer) = reflector::store::<$kind>();
+            let synced = Arc::new(AtomicBool::new(false));
+            synced_flags.push(synced.clone());
+            let w = watch::Watch {
+                api: $api,
+                config: $wc,
+                writer,
+                rbac_name: $rbac,
+                scope: $scope,
+                backoff: Backoff::new(config.backoff_initial, config.backoff_max),
+                synced,
+            };
+            tasks.spawn(w.run(changed.clone(), stats.clone()));
+            store
+        }};
+    }
+
+    let wc = watcher::Config::default();
+    let stores = Stores {
+        ingresses: spawn_watch!(
+            Ingress,
+            scoped(&client, &config.namespace),
+            wc.clone(),
+            "ingresses.networking.k8s.io",
+            scope.clone()
+        ),
+        classes: spawn_watch!(
+            IngressClass,
+            Api::all(client.clone()),
+            wc.clone(),
+            "ingressclasses.networking.k8s.io",
+            "cluster-wide".to_string()
+        ),
+        services: spawn_watch!(
+            Service,
+            scoped(&client, &config.namespace),
+            wc.clone(),
+            "services",
+            scope.clone()
+        ),
+        slices: spawn_watch!(
+            EndpointSlice,
+            scoped(&client, &config.namespace),
+            wc.clone(),
+            "endpointslices.discovery.k8s.io",
+            scope.clone()
+        ),
+        secrets: spawn_watch!(
+            Secret,
+            scoped(&client, &config.namespace),
+            wc.clone().fields("type=kubernetes.io/tls"),
+            "secrets",
+            scope.clone()
+        ),
+    };
+
+    let (compiled_tx, compiled_rx) = channel::channel(Arc::new(Compiled::default()));
+    let (stop_tx, stop_rx) = channel::channel(false);
+    let mut election = None;
+    if let Some(lease) = config.election.clone() {
+        let (leader_tx, leader_rx) = channel::channel(false);
+        election =
+            Some(tokio::spawn(crate::leader::run(client.clone(), lease, leader_tx, stop_rx)));
+        let writer =
+            crate::status::run_writer(client.clone(), config.clone(), leader_rx, compiled_rx);
+        tasks.spawn(writer);
+    }
+
+    let compiler = compile_loop(stores, synced_flags, changed, config, &mut publisher, compiled_tx);
+    tokio::select! {
+        _ = compiler => {}
+        _ = shutdown => {}
+    }
+    tasks.shutdown().await;
+    // Release the Lease (when leading) before returning.
+    let _ = stop_tx.send(true);
+    if let Some(election) = election {
+        let _ = election.await;
+    }
+}
+
+fn scoped<K>(client: &Client, namespace: &Option<String>) -> Api<K>
+where
+    K: kube::Resource<Scope = k8s_openapi::NamespaceResourceScope>,
+    K::DynamicType: Default,
+{
+    match namespace {
+        Some(ns) => Api::namespaced(client.clone(), ns),
+        None => Api::all(client.clone()),
+    }
+}
+
+async fn compile_loop<P: Publish>(
+    stores: Stores,
+    synced: Vec<Arc<AtomicBool>>,
+    changed: Arc<Notify>,
+    config: KubeConfig,
+    publisher: &mut P,
+    compiled: channel::Sender<Arc<Compiled>>,
+) {
+    let mut reported = std::collections::HashSet::new();
+    loop {
+        changed.notified().await;
+        // Debounce: wait for a quiet gap, but never longer than max_delay.
+        let hard = tokio::time::Instant::now() + config.max_delay;
+        loop {
+            let quiet = tokio::time::sleep(config.debounce);
+            tokio::select! {
+                _ = changed.notified() => {
+                    if tokio::time::Instant::now() >= hard { break; }
+                }
+                _ = quiet => break,
+                _ = tokio::time::sleep_until(hard) => break,
+            }
+        }
+        if !synced.iter().all(|s| s.load(Ordering::Acquire)) {
+            continue;
+        }
+        let snapshot = stores.snapshot();
+        let (table, diagnostics) = compile(&snapshot, &config.compile);
+        config.stats.compiles.fetch_add(1, Ordering::Relaxed);
+        // Log each problem once while it lasts, not on every compile.
+        let now: std::collections::HashSet<String> =
+            diagnostics.iter().map(ToString::to_string).collect();
+        for line in now.difference(&reported) {
+            tracing::warn!(diagnostic = %line, "invalid object");
+        }
+        reported = now;
+        let generation = publisher.publish(table);
+        tracing::info!(generation, ingresses = snapshot.ingresses.len(), "route table published");
+        if !config.stats.synced.swap(true, Ordering::AcqRel) {
+            tracing::info!("caches synced; ready");
+        }
+        compiled.send_replace(Arc::new(Compiled { snapshot, diagnostics }));
+    }
+}

@@ -1,0 +1,130 @@
+//! One watcher + reflector per kind, with errors counted and a back-off
+//! that only resets on progress.
+
+use std::fmt::Debug;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::StreamExt;
+use kube::api::Api;
+use kube::runtime::reflector::store::Writer;
+use kube::runtime::watcher::{self, Event};
+use kube::runtime::WatchStreamExt;
+use kube::Resource;
+use serde::de::DeserializeOwned;
+use tokio::sync::Notify;
+
+use super::{Backoff, KubeStats};
+
+/// The watcher and store for one kind, plus how to name it in logs.
+pub(super) struct Watch<K: Resource + Clone + 'static>
+where
+    K::DynamicType: std::hash::Hash + Eq + Clone,
+{
+    pub(super) api: Api<K>,
+    pub(super) config: watcher::Config,
+    pub(super) writer: Writer<K>,
+    /// `ingresses.networking.k8s.io` — the RBAC resource name, for logs.
+    pub(super) rbac_name: &'static str,
+    pub(super) scope: String,
+    pub(super) backoff: Backoff,
+    /// Set once this kind completed its first full list.
+    pub(super) synced: Arc<std::sync::atomic::AtomicBool>,
+}
+
+/// Remove what the compiler never reads, so the stores stay small:
+/// managed fields and the `kubectl apply` last-applied copy.
+pub(crate) fn strip<K: Resource>(object: &mut K) {
+    let meta = object.meta_mut();
+    meta.managed_fields = None;
+    if let Some(annotations) = meta.annotations.as_mut() {
+        annotations.remove("kubectl.kubernetes.io/last-applied-configuration");
+    }
+}
+
+impl<K> Watch<K>
+where
+    K: Resource + Clone + DeserializeOwned + Debug + Send + Sync + 'static,
+    K::DynamicType: std::hash::Hash + Eq + Clone + Default,
+{
+    /// Drive the watcher for ever, applying events to the store and
+    /// waking the compiler when the store changed. Errors are logged,
+    /// counted and followed by a growing pause; they never end the loop.
+    pub(super) async fn run(mut self, changed: Arc<Notify>, stats: Arc<KubeStats>) {
+        let stream = watcher::watcher(self.api.clone(), self.config.clone()).modify(strip::<K>);
+        let mut stream = std::pin::pin!(stream);
+        let mut failing = false;
+        while let Some(item) = stream.next().await {
+            match item {
+                Ok(event) => {
+                    let progress = !matches!(event, Event::Init | Event::InitApply(_));
+                    if matches!(event, Event::Init) {
+                        stats.relists.fetch_add(1, Ordering::Relaxed);
+                        tracing::debug!(kind = self.rbac_name, "listing");
+                    }
+                    self.writer.apply_watcher_event(&event);
+                    if progress {
+                        if failing {
+                            tracing::info!(kind = self.rbac_name, "watch recovered");
+                            failing = false;
+                        }
+                        self.backoff.reset();
+                    }
+                    if matches!(event, Event::InitDone) && !self.synced.swap(true, Ordering::AcqRel)
+                    {
+                        tracing::info!(kind = self.rbac_name, "initial list complete");
+                    }
+                    if matches!(event, Event::InitDone | Event::Apply(_) | Event::Delete(_)) {
+                        changed.notify_one();
+                    }
+                }
+                Err(error) => {
+                    failing = true;
+                    stats.watch_errors.fetch_add(1, Ordering::Relaxed);
+                    let pause = self.backoff.next_delay();
+                    self.log_error(&error, pause, &stats);
+                    tokio::time::sleep(pause).await;
+                }
+            }
+        }
+    }
+
+    fn log_error(&self, error: &watcher::Error, pause: Duration, stats: &KubeStats) {
+        let status = match error {
+            watcher::Error::InitialListFailed(kube::Error::Api(s))
+            | watcher::Error::WatchStartFailed(kube::Error::Api(s))
+            | watcher::Error::WatchFailed(kube::Error::Api(s)) => Some(s.as_ref()),
+            watcher::Error::WatchError(s) => Some(s.as_ref()),
+            _ => None,
+        };
+        let verb = match error {
+            watcher::Error::InitialListFailed(_) => "list",
+            _ => "watch",
+        };
+        match status {
+            Some(s) if s.is_forbidden() => {
+                stats.forbidden.fetch_add(1, Ordering::Relaxed);
+                tracing::error!(
+                    kind = self.rbac_name,
+                    scope = %self.scope,
+                    retry_in = ?pause,
+                    "forbidden: the service account may not {verb} {} ({}); grant list and watch \
+                     on {} (see deploy/rbac.yaml)",
+                    self.rbac_name,
+                    self.scope,
+                    self.rbac_name,
+                );
+            }
+            Some(s) if s.code == 410 => {
+                tracing::info!(
+                    kind = self.rbac_name,
+                    "resourceVersion expired; relisting, keeping the current table"
+                );
+            }
+            _ => {
+                tracing::warn!(kind = self.rbac_name, retry_in = ?pause, %error, "watch error; keeping the current table");
+            }
+        }
+    }
+}
