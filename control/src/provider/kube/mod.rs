@@ -40,9 +40,9 @@ use tokio::sync::{watch as channel, Notify};
 
 pub use backoff::Backoff;
 
+use super::Publish;
 use crate::compile::{compile, CompileOptions, Diagnostic};
 use crate::leader::LeaseConfig;
-use super::Publish;
 use crate::snapshot::{Snapshot, Sourced};
 use crate::status::PublishTarget;
 
