@@ -247,8 +247,8 @@ pub async fn run<P: Publish>(
     let mut election = None;
     if let Some(lease) = config.election.clone() {
         let (leader_tx, leader_rx) = channel::channel(false);
-        election =
-            Some(tokio::spawn(crate::leader::run(client.clone(), lease, leader_tx, stop_rx)));
+        let task = tokio::spawn(crate::leader::run(client.clone(), lease, leader_tx, stop_rx));
+        election = Some(AbortOnDrop(Some(task)));
         let writer =
             crate::status::run_writer(client.clone(), config.clone(), leader_rx, compiled_rx);
         tasks.spawn(writer);
@@ -262,8 +262,23 @@ pub async fn run<P: Publish>(
     tasks.shutdown().await;
     // Release the Lease (when leading) before returning.
     let _ = stop_tx.send(true);
-    if let Some(election) = election {
-        let _ = election.await;
+    if let Some(mut election) = election {
+        if let Some(task) = election.0.take() {
+            let _ = task.await;
+        }
+    }
+}
+
+/// The election task dies with the provider: if `run` is dropped rather
+/// than shut down, nothing is released (as when the process is killed)
+/// and followers take over when the Lease expires.
+struct AbortOnDrop(Option<tokio::task::JoinHandle<()>>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        if let Some(task) = &self.0 {
+            task.abort();
+        }
     }
 }
 

@@ -1,0 +1,182 @@
+//! Leader election on a Lease, Ingress status written by the leader only,
+//! Events for invalid Ingresses, and failover between two controllers.
+
+mod kube_support;
+
+use std::time::Duration;
+
+use k8s_openapi::api::coordination::v1::Lease;
+use k8s_openapi::api::core::v1::Event;
+use k8s_openapi::api::networking::v1::Ingress;
+use kube_support::*;
+use ringress_control::leader::{LeaseConfig, DEFAULT_LEASE_NAME};
+use ringress_control::provider::kube::KubeConfig;
+use ringress_control::status::PublishTarget;
+use ringress_test_apiserver::ApiServer;
+
+const NS: &str = "ringress";
+
+fn holder(server: &ApiServer) -> Option<String> {
+    server
+        .get::<Lease>(NS, DEFAULT_LEASE_NAME)
+        .and_then(|l| l.spec)
+        .and_then(|s| s.holder_identity)
+        .filter(|h| !h.is_empty())
+}
+
+fn status_ips(server: &ApiServer, ns: &str, name: &str) -> Vec<String> {
+    server
+        .get::<Ingress>(ns, name)
+        .and_then(|i| i.status)
+        .and_then(|s| s.load_balancer)
+        .and_then(|lb| lb.ingress)
+        .unwrap_or_default()
+        .into_iter()
+        .filter_map(|i| i.ip.or(i.hostname))
+        .collect()
+}
+
+/// Status PATCHes and Event POSTs, by token.
+fn writes_by(server: &ApiServer, token: &str) -> usize {
+    server
+        .requests()
+        .iter()
+        .filter(|r| r.user.as_deref() == Some(token))
+        .filter(|r| (r.method == "PATCH" && r.uri.contains("/status")) || r.uri.contains("/events"))
+        .count()
+}
+
+fn replica(identity: &str, publish: PublishTarget) -> KubeConfig {
+    KubeConfig {
+        publish: Some(publish),
+        election: Some(LeaseConfig::new(NS, identity, Duration::from_secs(2))),
+        ..fast_config()
+    }
+}
+
+async fn cluster() -> ApiServer {
+    let server = ApiServer::start().await.unwrap();
+    server.apply(&ingress_class());
+    server.apply(&service("web", "site"));
+    server.apply(&slice("web", "site", &["10.0.0.1"], 8080));
+    server.apply(&ingress("web", "site", "ringress", "site.example", "/", "site"));
+    server.apply(&ingress("web", "theirs", "nginx", "theirs.example", "/", "site"));
+    server
+}
+
+#[tokio::test]
+async fn only_the_leader_writes_status_and_a_clean_stop_hands_over_at_once() {
+    let server = cluster().await;
+    let addresses = PublishTarget::Addresses(vec!["203.0.113.7".into(), "lb.example".into()]);
+    let a = Controller::start(&server, "alpha", replica("alpha", addresses.clone())).await;
+    eventually("alpha leads", || holder(&server).as_deref() == Some("alpha")).await;
+    let b = Controller::start(&server, "beta", replica("beta", addresses.clone())).await;
+    eventually("status written", || {
+        status_ips(&server, "web", "site") == ["203.0.113.7", "lb.example"]
+    })
+    .await;
+    b.until("beta synced", |t| t.route("site.example", "/").is_some()).await;
+
+    // Both serve; only the leader wrote; the other class is never touched.
+    assert!(writes_by(&server, "alpha") >= 1);
+    assert_eq!(writes_by(&server, "beta"), 0);
+    assert!(status_ips(&server, "web", "theirs").is_empty());
+    assert!(!server.requests().iter().any(|r| r.uri.contains("/ingresses/theirs")));
+
+    // Writes happen only when status differs: nothing more for the same state.
+    let patches = writes_by(&server, "alpha");
+    server.apply(&slice("web", "site", &["10.0.0.2"], 8080));
+    a.until("new endpoint", |t| endpoints(t, "site.example", "/") == ["10.0.0.2:8080"]).await;
+    b.until("new endpoint", |t| endpoints(t, "site.example", "/") == ["10.0.0.2:8080"]).await;
+    assert_eq!(writes_by(&server, "alpha"), patches);
+
+    // A clean stop releases the Lease; beta takes over well before the
+    // 2 s lease would have expired, and writes status for a new Ingress.
+    a.stop().await;
+    assert_eq!(holder(&server), None, "alpha released the lease");
+    eventually("beta leads", || holder(&server).as_deref() == Some("beta")).await;
+    server.apply(&ingress("web", "new", "ringress", "new.example", "/", "site"));
+    eventually("beta writes status", || !status_ips(&server, "web", "new").is_empty()).await;
+    assert!(writes_by(&server, "beta") >= 1);
+    let lease = server.get::<Lease>(NS, DEFAULT_LEASE_NAME).unwrap().spec.unwrap();
+    // Created by alpha (0), taken by beta after the release (1).
+    assert_eq!(lease.lease_transitions, Some(1));
+    b.stop().await;
+}
+
+#[tokio::test]
+async fn a_killed_leader_is_replaced_when_its_lease_expires() {
+    let server = cluster().await;
+    let addresses = PublishTarget::Addresses(vec!["203.0.113.7".into()]);
+    let a = Controller::start(&server, "alpha", replica("alpha", addresses.clone())).await;
+    eventually("alpha leads", || holder(&server).as_deref() == Some("alpha")).await;
+    let b = Controller::start(&server, "beta", replica("beta", addresses)).await;
+    b.until("beta synced", |t| t.route("site.example", "/").is_some()).await;
+    a.kill();
+    // A killed process releases nothing: alpha's record stays until it
+    // expires (2 s after beta last saw it change), then beta wins.
+    assert_eq!(holder(&server).as_deref(), Some("alpha"));
+    eventually("beta leads", || holder(&server).as_deref() == Some("beta")).await;
+    server.apply(&ingress("web", "new", "ringress", "new.example", "/", "site"));
+    eventually("beta writes status", || status_ips(&server, "web", "new") == ["203.0.113.7"]).await;
+    b.stop().await;
+}
+
+#[tokio::test]
+async fn status_follows_the_published_service() {
+    use k8s_openapi::api::core::v1::{LoadBalancerIngress, LoadBalancerStatus, ServiceStatus};
+    let server = cluster().await;
+    let mut published = service(NS, "ringress");
+    server.apply(&published);
+    let target = PublishTarget::Service { namespace: NS.into(), name: "ringress".into() };
+    let c = Controller::start(&server, "alpha", replica("alpha", target)).await;
+    eventually("alpha leads", || holder(&server).as_deref() == Some("alpha")).await;
+    published.status = Some(ServiceStatus {
+        load_balancer: Some(LoadBalancerStatus {
+            ingress: Some(vec![LoadBalancerIngress {
+                ip: Some("198.51.100.4".into()),
+                ..Default::default()
+            }]),
+        }),
+        ..Default::default()
+    });
+    server.apply(&published);
+    eventually("status from the Service", || {
+        status_ips(&server, "web", "site") == ["198.51.100.4"]
+    })
+    .await;
+    c.stop().await;
+}
+
+#[tokio::test]
+async fn an_invalid_ingress_gets_one_event_while_the_problem_lasts() {
+    let server = cluster().await;
+    server.apply(&ingress("web", "broken", "ringress", "broken.example", "/", "missing"));
+    let addresses = PublishTarget::Addresses(vec!["203.0.113.7".into()]);
+    let c = Controller::start(&server, "alpha", replica("alpha", addresses)).await;
+    let about_broken = |server: &ApiServer| -> Vec<Event> {
+        server
+            .list::<Event>()
+            .into_iter()
+            .filter(|e| e.involved_object.name.as_deref() == Some("broken"))
+            .collect()
+    };
+    eventually("an Event", || !about_broken(&server).is_empty()).await;
+    let events = about_broken(&server);
+    assert_eq!(events.len(), 1);
+    let event = &events[0];
+    assert_eq!(event.involved_object.kind.as_deref(), Some("Ingress"));
+    assert_eq!(event.type_.as_deref(), Some("Warning"));
+    assert!(event.message.as_deref().unwrap_or("").contains("missing"), "{event:?}");
+    // More compiles with the same problem: still one Event.
+    let compiles = c.stats.compiles.load(std::sync::atomic::Ordering::Relaxed);
+    server.apply(&slice("web", "site", &["10.0.0.5"], 8080));
+    c.until("recompiled", |t| endpoints(t, "site.example", "/") == ["10.0.0.5:8080"]).await;
+    assert!(c.stats.compiles.load(std::sync::atomic::Ordering::Relaxed) > compiles);
+    eventually("status pass after the compile", || {
+        server.requests().iter().filter(|r| r.uri.contains("/ingresses/broken/status")).count() >= 1
+    })
+    .await;
+    assert_eq!(about_broken(&server).len(), 1);
+    c.stop().await;
+}
