@@ -2,7 +2,35 @@
 //!
 //! The data plane: thread-per-core workers on monoio (io_uring, epoll
 //! fallback), HTTP/1.1 reverse proxying and TLS termination, plus the CLI.
+//!
+//! # Layout
+//!
+//! - [`cli`]: the command line (`run`, `check`, `demo`).
+//! - [`serve`]: `ringress run` put together: the control thread (tokio:
+//!   manifests provider, admin server, signals) and the workers.
+//! - [`worker`]: one thread per core, each a monoio runtime (io_uring or
+//!   epoll), its accept loops, housekeeping and drain.
+//! - [`listen`]: `SO_REUSEPORT` listening sockets.
+//! - [`conn`]: a downstream connection and the phases of a request:
+//!   `read_head`, `route`, `pick_endpoint`, `forward`, `relay_response`.
+//! - [`http`]: the HTTP/1.1 codec (heads into offsets, framing, chunked
+//!   validation, head rewriting, the proxy's own responses).
+//! - [`error`]: the one error type, its source, status and label.
+//! - [`upstream`]: per-worker connection pool, endpoint choice, connect.
+//! - [`tls`]: TLS termination (certificates by SNI from the table).
+//! - [`metrics`]: per-worker padded counters, summed for `/metrics`.
+//! - [`admin`]: `/healthz`, `/readyz`, `/routes`, `/metrics`.
+//! - [`demo`]: `ringress demo`, the examples with bundled upstreams.
 
+pub mod admin;
+pub mod cli;
+pub mod conn;
+pub mod demo;
 pub mod error;
 pub mod http;
+pub mod listen;
+pub mod metrics;
+pub mod serve;
 pub mod tls;
+pub mod upstream;
+pub mod worker;

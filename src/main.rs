@@ -1,3 +1,34 @@
-fn main() {
-    println!("ringress: skeleton");
+//! The `ringress` binary: parse flags, run, map the outcome to an exit code
+//! (0 success, 1 failure or check errors, 2 usage).
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use ringress::cli::{Cli, Command};
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let result = match cli.command {
+        Command::Run(args) => {
+            ringress::serve::run(*args).map(|()| ExitCode::SUCCESS).map_err(anyhow::Error::from)
+        }
+        Command::Check(args) => Ok(ringress::serve::check(&args)),
+        Command::Demo(args) => {
+            ringress::demo::run(args).map(|()| ExitCode::SUCCESS).map_err(anyhow::Error::from)
+        }
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("ringress: {e:#}");
+            ExitCode::from(1)
+        }
+    }
 }

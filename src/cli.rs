@@ -1,0 +1,231 @@
+//! The command line: `ringress run`, `ringress check`, `ringress demo`.
+//! Parsing only, plus the small glue that turns flags into library calls;
+//! `main.rs` maps the outcome to an exit code.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::upstream::Balance;
+use crate::worker::{IoEngine, Settings};
+
+/// Kubernetes Ingress controller with an io_uring, thread-per-core HTTP
+/// data plane.
+#[derive(Debug, Parser)]
+#[command(name = "ringress", version, about)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Serve traffic for the Ingresses found in a directory of manifests.
+    Run(Box<RunArgs>),
+    /// Compile the manifests, print the routes and every problem found, and
+    /// exit 1 if any problem is an error.
+    Check(CheckArgs),
+    /// Start ringress on the bundled examples with bundled upstreams and
+    /// print curl commands to try.
+    Demo(DemoArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// Directory of Kubernetes YAML manifests (Ingress, IngressClass,
+    /// Service, EndpointSlice, Secret), read recursively.
+    #[arg(long, value_name = "DIR")]
+    pub manifests: PathBuf,
+    /// IngressClass name (also the legacy `kubernetes.io/ingress.class`
+    /// annotation value) this controller serves.
+    #[arg(long, value_name = "NAME", default_value = ringress_control::DEFAULT_INGRESS_CLASS)]
+    pub ingress_class: String,
+}
+
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// Directory holding the example manifests.
+    #[arg(long, value_name = "DIR", default_value = "examples/manifests")]
+    pub manifests: PathBuf,
+    /// Address of the demo proxy.
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8080")]
+    pub http: SocketAddr,
+    /// Address of the demo admin server.
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:9901")]
+    pub admin: SocketAddr,
+}
+
+/// `--balance`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum BalanceArg {
+    /// Each request goes to the next endpoint in turn.
+    RoundRobin,
+    /// The less busy of two endpoints chosen at random.
+    LeastOutstanding,
+}
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// Directory of Kubernetes YAML manifests, watched for changes.
+    #[arg(long, value_name = "DIR")]
+    pub manifests: PathBuf,
+    /// Plain HTTP listener.
+    #[arg(long, value_name = "ADDR", default_value = "0.0.0.0:8080")]
+    pub http: SocketAddr,
+    /// HTTPS listener (served once TLS termination is built in).
+    #[arg(long, value_name = "ADDR", default_value = "0.0.0.0:8443")]
+    pub https: SocketAddr,
+    /// Admin server: /healthz, /readyz, /routes, /metrics.
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:9901")]
+    pub admin: SocketAddr,
+    /// Worker threads, one per core [default: CPUs in the affinity mask,
+    /// limited by the cgroup CPU quota].
+    #[arg(long, value_name = "N")]
+    pub workers: Option<usize>,
+    /// I/O engine of the workers; `auto` tries io_uring and falls back to
+    /// epoll when the kernel or a seccomp profile refuses it.
+    #[arg(long, value_enum, default_value = "auto")]
+    pub io_engine: IoEngine,
+    /// IngressClass name this controller serves.
+    #[arg(long, value_name = "NAME", default_value = ringress_control::DEFAULT_INGRESS_CLASS)]
+    pub ingress_class: String,
+    /// Do not pin worker threads to CPUs.
+    #[arg(long)]
+    pub no_pin: bool,
+    /// Endpoint choice per request.
+    #[arg(long, value_enum, default_value = "round-robin")]
+    pub balance: BalanceArg,
+    /// Requests served per downstream connection before it is closed (0: no limit).
+    #[arg(long, value_name = "N", default_value_t = 1000)]
+    pub keepalive_requests: u32,
+    /// Idle time allowed between requests on a downstream connection.
+    #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = parse_duration)]
+    pub keepalive_timeout: Duration,
+    /// Time allowed for a whole request head to arrive (else 408).
+    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = parse_duration)]
+    pub client_head_timeout: Duration,
+    /// Longest pause while reading a request body.
+    #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = parse_duration)]
+    pub client_body_timeout: Duration,
+    /// Time allowed to connect to an upstream endpoint (else 502 or the next endpoint).
+    #[arg(long, value_name = "DURATION", default_value = "5s", value_parser = parse_duration)]
+    pub upstream_connect_timeout: Duration,
+    /// Time allowed for the upstream's response head (else 504).
+    #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = parse_duration)]
+    pub upstream_response_timeout: Duration,
+    /// Longest pause while reading a response body.
+    #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = parse_duration)]
+    pub upstream_body_timeout: Duration,
+    /// Pooled upstream connections idle longer than this are closed.
+    #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = parse_duration)]
+    pub upstream_idle_timeout: Duration,
+    /// Idle upstream connections kept per endpoint and worker.
+    #[arg(long, value_name = "N", default_value_t = 64)]
+    pub upstream_max_idle: usize,
+    /// How long an endpoint that refused a connection is skipped.
+    #[arg(long, value_name = "DURATION", default_value = "5s", value_parser = parse_duration)]
+    pub endpoint_backoff: Duration,
+    /// On SIGTERM/SIGINT, time allowed for requests in flight to finish.
+    #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = parse_duration)]
+    pub drain_timeout: Duration,
+    /// Largest request head in bytes (else 431).
+    #[arg(long, value_name = "BYTES", default_value_t = 64 * 1024)]
+    pub max_head_bytes: usize,
+    /// Most header lines in a request (else 431; at most 100).
+    #[arg(long, value_name = "N", default_value_t = 100)]
+    pub max_headers: usize,
+    /// Longest request line in bytes (else 414).
+    #[arg(long, value_name = "BYTES", default_value_t = 8 * 1024)]
+    pub max_request_line: usize,
+}
+
+impl RunArgs {
+    /// The worker settings these flags describe.
+    pub fn settings(&self) -> Settings {
+        Settings {
+            client_head_timeout: self.client_head_timeout,
+            client_body_timeout: self.client_body_timeout,
+            keepalive_timeout: self.keepalive_timeout,
+            keepalive_requests: self.keepalive_requests,
+            upstream_connect_timeout: self.upstream_connect_timeout,
+            upstream_response_timeout: self.upstream_response_timeout,
+            upstream_body_timeout: self.upstream_body_timeout,
+            upstream_idle_timeout: self.upstream_idle_timeout,
+            upstream_max_idle: self.upstream_max_idle,
+            endpoint_backoff: self.endpoint_backoff,
+            drain_timeout: self.drain_timeout,
+            balance: match self.balance {
+                BalanceArg::RoundRobin => Balance::RoundRobin,
+                BalanceArg::LeastOutstanding => Balance::LeastOutstanding,
+            },
+            max_head_bytes: self.max_head_bytes,
+            max_headers: self.max_headers,
+            max_request_line_bytes: self.max_request_line,
+            https_port: Some(self.https.port()),
+        }
+    }
+}
+
+/// A duration: `250ms`, `10s`, `2m`, `1h`, or a bare number of seconds.
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    let text = text.trim();
+    let split = text.find(|c: char| !c.is_ascii_digit() && c != '.').unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let value: f64 = number.parse().map_err(|_| format!("`{text}` is not a duration like 10s"))?;
+    let seconds = match unit {
+        "ms" => value / 1000.0,
+        "" | "s" => value,
+        "m" => value * 60.0,
+        "h" => value * 3600.0,
+        _ => return Err(format!("unknown unit `{unit}` in `{text}` (use ms, s, m or h)")),
+    };
+    Duration::try_from_secs_f64(seconds).map_err(|e| format!("`{text}`: {e}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Durations accept the usual units and bare seconds.
+    #[test]
+    fn durations_parse_with_units() {
+        assert_eq!(parse_duration("250ms"), Ok(Duration::from_millis(250)));
+        assert_eq!(parse_duration("10s"), Ok(Duration::from_secs(10)));
+        assert_eq!(parse_duration("30"), Ok(Duration::from_secs(30)));
+        assert_eq!(parse_duration("2m"), Ok(Duration::from_secs(120)));
+        assert!(parse_duration("ten").is_err());
+        assert!(parse_duration("5y").is_err());
+    }
+
+    /// `run` has the documented defaults.
+    #[test]
+    fn run_defaults_match_the_documentation() {
+        let cli = Cli::try_parse_from(["ringress", "run", "--manifests", "m"]).unwrap();
+        let Command::Run(args) = cli.command else { panic!("not run") };
+        assert_eq!(args.http, "0.0.0.0:8080".parse().unwrap());
+        assert_eq!(args.https, "0.0.0.0:8443".parse().unwrap());
+        assert_eq!(args.admin, "127.0.0.1:9901".parse().unwrap());
+        assert_eq!(args.io_engine, IoEngine::Auto);
+        let s = args.settings();
+        assert_eq!(s.keepalive_requests, 1000);
+        assert_eq!(s.client_head_timeout, Duration::from_secs(10));
+        assert_eq!(s.upstream_connect_timeout, Duration::from_secs(5));
+        assert_eq!(s.drain_timeout, Duration::from_secs(30));
+    }
+
+    /// The engine names on the command line are `auto`, `io-uring`, `epoll`.
+    #[test]
+    fn io_engine_names() {
+        for (name, engine) in
+            [("auto", IoEngine::Auto), ("io-uring", IoEngine::IoUring), ("epoll", IoEngine::Epoll)]
+        {
+            let cli =
+                Cli::try_parse_from(["ringress", "run", "--manifests", "m", "--io-engine", name])
+                    .unwrap();
+            let Command::Run(args) = cli.command else { panic!("not run") };
+            assert_eq!(args.io_engine, engine);
+        }
+    }
+}

@@ -1,0 +1,306 @@
+//! Phases 4 and 5 in detail: the request going up, the response coming
+//! back, bodies streamed through the connection's reused buffers in both
+//! framings, never held whole.
+
+use std::net::SocketAddr;
+use std::time::Instant;
+
+use monoio::io::{AsyncReadRent, AsyncWriteRent};
+use monoio::net::TcpStream;
+
+use super::io::{consume, read_more, write_all, write_range, write_static, IoFail};
+use super::{down_err, parse_response, up_err, After, Conn};
+use crate::error::ProxyError;
+use crate::http::{
+    write_downstream_response_head, write_upstream_request_head, BodyFraming, ChunkedState,
+    HeadError, RequestHead, ResponseContext, ResponseFraming, ResponseHead, CONTINUE,
+};
+
+/// Where a request body stands after the bytes already buffered.
+enum Rest {
+    Done,
+    Length(u64),
+    Chunked(ChunkedState),
+}
+
+/// Phase 4: send the rewritten head and the body upstream. With `again`
+/// (a retry) `conn.out` already holds the complete request.
+pub(super) async fn forward<S>(
+    c: &mut Conn,
+    down: &mut S,
+    head: &RequestHead,
+    up: &mut TcpStream,
+    again: bool,
+) -> Result<(), ProxyError>
+where
+    S: AsyncReadRent + AsyncWriteRent,
+{
+    let up_limit = c.worker.settings.upstream_body_timeout;
+    let down_limit = c.worker.settings.client_body_timeout;
+    let mut rest = Rest::Done;
+    if !again {
+        c.out.clear();
+        write_upstream_request_head(&c.buf, head, &c.fwd, &mut c.out);
+        consume(&mut c.buf, head.head_len);
+        c.p.head_consumed = true;
+        rest = match head.framing {
+            BodyFraming::Empty => Rest::Done,
+            BodyFraming::Length(n) => {
+                let k = (c.buf.len() as u64).min(n) as usize;
+                if k as u64 == n {
+                    c.out.extend_from_slice(&c.buf[..k]);
+                    consume(&mut c.buf, k);
+                    Rest::Done
+                } else {
+                    Rest::Length(n)
+                }
+            }
+            BodyFraming::Chunked => {
+                let mut state = ChunkedState::new();
+                let (k, done) = state.advance(&c.buf).map_err(ProxyError::BadRequestBody)?;
+                if done {
+                    c.out.extend_from_slice(&c.buf[..k]);
+                    consume(&mut c.buf, k);
+                    Rest::Done
+                } else {
+                    Rest::Chunked(ChunkedState::new())
+                }
+            }
+        };
+        if matches!(rest, Rest::Done) {
+            c.p.request_complete = true;
+        }
+    }
+    write_all(up, &mut c.out, up_limit)
+        .await
+        .map_err(|e| up_err(e, ProxyError::UpstreamTimeout))?;
+    if matches!(rest, Rest::Done) {
+        return Ok(());
+    }
+    // The body continues beyond what was buffered: stream it.
+    c.p.body_streamed = true;
+    if head.expect_continue && c.buf.is_empty() {
+        write_static(down, CONTINUE, down_limit).await.map_err(down_err)?;
+    }
+    loop {
+        if c.buf.is_empty() {
+            let n = read_more(down, &mut c.buf, down_limit).await.map_err(down_err)?;
+            if n == 0 {
+                return Err(ProxyError::DownstreamClosed);
+            }
+        }
+        let (k, done) = match &mut rest {
+            Rest::Length(left) => {
+                let k = (c.buf.len() as u64).min(*left);
+                *left -= k;
+                (k as usize, *left == 0)
+            }
+            Rest::Chunked(state) => state.advance(&c.buf).map_err(ProxyError::BadRequestBody)?,
+            Rest::Done => (0, true),
+        };
+        write_range(up, &mut c.buf, 0, k, up_limit)
+            .await
+            .map_err(|e| up_err(e, ProxyError::UpstreamTimeout))?;
+        consume(&mut c.buf, k);
+        if done {
+            c.p.request_complete = true;
+            return Ok(());
+        }
+    }
+}
+
+/// Read from upstream until a complete response head is at the start of
+/// `conn.ubuf`.
+async fn read_response_head(
+    c: &mut Conn,
+    up: &mut TcpStream,
+    head: &RequestHead,
+) -> Result<ResponseHead, ProxyError> {
+    let deadline = Instant::now() + c.worker.settings.upstream_response_timeout;
+    loop {
+        if !c.ubuf.is_empty() {
+            if let Some(resp) = parse_response(&c.ubuf, head, &c.limits)? {
+                return Ok(resp);
+            }
+        }
+        let left = deadline.saturating_duration_since(Instant::now());
+        let n = read_more(up, &mut c.ubuf, left)
+            .await
+            .map_err(|e| up_err(e, ProxyError::UpstreamTimeout))?;
+        if n == 0 {
+            return Err(ProxyError::UpstreamClosedEarly);
+        }
+        c.p.upstream_answered = true;
+    }
+}
+
+/// Phase 5: relay the response head and body downstream; return the
+/// upstream connection to the pool when it can carry another request.
+pub(super) async fn relay_response<S>(
+    c: &mut Conn,
+    down: &mut S,
+    head: &RequestHead,
+    mut up: TcpStream,
+    addr: SocketAddr,
+) -> Result<After, ProxyError>
+where
+    S: AsyncReadRent + AsyncWriteRent,
+{
+    let down_limit = c.worker.settings.client_body_timeout;
+    c.ubuf.clear();
+    let resp = loop {
+        let resp = read_response_head(c, &mut up, head).await?;
+        if !resp.is_interim() {
+            break resp;
+        }
+        // 1xx other than 101: relay to HTTP/1.1 clients, then read on.
+        if head.minor_version == 1 {
+            let date = c.worker.date();
+            let ctx = ResponseContext::new(head, &resp, &date, false);
+            c.out.clear();
+            write_downstream_response_head(&c.ubuf, &resp, &ctx, &mut c.out);
+            c.p.response_started = true;
+            c.worker.m().response(resp.status);
+            write_all(down, &mut c.out, down_limit).await.map_err(down_err)?;
+        }
+        consume(&mut c.ubuf, resp.head_len);
+    };
+    let force_close = c.force_close() || !c.p.request_complete;
+    let date = c.worker.date();
+    let ctx = ResponseContext::new(head, &resp, &date, force_close);
+    if resp.status == 101 && !(resp.upgrade && head.upgrade) {
+        return Err(ProxyError::UpstreamBadResponse(HeadError::BadStatusLine));
+    }
+    c.out.clear();
+    write_downstream_response_head(&c.ubuf, &resp, &ctx, &mut c.out);
+    consume(&mut c.ubuf, resp.head_len);
+    if resp.status == 101 {
+        c.p.response_started = true;
+        c.worker.m().response(101);
+        write_all(down, &mut c.out, down_limit).await.map_err(down_err)?;
+        return Ok(After::Upgrade(up));
+    }
+    c.worker.m().response(resp.status);
+    let reusable = match resp.framing {
+        ResponseFraming::Empty => {
+            c.p.response_started = true;
+            write_all(down, &mut c.out, down_limit).await.map_err(down_err)?;
+            c.ubuf.is_empty()
+        }
+        ResponseFraming::Length(n) => relay_length(c, down, &mut up, n).await?,
+        ResponseFraming::Chunked => relay_chunked(c, down, &mut up, ctx.dechunk).await?,
+        ResponseFraming::CloseDelimited => {
+            relay_until_close(c, down, &mut up).await?;
+            false
+        }
+    };
+    if reusable && resp.keep_alive && c.ubuf.is_empty() {
+        c.worker.pool.put(addr, up, Instant::now());
+    }
+    Ok(if ctx.close { After::Close } else { After::KeepAlive })
+}
+
+/// A Content-Length body. Returns whether the upstream sent exactly it.
+async fn relay_length<S: AsyncWriteRent>(
+    c: &mut Conn,
+    down: &mut S,
+    up: &mut TcpStream,
+    n: u64,
+) -> Result<bool, ProxyError> {
+    let (down_limit, up_limit) =
+        (c.worker.settings.client_body_timeout, c.worker.settings.upstream_body_timeout);
+    let k = (c.ubuf.len() as u64).min(n) as usize;
+    if k as u64 == n {
+        // The whole body is here: one write for head and body.
+        c.out.extend_from_slice(&c.ubuf[..k]);
+        consume(&mut c.ubuf, k);
+        c.p.response_started = true;
+        write_all(down, &mut c.out, down_limit).await.map_err(down_err)?;
+        return Ok(c.ubuf.is_empty());
+    }
+    c.p.response_started = true;
+    write_all(down, &mut c.out, down_limit).await.map_err(down_err)?;
+    let mut left = n;
+    loop {
+        let k = (c.ubuf.len() as u64).min(left) as usize;
+        write_range(down, &mut c.ubuf, 0, k, down_limit).await.map_err(down_err)?;
+        left -= k as u64;
+        consume(&mut c.ubuf, k);
+        if left == 0 {
+            return Ok(c.ubuf.is_empty());
+        }
+        let got = read_more(up, &mut c.ubuf, up_limit)
+            .await
+            .map_err(|e| up_err(e, ProxyError::UpstreamBodyTimeout))?;
+        if got == 0 {
+            return Err(ProxyError::UpstreamClosedEarly);
+        }
+    }
+}
+
+/// A chunked body, validated as it passes; with `dechunk` only the chunk
+/// data goes downstream (an HTTP/1.0 client, closed after).
+async fn relay_chunked<S: AsyncWriteRent>(
+    c: &mut Conn,
+    down: &mut S,
+    up: &mut TcpStream,
+    dechunk: bool,
+) -> Result<bool, ProxyError> {
+    let (down_limit, up_limit) =
+        (c.worker.settings.client_body_timeout, c.worker.settings.upstream_body_timeout);
+    let mut state = ChunkedState::new();
+    loop {
+        if !c.ubuf.is_empty() {
+            let (k, done) = if dechunk {
+                let out = &mut c.out;
+                state.advance_with(&c.ubuf, |data| out.extend_from_slice(data))
+            } else {
+                state.advance(&c.ubuf)
+            }
+            .map_err(ProxyError::UpstreamChunk)?;
+            if !dechunk {
+                c.out.extend_from_slice(&c.ubuf[..k]);
+            }
+            consume(&mut c.ubuf, k);
+            if done {
+                c.p.response_started = true;
+                write_all(down, &mut c.out, down_limit).await.map_err(down_err)?;
+                return Ok(c.ubuf.is_empty());
+            }
+        }
+        if !c.out.is_empty() {
+            c.p.response_started = true;
+            write_all(down, &mut c.out, down_limit).await.map_err(down_err)?;
+            c.out.clear();
+        }
+        let got = read_more(up, &mut c.ubuf, up_limit)
+            .await
+            .map_err(|e| up_err(e, ProxyError::UpstreamBodyTimeout))?;
+        if got == 0 {
+            return Err(ProxyError::UpstreamClosedEarly);
+        }
+    }
+}
+
+/// A body delimited by the upstream closing the connection.
+async fn relay_until_close<S: AsyncWriteRent>(
+    c: &mut Conn,
+    down: &mut S,
+    up: &mut TcpStream,
+) -> Result<(), ProxyError> {
+    let (down_limit, up_limit) =
+        (c.worker.settings.client_body_timeout, c.worker.settings.upstream_body_timeout);
+    c.p.response_started = true;
+    write_all(down, &mut c.out, down_limit).await.map_err(down_err)?;
+    loop {
+        let len = c.ubuf.len();
+        write_range(down, &mut c.ubuf, 0, len, down_limit).await.map_err(down_err)?;
+        c.ubuf.clear();
+        match read_more(up, &mut c.ubuf, up_limit).await {
+            Ok(0) => return Ok(()),
+            Ok(_) => {}
+            Err(IoFail::Io(e)) if e.kind() == std::io::ErrorKind::ConnectionReset => return Ok(()),
+            Err(e) => return Err(up_err(e, ProxyError::UpstreamBodyTimeout)),
+        }
+    }
+}

@@ -1,0 +1,491 @@
+//! One downstream connection and the phases of each request on it:
+//!
+//! 1. [`Conn::read_head`]: wait for and parse the next request head.
+//! 2. [`Conn::route`]: look host and path up in the table taken for this
+//!    request (404, 503, or a redirect to https).
+//! 3. [`Conn::pick_endpoint`]: choose an endpoint of the backend.
+//! 4. [`Conn::forward`]: take a pooled upstream connection (or connect) and
+//!    send the rewritten head and the body, streamed.
+//! 5. [`Conn::relay_response`]: read the response head, rewrite it, stream
+//!    the body back; return the upstream connection to the pool.
+//!
+//! A failure anywhere is a [`ProxyError`], answered downstream through
+//! [`Conn::fail`], the one place errors become responses and counts.
+//! Generic over the downstream stream so TLS plugs in through
+//! [`StreamKind`].
+
+mod body;
+pub mod io;
+mod tunnel;
+
+use std::net::SocketAddr;
+use std::rc::Rc;
+use std::time::Instant;
+
+use monoio::io::{AsyncReadRent, AsyncWriteRent, Split};
+use monoio::net::TcpStream;
+use ringress_control::table::Backend;
+use ringress_control::RouteTable;
+
+use crate::error::ProxyError;
+use crate::http::{
+    parse_request_head, parse_response_head, write_redirect, write_status_response, ForwardContext,
+    HeadLimits, RequestHead, ResponseHead,
+};
+use crate::worker::drain::ConnGuard;
+use crate::worker::{StreamKind, Worker};
+use io::{consume, read_more, write_all, IoFail};
+
+/// Initial capacity of the per-connection buffers.
+const BUF_CAPACITY: usize = 16 * 1024;
+
+/// Serve one accepted connection until it closes.
+pub async fn serve<K: StreamKind>(
+    worker: Rc<Worker>,
+    kind: Rc<K>,
+    tcp: TcpStream,
+    peer: SocketAddr,
+) {
+    let guard = worker.drain.enter();
+    worker.m().downstream_active.inc();
+    let port = tcp.local_addr().map_or(0, |a| a.port());
+    match kind.wrap(tcp).await {
+        Ok(down) => {
+            let fwd = ForwardContext::new(peer.ip(), port, kind.is_https());
+            let mut conn = Conn::new(worker.clone(), guard, fwd, kind.is_https());
+            conn.run(down).await;
+        }
+        Err(e) => tracing::debug!(%peer, error = %e, "downstream handshake failed"),
+    }
+    worker.m().downstream_active.sub(1);
+}
+
+/// What happens to the connection after a request.
+enum After {
+    KeepAlive,
+    Close,
+    /// The upstream switched protocols: copy bytes both ways.
+    Upgrade(TcpStream),
+}
+
+/// The state of the request in progress, for deciding what a failure
+/// still allows (an error response, a retry, keep-alive).
+#[derive(Default, Clone, Copy)]
+struct Progress {
+    /// Body bytes were read from the downstream socket (not replayable).
+    body_streamed: bool,
+    /// The whole request body has been read from downstream.
+    request_complete: bool,
+    /// A response byte arrived from upstream.
+    upstream_answered: bool,
+    /// A response byte was written downstream.
+    response_started: bool,
+    /// The request head was removed from `buf`.
+    head_consumed: bool,
+}
+
+/// A downstream connection's state, reused for every request on it.
+pub struct Conn {
+    worker: Rc<Worker>,
+    guard: ConnGuard,
+    fwd: ForwardContext,
+    https: bool,
+    limits: HeadLimits,
+    /// Downstream bytes: the head being parsed, then body bytes and any
+    /// pipelined requests after it.
+    buf: Vec<u8>,
+    /// Heads written by the proxy (upstream request, downstream response).
+    out: Vec<u8>,
+    /// Upstream bytes: the response head, then body bytes.
+    ubuf: Vec<u8>,
+    requests: u32,
+    p: Progress,
+}
+
+impl Conn {
+    fn new(worker: Rc<Worker>, guard: ConnGuard, fwd: ForwardContext, https: bool) -> Self {
+        let s = &worker.settings;
+        let limits = HeadLimits {
+            max_head_bytes: s.max_head_bytes,
+            max_headers: s.max_headers,
+            max_request_line_bytes: s.max_request_line_bytes,
+        };
+        Self {
+            worker,
+            guard,
+            fwd,
+            https,
+            limits,
+            buf: Vec::with_capacity(BUF_CAPACITY),
+            out: Vec::with_capacity(4096),
+            ubuf: Vec::with_capacity(BUF_CAPACITY),
+            requests: 0,
+            p: Progress::default(),
+        }
+    }
+
+    async fn run<S>(&mut self, mut down: S)
+    where
+        S: AsyncReadRent + AsyncWriteRent + Split + 'static,
+    {
+        loop {
+            let head = match self.read_head(&mut down).await {
+                Ok(Some(head)) => head,
+                Ok(None) => return,
+                Err(e) => {
+                    self.fail(&mut down, &e, None).await;
+                    return;
+                }
+            };
+            self.requests += 1;
+            self.p = Progress::default();
+            let started = Instant::now();
+            let after = match self.proxy(&mut down, &head).await {
+                Ok(after) => after,
+                Err(e) => {
+                    let close = self.fail(&mut down, &e, Some(&head)).await;
+                    if close {
+                        After::Close
+                    } else {
+                        After::KeepAlive
+                    }
+                }
+            };
+            if !self.p.head_consumed {
+                consume(&mut self.buf, head.head_len);
+            }
+            self.worker.m().latency(started.elapsed());
+            match after {
+                After::KeepAlive if !self.guard.is_draining() => {}
+                After::KeepAlive | After::Close => return,
+                After::Upgrade(up) => {
+                    let pending_down = std::mem::take(&mut self.buf);
+                    let pending_up = std::mem::take(&mut self.ubuf);
+                    tunnel::run(down, up, pending_down, pending_up).await;
+                    return;
+                }
+            }
+        }
+    }
+
+    /// Phase 1: wait for the next request head and parse it. `Ok(None)`:
+    /// the connection ends quietly (client closed, idle timeout, drain).
+    async fn read_head<S: AsyncReadRent>(
+        &mut self,
+        down: &mut S,
+    ) -> Result<Option<RequestHead>, ProxyError> {
+        let settings = &self.worker.settings;
+        let mut deadline: Option<Instant> = None;
+        loop {
+            if !self.buf.is_empty() {
+                if let Some(head) = parse_request_head(&self.buf, &self.limits)? {
+                    return Ok(Some(head));
+                }
+            }
+            let n = if self.buf.is_empty() && deadline.is_none() {
+                // Idle between requests: the keep-alive timeout applies, and
+                // a drain ends the wait.
+                let read = read_more(down, &mut self.buf, settings.keepalive_timeout);
+                monoio::select! {
+                    r = read => match r {
+                        Ok(n) => n,
+                        Err(_) => return Ok(None),
+                    },
+                    _ = self.guard.draining() => return Ok(None),
+                }
+            } else {
+                let deadline =
+                    *deadline.get_or_insert_with(|| Instant::now() + settings.client_head_timeout);
+                let left = deadline.saturating_duration_since(Instant::now());
+                match read_more(down, &mut self.buf, left).await {
+                    Ok(n) => n,
+                    Err(IoFail::Timeout) => return Err(ProxyError::ClientHeadTimeout),
+                    Err(IoFail::Io(_)) => return Ok(None),
+                }
+            };
+            if n == 0 {
+                // Closed between requests, or mid-head: nobody to answer.
+                return Ok(None);
+            }
+            deadline.get_or_insert_with(|| Instant::now() + settings.client_head_timeout);
+        }
+    }
+
+    /// Phases 2 to 5 for one request.
+    async fn proxy<S>(&mut self, down: &mut S, head: &RequestHead) -> Result<After, ProxyError>
+    where
+        S: AsyncReadRent + AsyncWriteRent,
+    {
+        // Taken once, held until this request ends.
+        let table = self.worker.load_table();
+        let backend = match self.route(&table, head)? {
+            Routed::Backend(backend) => backend,
+            Routed::Redirect => return self.redirect(down, head).await,
+        };
+        let addr = self.pick_endpoint(backend)?;
+        self.worker.balancer.started(addr);
+        let result = self.forward_and_relay(down, head, backend, addr).await;
+        self.worker.balancer.finished(addr);
+        result
+    }
+
+    /// Phase 2: the route for this request's host and path.
+    fn route<'t>(
+        &self,
+        table: &'t RouteTable,
+        head: &RequestHead,
+    ) -> Result<Routed<'t>, ProxyError> {
+        let host = head.host(&self.buf).unwrap_or("");
+        let path = head.path(&self.buf);
+        match table.route(host, path) {
+            None => Err(ProxyError::RouteNotFound),
+            Some(route) if route.redirect_to_https && !self.https => Ok(Routed::Redirect),
+            Some(route) if route.backend.endpoints.is_empty() => Err(ProxyError::NoEndpoints),
+            Some(route) => Ok(Routed::Backend(&route.backend)),
+        }
+    }
+
+    /// Phase 3: an endpoint of `backend`, chosen per request.
+    fn pick_endpoint(&self, backend: &Backend) -> Result<SocketAddr, ProxyError> {
+        self.worker.balancer.pick(backend, Instant::now()).ok_or(ProxyError::NoEndpoints)
+    }
+
+    /// Phases 4 and 5, with one retry on a fresh connection when a pooled
+    /// connection failed before any response byte and the request can be
+    /// sent again.
+    async fn forward_and_relay<S>(
+        &mut self,
+        down: &mut S,
+        head: &RequestHead,
+        backend: &Backend,
+        mut addr: SocketAddr,
+    ) -> Result<After, ProxyError>
+    where
+        S: AsyncReadRent + AsyncWriteRent,
+    {
+        let mut fresh_only = false;
+        let mut retried = false;
+        let mut prepared = false;
+        loop {
+            let (mut up, reused) = match self.checkout(addr, fresh_only).await {
+                Ok(c) => c,
+                Err(e) if !retried && backend.endpoints.len() > 1 => {
+                    // Connecting failed: try another endpoint once.
+                    tracing::debug!(%addr, error = %e, "upstream connect failed; trying another endpoint");
+                    retried = true;
+                    match self.worker.balancer.pick(backend, Instant::now()) {
+                        Some(next) if next != addr => {
+                            self.worker.m().upstream_retries.inc();
+                            addr = next;
+                            continue;
+                        }
+                        _ => return Err(e),
+                    }
+                }
+                Err(e) => return Err(e),
+            };
+            // After the first attempt `out` holds the request to send again.
+            let again = std::mem::replace(&mut prepared, true);
+            let result = match self.forward(down, head, &mut up, again).await {
+                Ok(()) => self.relay_response(down, head, up, addr).await,
+                Err(e) => Err(e),
+            };
+            match result {
+                Err(e) if reused && !retried && self.can_retry(head, &e) => {
+                    tracing::debug!(%addr, error = %e, "pooled upstream connection failed; retrying");
+                    self.worker.m().upstream_retries.inc();
+                    retried = true;
+                    fresh_only = true;
+                }
+                other => return other,
+            }
+        }
+    }
+
+    fn can_retry(&self, head: &RequestHead, e: &ProxyError) -> bool {
+        let p = self.p;
+        matches!(e.source(), crate::error::Source::Upstream)
+            && !p.upstream_answered
+            && !p.response_started
+            && !p.body_streamed
+            && (head.method_kind.is_idempotent() || !head.has_body())
+    }
+
+    /// A pooled connection to `addr`, or a new one.
+    async fn checkout(
+        &mut self,
+        addr: SocketAddr,
+        fresh_only: bool,
+    ) -> Result<(TcpStream, bool), ProxyError> {
+        let w = &self.worker;
+        if !fresh_only {
+            if let Some(stream) = w.pool.take(addr, Instant::now()) {
+                w.m().pool_reused.inc();
+                return Ok((stream, true));
+            }
+        }
+        match crate::upstream::connect(addr, w.settings.upstream_connect_timeout).await {
+            Ok(stream) => {
+                w.m().pool_new.inc();
+                w.balancer.connected(addr);
+                Ok((stream, false))
+            }
+            Err(e) => {
+                w.balancer.failed(addr, Instant::now());
+                w.m().endpoint_failures.inc();
+                Err(match e.kind() {
+                    std::io::ErrorKind::ConnectionRefused => ProxyError::UpstreamConnectRefused,
+                    std::io::ErrorKind::TimedOut => ProxyError::UpstreamConnectTimeout,
+                    _ => ProxyError::UpstreamConnectFailed(e),
+                })
+            }
+        }
+    }
+
+    /// Phase 4: send the rewritten head and the body upstream. On a retry
+    /// `out` already holds what to send.
+    async fn forward<S>(
+        &mut self,
+        down: &mut S,
+        head: &RequestHead,
+        up: &mut TcpStream,
+        again: bool,
+    ) -> Result<(), ProxyError>
+    where
+        S: AsyncReadRent + AsyncWriteRent,
+    {
+        body::forward(self, down, head, up, again).await
+    }
+
+    /// Phase 5: relay the response.
+    async fn relay_response<S>(
+        &mut self,
+        down: &mut S,
+        head: &RequestHead,
+        up: TcpStream,
+        addr: SocketAddr,
+    ) -> Result<After, ProxyError>
+    where
+        S: AsyncReadRent + AsyncWriteRent,
+    {
+        body::relay_response(self, down, head, up, addr).await
+    }
+
+    /// Whether the proxy closes the downstream connection after this
+    /// request whatever the client asked.
+    fn force_close(&self) -> bool {
+        let limit = self.worker.settings.keepalive_requests;
+        self.guard.is_draining() || (limit > 0 && self.requests >= limit)
+    }
+
+    async fn redirect<S: AsyncWriteRent>(
+        &mut self,
+        down: &mut S,
+        head: &RequestHead,
+    ) -> Result<After, ProxyError> {
+        let close = self.force_close() || !head.keep_alive || head.has_body();
+        let date = self.worker.date();
+        self.out.clear();
+        let authority = head.host.map_or(&[][..], |h| h.get(&self.buf));
+        write_redirect(
+            authority,
+            head.path.get(&self.buf),
+            self.worker.settings.https_port,
+            &date,
+            close,
+            head.method_kind == crate::http::Method::Head,
+            &mut self.out,
+        );
+        consume(&mut self.buf, head.head_len);
+        self.p.head_consumed = true;
+        let limit = self.worker.settings.client_body_timeout;
+        self.p.response_started = true;
+        self.worker.m().response(308);
+        write_all(down, &mut self.out, limit).await.map_err(down_err)?;
+        Ok(if close { After::Close } else { After::KeepAlive })
+    }
+
+    /// The one place a failure becomes a response and a count. Returns
+    /// whether the connection must close.
+    async fn fail<S: AsyncWriteRent>(
+        &mut self,
+        down: &mut S,
+        e: &ProxyError,
+        head: Option<&RequestHead>,
+    ) -> bool {
+        let m = self.worker.m();
+        m.error(e.source() as usize, e.status());
+        if let Some(kind) = upstream_kind(e) {
+            m.upstream_errors[kind].inc();
+        }
+        tracing::debug!(error = %e, label = e.label(), status = e.status(), "request failed");
+        let close = match head {
+            None => true,
+            Some(head) => {
+                e.closes_downstream()
+                    || self.force_close()
+                    || !head.keep_alive
+                    || (head.has_body() && !self.p.request_complete)
+            }
+        };
+        if !self.p.response_started && !matches!(e, ProxyError::DownstreamClosed) {
+            let head_request = head.is_some_and(|h| h.method_kind == crate::http::Method::Head);
+            let date = self.worker.date();
+            self.out.clear();
+            write_status_response(e.response(), &date, close, head_request, &mut self.out);
+            let limit = self.worker.settings.client_body_timeout;
+            m.response(e.status());
+            let _ = write_all(down, &mut self.out, limit).await;
+        }
+        close
+    }
+}
+
+enum Routed<'t> {
+    Backend(&'t Backend),
+    Redirect,
+}
+
+/// The `kind` label of an upstream error, as an index into
+/// [`crate::metrics::UPSTREAM_ERROR_KINDS`].
+fn upstream_kind(e: &ProxyError) -> Option<usize> {
+    use ProxyError::*;
+    Some(match e {
+        UpstreamConnectRefused | UpstreamConnectFailed(_) | UpstreamConnectTimeout => 0,
+        UpstreamTimeout | UpstreamBodyTimeout => 1,
+        UpstreamReset => 2,
+        UpstreamClosedEarly | UpstreamBadResponse(_) | UpstreamChunk(_) => 3,
+        UpstreamIo(_) => 4,
+        _ => return None,
+    })
+}
+
+/// A failed downstream read or write.
+fn down_err(e: IoFail) -> ProxyError {
+    match e {
+        IoFail::Timeout => ProxyError::ClientBodyTimeout,
+        IoFail::Io(e) => ProxyError::DownstreamIo(e),
+    }
+}
+
+/// A failed upstream read or write; `timeout` names what timed out.
+fn up_err(e: IoFail, timeout: ProxyError) -> ProxyError {
+    match e {
+        IoFail::Timeout => timeout,
+        IoFail::Io(e) if e.kind() == std::io::ErrorKind::ConnectionReset => {
+            ProxyError::UpstreamReset
+        }
+        IoFail::Io(e) if e.kind() == std::io::ErrorKind::BrokenPipe => ProxyError::UpstreamReset,
+        IoFail::Io(e) => ProxyError::UpstreamIo(e),
+    }
+}
+
+/// Parse the response head at the start of `ubuf`.
+fn parse_response(
+    ubuf: &[u8],
+    head: &RequestHead,
+    limits: &HeadLimits,
+) -> Result<Option<ResponseHead>, ProxyError> {
+    parse_response_head(ubuf, head.method_kind == crate::http::Method::Head, limits)
+        .map_err(ProxyError::UpstreamBadResponse)
+}

@@ -1,0 +1,310 @@
+//! Counters. Each worker writes only its own cache-line-padded block (a
+//! single writer, so a relaxed load + store, no locked instruction); the
+//! admin server sums the blocks when `/metrics` is scraped.
+
+use std::fmt::Write as _;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::time::Duration;
+
+use crossbeam_utils::CachePadded;
+
+/// Upper bounds of the request latency histogram, in microseconds.
+pub const LATENCY_BUCKETS_US: [u64; 14] = [
+    100, 250, 500, 1_000, 2_500, 5_000, 10_000, 25_000, 50_000, 100_000, 250_000, 1_000_000,
+    5_000_000, 30_000_000,
+];
+
+/// Statuses a failed request is counted under (the last one catches any
+/// other).
+pub const ERROR_STATUSES: [u16; 11] = [400, 404, 408, 413, 414, 431, 500, 502, 503, 504, 0];
+
+/// Sources of failures, the `source` label.
+pub const ERROR_SOURCES: [&str; 3] = ["downstream", "upstream", "internal"];
+
+/// Upstream error kinds counted separately (the `kind` label).
+pub const UPSTREAM_ERROR_KINDS: [&str; 5] = ["connect", "timeout", "reset", "protocol", "other"];
+
+/// The I/O engine a worker runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Engine {
+    IoUring = 1,
+    Epoll = 2,
+}
+
+impl Engine {
+    pub fn label(self) -> &'static str {
+        match self {
+            Engine::IoUring => "io_uring",
+            Engine::Epoll => "epoll",
+        }
+    }
+}
+
+/// A counter with one writer (its worker) and any number of readers.
+#[derive(Default, Debug)]
+pub struct Counter(AtomicU64);
+
+impl Counter {
+    #[inline]
+    pub fn inc(&self) {
+        self.add(1);
+    }
+
+    #[inline]
+    pub fn add(&self, n: u64) {
+        // Single writer: no read-modify-write instruction needed.
+        self.0.store(self.0.load(Relaxed).wrapping_add(n), Relaxed);
+    }
+
+    #[inline]
+    pub fn sub(&self, n: u64) {
+        self.0.store(self.0.load(Relaxed).wrapping_sub(n), Relaxed);
+    }
+
+    #[inline]
+    pub fn set(&self, n: u64) {
+        self.0.store(n, Relaxed);
+    }
+
+    #[inline]
+    pub fn get(&self) -> u64 {
+        self.0.load(Relaxed)
+    }
+}
+
+/// One worker's counters.
+#[derive(Default, Debug)]
+pub struct WorkerMetrics {
+    /// Responses by status class, index 0 = 1xx … 4 = 5xx.
+    pub responses: [Counter; 5],
+    /// Failed requests by source (downstream, upstream, internal) and
+    /// status (see [`ERROR_STATUSES`]).
+    pub errors: [[Counter; ERROR_STATUSES.len()]; 3],
+    pub upstream_errors: [Counter; UPSTREAM_ERROR_KINDS.len()],
+    pub downstream_active: Counter,
+    pub downstream_accepted: Counter,
+    pub pool_reused: Counter,
+    pub pool_new: Counter,
+    pub upstream_retries: Counter,
+    pub endpoint_failures: Counter,
+    pub latency_buckets: [Counter; LATENCY_BUCKETS_US.len() + 1],
+    pub latency_sum_us: Counter,
+    /// Generation of the table this worker loaded last.
+    pub table_generation: Counter,
+    /// `Engine as u64`, 0 until the worker runs.
+    pub engine: Counter,
+}
+
+impl WorkerMetrics {
+    #[inline]
+    pub fn response(&self, status: u16) {
+        let class = (status / 100).clamp(1, 5) as usize - 1;
+        self.responses[class].inc();
+    }
+
+    /// Count a failed request by the side at fault and its status.
+    #[inline]
+    pub fn error(&self, source: usize, status: u16) {
+        let i =
+            ERROR_STATUSES.iter().position(|s| *s == status).unwrap_or(ERROR_STATUSES.len() - 1);
+        self.errors[source.min(2)][i].inc();
+    }
+
+    #[inline]
+    pub fn latency(&self, elapsed: Duration) {
+        let us = elapsed.as_micros().min(u64::MAX as u128) as u64;
+        let i =
+            LATENCY_BUCKETS_US.iter().position(|b| us <= *b).unwrap_or(LATENCY_BUCKETS_US.len());
+        self.latency_buckets[i].inc();
+        self.latency_sum_us.add(us);
+    }
+}
+
+/// All workers' counters, shared with the admin server.
+#[derive(Debug)]
+pub struct Metrics {
+    pub workers: Box<[CachePadded<WorkerMetrics>]>,
+}
+
+impl Metrics {
+    pub fn new(workers: usize) -> Self {
+        let workers = (0..workers).map(|_| CachePadded::new(WorkerMetrics::default())).collect();
+        Self { workers }
+    }
+
+    fn sum(&self, f: impl Fn(&WorkerMetrics) -> u64) -> u64 {
+        self.workers.iter().map(|w| f(w)).sum()
+    }
+
+    /// Prometheus text exposition (version 0.0.4).
+    pub fn render(&self, generation: u64, reloads: u64) -> String {
+        let mut out = String::with_capacity(4096);
+        let o = &mut out;
+        help(
+            o,
+            "ringress_responses_total",
+            "counter",
+            "Responses sent downstream by status class.",
+        );
+        for (i, class) in ["1xx", "2xx", "3xx", "4xx", "5xx"].iter().enumerate() {
+            let v = self.sum(|w| w.responses[i].get());
+            let _ = writeln!(o, "ringress_responses_total{{class=\"{class}\"}} {v}");
+        }
+        help(
+            o,
+            "ringress_request_errors_total",
+            "counter",
+            "Failed requests by side at fault and status.",
+        );
+        for (si, source) in ERROR_SOURCES.iter().enumerate() {
+            for (i, status) in ERROR_STATUSES.iter().enumerate() {
+                let v = self.sum(|w| w.errors[si][i].get());
+                let status = if *status == 0 { "other".to_string() } else { status.to_string() };
+                let _ = writeln!(
+                    o,
+                    "ringress_request_errors_total{{source=\"{source}\",status=\"{status}\"}} {v}"
+                );
+            }
+        }
+        help(o, "ringress_upstream_errors_total", "counter", "Upstream failures by kind.");
+        for (i, kind) in UPSTREAM_ERROR_KINDS.iter().enumerate() {
+            let v = self.sum(|w| w.upstream_errors[i].get());
+            let _ = writeln!(o, "ringress_upstream_errors_total{{kind=\"{kind}\"}} {v}");
+        }
+        let simple: [Series; 6] = [
+            (
+                "ringress_downstream_connections_active",
+                "gauge",
+                "Open downstream connections.",
+                |w| w.downstream_active.get(),
+            ),
+            (
+                "ringress_downstream_connections_total",
+                "counter",
+                "Accepted downstream connections.",
+                |w| w.downstream_accepted.get(),
+            ),
+            (
+                "ringress_upstream_pool_reused_total",
+                "counter",
+                "Requests sent on a pooled upstream connection.",
+                |w| w.pool_reused.get(),
+            ),
+            ("ringress_upstream_pool_new_total", "counter", "Upstream connections opened.", |w| {
+                w.pool_new.get()
+            }),
+            (
+                "ringress_upstream_retries_total",
+                "counter",
+                "Requests retried on a fresh upstream connection.",
+                |w| w.upstream_retries.get(),
+            ),
+            (
+                "ringress_endpoint_failures_total",
+                "counter",
+                "Endpoint connection failures that started a back-off.",
+                |w| w.endpoint_failures.get(),
+            ),
+        ];
+        for (name, kind, text, f) in simple {
+            help(o, name, kind, text);
+            let _ = writeln!(o, "{name} {}", self.sum(f));
+        }
+        help(
+            o,
+            "ringress_request_duration_seconds",
+            "histogram",
+            "Time from request head to the end of the response.",
+        );
+        let mut cumulative = 0;
+        for (i, bound) in LATENCY_BUCKETS_US.iter().enumerate() {
+            cumulative += self.sum(|w| w.latency_buckets[i].get());
+            let le = *bound as f64 / 1e6;
+            let _ =
+                writeln!(o, "ringress_request_duration_seconds_bucket{{le=\"{le}\"}} {cumulative}");
+        }
+        cumulative += self.sum(|w| w.latency_buckets[LATENCY_BUCKETS_US.len()].get());
+        let _ = writeln!(o, "ringress_request_duration_seconds_bucket{{le=\"+Inf\"}} {cumulative}");
+        let sum = self.sum(|w| w.latency_sum_us.get()) as f64 / 1e6;
+        let _ = writeln!(o, "ringress_request_duration_seconds_sum {sum}");
+        let _ = writeln!(o, "ringress_request_duration_seconds_count {cumulative}");
+        help(o, "ringress_table_generation", "gauge", "Generation of the live route table.");
+        let _ = writeln!(o, "ringress_table_generation {generation}");
+        help(o, "ringress_table_reloads_total", "counter", "Route tables published.");
+        let _ = writeln!(o, "ringress_table_reloads_total {reloads}");
+        help(
+            o,
+            "ringress_worker_table_generation",
+            "gauge",
+            "Generation of the table each worker loaded last.",
+        );
+        for (i, w) in self.workers.iter().enumerate() {
+            let _ = writeln!(
+                o,
+                "ringress_worker_table_generation{{worker=\"{i}\"}} {}",
+                w.table_generation.get()
+            );
+        }
+        help(
+            o,
+            "ringress_worker_io_engine",
+            "gauge",
+            "The I/O engine each worker runs (1 = this engine).",
+        );
+        for (i, w) in self.workers.iter().enumerate() {
+            let engine = match w.engine.get() {
+                1 => Engine::IoUring.label(),
+                2 => Engine::Epoll.label(),
+                _ => continue,
+            };
+            let _ =
+                writeln!(o, "ringress_worker_io_engine{{worker=\"{i}\",engine=\"{engine}\"}} 1");
+        }
+        out
+    }
+
+    /// True when every worker has loaded a table of generation > 0.
+    pub fn all_workers_loaded(&self) -> bool {
+        self.workers.iter().all(|w| w.table_generation.get() > 0)
+    }
+
+    /// True when every worker has started its runtime.
+    pub fn all_workers_running(&self) -> bool {
+        self.workers.iter().all(|w| w.engine.get() != 0)
+    }
+}
+
+/// A plain series: name, type, help text, and how to read it from a worker.
+type Series = (&'static str, &'static str, &'static str, fn(&WorkerMetrics) -> u64);
+
+fn help(out: &mut String, name: &str, kind: &str, text: &str) {
+    let _ = writeln!(out, "# HELP {name} {text}\n# TYPE {name} {kind}");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Counts from every worker are summed into one series.
+    #[test]
+    fn render_sums_workers() {
+        let m = Metrics::new(2);
+        m.workers[0].response(200);
+        m.workers[1].response(204);
+        m.workers[1].response(503);
+        m.workers[0].error(2, 404);
+        m.workers[0].latency(Duration::from_micros(300));
+        m.workers[1].engine.set(Engine::Epoll as u64);
+        let text = m.render(3, 4);
+        assert!(text.contains("ringress_responses_total{class=\"2xx\"} 2"), "{text}");
+        assert!(text.contains("ringress_responses_total{class=\"5xx\"} 1"));
+        assert!(
+            text.contains("ringress_request_errors_total{source=\"internal\",status=\"404\"} 1")
+        );
+        assert!(text.contains("ringress_request_duration_seconds_bucket{le=\"0.0005\"} 1"));
+        assert!(text.contains("ringress_request_duration_seconds_count 1"));
+        assert!(text.contains("ringress_table_generation 3"));
+        assert!(text.contains("ringress_worker_io_engine{worker=\"1\",engine=\"epoll\"} 1"));
+        assert!(!text.contains("worker=\"0\",engine"));
+    }
+}

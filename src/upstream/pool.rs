@@ -1,0 +1,96 @@
+//! The worker's idle upstream connections, keyed by endpoint address.
+//!
+//! LIFO: the most recently used connection is the most likely to be alive
+//! and warm. At most `max_idle` per endpoint; older than `idle_timeout` or
+//! found closed by the peer means discarded.
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::os::fd::AsRawFd;
+use std::time::{Duration, Instant};
+
+use monoio::net::TcpStream;
+
+struct Idle {
+    stream: TcpStream,
+    since: Instant,
+}
+
+/// One worker's pool. Not `Send`: it lives and dies on its worker.
+pub struct Pool {
+    idle: RefCell<HashMap<SocketAddr, Vec<Idle>>>,
+    max_idle: usize,
+    idle_timeout: Duration,
+}
+
+impl Pool {
+    pub fn new(max_idle: usize, idle_timeout: Duration) -> Self {
+        Self { idle: RefCell::new(HashMap::new()), max_idle, idle_timeout }
+    }
+
+    /// The most recently returned live connection to `addr`, if any.
+    pub fn take(&self, addr: SocketAddr, now: Instant) -> Option<TcpStream> {
+        let mut idle = self.idle.borrow_mut();
+        let list = idle.get_mut(&addr)?;
+        while let Some(conn) = list.pop() {
+            if now.saturating_duration_since(conn.since) < self.idle_timeout
+                && !peer_closed(&conn.stream)
+            {
+                return Some(conn.stream);
+            }
+        }
+        None
+    }
+
+    /// Return a connection whose last response was read completely.
+    pub fn put(&self, addr: SocketAddr, stream: TcpStream, now: Instant) {
+        if self.max_idle == 0 {
+            return;
+        }
+        let mut idle = self.idle.borrow_mut();
+        let list = idle.entry(addr).or_default();
+        if list.len() >= self.max_idle {
+            // Drop the oldest: the newest is the one reused first anyway.
+            list.remove(0);
+        }
+        list.push(Idle { stream, since: now });
+    }
+
+    /// Close connections idle for longer than the timeout and forget
+    /// endpoints with nothing idle.
+    pub fn sweep(&self, now: Instant) {
+        let mut idle = self.idle.borrow_mut();
+        idle.retain(|_, list| {
+            list.retain(|c| now.saturating_duration_since(c.since) < self.idle_timeout);
+            !list.is_empty()
+        });
+    }
+
+    /// Idle connections to `addr` (for tests and the admin view).
+    pub fn idle_count(&self, addr: SocketAddr) -> usize {
+        self.idle.borrow().get(&addr).map_or(0, Vec::len)
+    }
+}
+
+/// True when the peer closed the connection or sent bytes nobody asked for
+/// (either way the connection cannot carry a new request).
+fn peer_closed(stream: &TcpStream) -> bool {
+    let mut byte = 0u8;
+    // SAFETY: `recv` writes at most 1 byte into `byte`, which lives for the
+    // whole call; the fd is owned by `stream` and open while it is borrowed.
+    let n = unsafe {
+        libc::recv(
+            stream.as_raw_fd(),
+            (&mut byte as *mut u8).cast(),
+            1,
+            libc::MSG_PEEK | libc::MSG_DONTWAIT,
+        )
+    };
+    if n < 0 {
+        let err = std::io::Error::last_os_error();
+        !matches!(err.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::Interrupted)
+    } else {
+        true
+    }
+}

@@ -1,0 +1,355 @@
+//! Workers: one thread per core, each pinned, each with its own monoio
+//! runtime (io_uring, or epoll where io_uring is refused), its own
+//! `SO_REUSEPORT` listeners, upstream pool and balancer. Nothing mutable is
+//! shared between workers on the request path.
+//!
+//! - [`start`] binds the listeners and launches the threads.
+//! - [`Workers::stop`] (from the control thread) stops accepting; each
+//!   worker then drains ([`drain`]) and its thread ends.
+
+pub mod drain;
+pub mod engine;
+pub mod settings;
+
+use std::cell::RefCell;
+use std::future::Future;
+use std::io;
+use std::net::SocketAddr;
+use std::rc::Rc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use arc_swap::{ArcSwap, Cache};
+use monoio::io::{AsyncReadRent, AsyncWriteRent, Split};
+use monoio::net::{TcpListener, TcpStream};
+use ringress_control::{RouteTable, TableHandle};
+use socket2::Socket;
+
+pub use engine::IoEngine;
+pub use settings::Settings;
+
+use crate::http::date::HTTP_DATE_LEN;
+use crate::http::DateCache;
+use crate::metrics::{Engine, Metrics, WorkerMetrics};
+use crate::upstream::{Balancer, Pool};
+use drain::Drain;
+
+/// How accepted TCP connections become the stream the proxy speaks HTTP
+/// over: plain TCP here; TLS plugs in as another kind.
+pub trait StreamKind: 'static {
+    type Stream: AsyncReadRent + AsyncWriteRent + Split + 'static;
+    /// Whether requests on this listener arrived over TLS
+    /// (`X-Forwarded-Proto: https`).
+    fn is_https(&self) -> bool;
+    /// Turn an accepted connection into the stream (e.g. a TLS handshake).
+    fn wrap(&self, tcp: TcpStream) -> impl Future<Output = io::Result<Self::Stream>>;
+}
+
+/// Plain-text HTTP.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Plain;
+
+impl StreamKind for Plain {
+    type Stream = TcpStream;
+    fn is_https(&self) -> bool {
+        false
+    }
+    async fn wrap(&self, tcp: TcpStream) -> io::Result<TcpStream> {
+        Ok(tcp)
+    }
+}
+
+/// Builds the HTTPS stream kind for worker `index` (called on that worker's
+/// thread, so the kind need not be `Send`).
+pub type KindFactory<K> = Arc<dyn Fn(usize, &TableHandle) -> K + Send + Sync>;
+
+/// What [`start`] needs besides the table.
+#[derive(Clone)]
+pub struct WorkerOptions {
+    pub workers: usize,
+    pub engine: IoEngine,
+    /// Pin worker `i` to the `i`-th CPU of the affinity mask.
+    pub pin: bool,
+    pub settings: Settings,
+    pub http: SocketAddr,
+}
+
+/// One worker's state, shared by its tasks (never across threads).
+pub struct Worker {
+    pub index: usize,
+    pub settings: Settings,
+    pub metrics: Arc<Metrics>,
+    pub pool: Pool,
+    pub balancer: Balancer,
+    pub drain: Rc<Drain>,
+    table: RefCell<TableCache>,
+    date: RefCell<DateCache>,
+}
+
+struct TableCache {
+    cache: Cache<Arc<ArcSwap<RouteTable>>, Arc<RouteTable>>,
+    /// The worker's own reference to the current table, so that holding it
+    /// for a request is a non-atomic `Rc` increment rather than an atomic
+    /// one on a count every worker shares.
+    current: TableRef,
+}
+
+impl Worker {
+    fn new(index: usize, settings: Settings, metrics: Arc<Metrics>, table: &TableHandle) -> Self {
+        let mut cache = Cache::new(Arc::clone(table.cell()));
+        let current = Rc::new(Arc::clone(cache.load()));
+        metrics.workers[index].table_generation.set(current.generation());
+        let seed =
+            (index as u64 + 1).wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ std::process::id() as u64;
+        Self {
+            index,
+            pool: Pool::new(settings.upstream_max_idle, settings.upstream_idle_timeout),
+            balancer: Balancer::new(settings.balance, settings.endpoint_backoff, seed),
+            settings,
+            metrics,
+            drain: Rc::new(Drain::default()),
+            table: RefCell::new(TableCache { cache, current }),
+            date: RefCell::new(DateCache::new()),
+        }
+    }
+
+    /// The `Date` header value for now (cached per second).
+    #[inline]
+    pub fn date(&self) -> [u8; HTTP_DATE_LEN] {
+        let mut out = [b' '; HTTP_DATE_LEN];
+        out.copy_from_slice(self.date.borrow_mut().get());
+        out
+    }
+
+    /// This worker's counters.
+    #[inline]
+    pub fn m(&self) -> &WorkerMetrics {
+        &self.metrics.workers[self.index]
+    }
+
+    /// The current table, taken once per request and held until it ends.
+    #[inline]
+    pub fn load_table(&self) -> TableRef {
+        let mut t = self.table.borrow_mut();
+        let TableCache { cache, current } = &mut *t;
+        let latest = cache.load();
+        if !Arc::ptr_eq(latest, current) {
+            *current = Rc::new(Arc::clone(latest));
+            self.m().table_generation.set(current.generation());
+        }
+        Rc::clone(current)
+    }
+}
+
+/// A worker-local handle on one table generation.
+#[allow(clippy::redundant_allocation)] // The outer Rc is the point: see TableCache.
+pub type TableRef = Rc<Arc<RouteTable>>;
+
+/// Running workers, as seen from the control thread.
+pub struct Workers {
+    threads: Vec<JoinHandle<()>>,
+    stopper: Stopper,
+    http_addr: SocketAddr,
+    https_addr: Option<SocketAddr>,
+    metrics: Arc<Metrics>,
+}
+
+/// Stops the workers from another thread (signal handler task, tests).
+#[derive(Clone)]
+pub struct Stopper {
+    flag: Arc<AtomicBool>,
+    /// Duplicates of every listening socket, to wake pending accepts.
+    listeners: Arc<Vec<Socket>>,
+}
+
+impl Stopper {
+    /// Stop accepting everywhere; workers then drain and exit.
+    pub fn stop(&self) {
+        self.flag.store(true, Ordering::Release);
+        for l in self.listeners.iter() {
+            crate::listen::stop_accepting(l);
+        }
+    }
+}
+
+impl Workers {
+    pub fn http_addr(&self) -> SocketAddr {
+        self.http_addr
+    }
+
+    pub fn https_addr(&self) -> Option<SocketAddr> {
+        self.https_addr
+    }
+
+    pub fn metrics(&self) -> &Arc<Metrics> {
+        &self.metrics
+    }
+
+    pub fn stopper(&self) -> Stopper {
+        self.stopper.clone()
+    }
+
+    pub fn stop(&self) {
+        self.stopper.stop();
+    }
+
+    /// Wait for every worker thread to end.
+    pub fn join(self) {
+        for t in self.threads {
+            if t.join().is_err() {
+                tracing::error!("a worker thread panicked");
+            }
+        }
+    }
+}
+
+/// Bind the listeners and start `options.workers` worker threads reading
+/// tables from `table`. `https`, when given, adds a second listener whose
+/// connections go through the stream kind the factory builds per worker.
+pub fn start<K: StreamKind>(
+    options: WorkerOptions,
+    table: TableHandle,
+    metrics: Arc<Metrics>,
+    https: Option<(SocketAddr, KindFactory<K>)>,
+) -> io::Result<Workers> {
+    let n = options.workers.max(1);
+    let http = crate::listen::bind_reuseport(options.http, n)?;
+    let http_addr = local_addr(&http[0])?;
+    let (https_sockets, https_addr, factory) = match https {
+        Some((addr, factory)) => {
+            let sockets = crate::listen::bind_reuseport(addr, n)?;
+            let a = local_addr(&sockets[0])?;
+            (sockets.into_iter().map(Some).collect(), Some(a), Some(factory))
+        }
+        None => ((0..n).map(|_| None).collect::<Vec<_>>(), None, None),
+    };
+    let mut dups = Vec::new();
+    for s in http.iter().chain(https_sockets.iter().flatten()) {
+        dups.push(s.try_clone()?);
+    }
+    let flag = Arc::new(AtomicBool::new(false));
+    let cores = if options.pin { engine::usable_cores() } else { Vec::new() };
+    let mut threads = Vec::with_capacity(n);
+    for (i, (http, https)) in http.into_iter().zip(https_sockets).enumerate() {
+        let core = if cores.is_empty() { None } else { Some(cores[i % cores.len()]) };
+        let (settings, engine_choice) = (options.settings.clone(), options.engine);
+        let (metrics, table, flag) = (metrics.clone(), table.clone(), flag.clone());
+        let metrics_end = metrics.clone();
+        let factory = factory.clone();
+        let thread =
+            std::thread::Builder::new().name(format!("ringress-worker-{i}")).spawn(move || {
+                if let Some(core) = core {
+                    if !core_affinity::set_for_current(core) {
+                        tracing::warn!(worker = i, core = core.id, "could not pin worker to core");
+                    }
+                }
+                let https = https.zip(factory.map(|f| f(i, &table)));
+                let run = move |engine: Engine| {
+                    let worker = Rc::new(Worker::new(i, settings, metrics, &table));
+                    worker.m().engine.set(engine as u64);
+                    tracing::info!(worker = i, engine = engine.label(), "worker running");
+                    run_worker(worker, http, https, flag)
+                };
+                if let Err(e) = engine::block_on(engine_choice, run) {
+                    tracing::error!(worker = i, error = %e, "worker could not start its runtime");
+                }
+                metrics_end.workers[i].engine.set(0);
+            })?;
+        threads.push(thread);
+    }
+    Ok(Workers {
+        threads,
+        stopper: Stopper { flag, listeners: Arc::new(dups) },
+        http_addr,
+        https_addr,
+        metrics,
+    })
+}
+
+fn local_addr(socket: &Socket) -> io::Result<SocketAddr> {
+    socket.local_addr()?.as_socket().ok_or_else(|| io::Error::other("listener without IP address"))
+}
+
+/// The body of one worker thread, inside its runtime.
+async fn run_worker<K: StreamKind>(
+    worker: Rc<Worker>,
+    http: Socket,
+    https: Option<(Socket, K)>,
+    stop: Arc<AtomicBool>,
+) {
+    let mut loops = Vec::new();
+    match TcpListener::from_std(http.into()) {
+        Ok(l) => loops.push(monoio::spawn(accept_loop(worker.clone(), l, Plain, stop.clone()))),
+        Err(e) => tracing::error!(worker = worker.index, error = %e, "cannot use http listener"),
+    }
+    if let Some((socket, kind)) = https {
+        match TcpListener::from_std(socket.into()) {
+            Ok(l) => loops.push(monoio::spawn(accept_loop(worker.clone(), l, kind, stop.clone()))),
+            Err(e) => {
+                tracing::error!(worker = worker.index, error = %e, "cannot use https listener")
+            }
+        }
+    }
+    monoio::spawn(housekeeping(worker.clone()));
+    for l in loops {
+        l.await;
+    }
+    worker.drain.start();
+    let open = worker.drain.open();
+    if open > 0 {
+        tracing::info!(worker = worker.index, open, "draining connections");
+        let drained =
+            monoio::time::timeout(worker.settings.drain_timeout, worker.drain.all_closed()).await;
+        if drained.is_err() {
+            tracing::warn!(
+                worker = worker.index,
+                open = worker.drain.open(),
+                "drain timeout reached; closing remaining connections"
+            );
+        }
+    }
+    tracing::info!(worker = worker.index, "worker stopped");
+}
+
+async fn accept_loop<K: StreamKind>(
+    worker: Rc<Worker>,
+    listener: TcpListener,
+    kind: K,
+    stop: Arc<AtomicBool>,
+) {
+    let kind = Rc::new(kind);
+    loop {
+        let accepted = listener.accept().await;
+        if stop.load(Ordering::Acquire) {
+            break;
+        }
+        match accepted {
+            Ok((tcp, peer)) => {
+                let _ = tcp.set_nodelay(true);
+                worker.m().downstream_accepted.inc();
+                monoio::spawn(crate::conn::serve(worker.clone(), kind.clone(), tcp, peer));
+            }
+            Err(e) => {
+                // Out of file descriptors or a transient network error: wait
+                // a little instead of spinning.
+                tracing::warn!(worker = worker.index, error = %e, "accept failed");
+                monoio::time::sleep(Duration::from_millis(20)).await;
+            }
+        }
+    }
+}
+
+/// Periodic worker chores: close expired pooled connections and load the
+/// table so `/readyz` sees that this worker has one even without traffic.
+async fn housekeeping(worker: Rc<Worker>) {
+    while !worker.drain.is_draining() {
+        let table = worker.load_table();
+        let live = table.generation() > 0;
+        drop(table);
+        worker.pool.sweep(Instant::now());
+        let pause = if live { Duration::from_secs(1) } else { Duration::from_millis(50) };
+        monoio::time::sleep(pause).await;
+    }
+}

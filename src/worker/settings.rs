@@ -1,0 +1,62 @@
+//! Timeouts and limits of the data plane, as the CLI sets them. Defaults
+//! are the ones documented in `ringress run --help`.
+
+use std::time::Duration;
+
+use crate::upstream::Balance;
+
+/// Per-worker behaviour; cloned into every worker.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Whole request head must arrive within this (else 408 or close).
+    pub client_head_timeout: Duration,
+    /// Longest pause between two reads of a request body.
+    pub client_body_timeout: Duration,
+    /// Longest wait for the next request on a kept-alive connection.
+    pub keepalive_timeout: Duration,
+    /// Requests per downstream connection; 0 means no limit.
+    pub keepalive_requests: u32,
+    pub upstream_connect_timeout: Duration,
+    /// Wait for the upstream's response head after the request was sent.
+    pub upstream_response_timeout: Duration,
+    /// Longest pause between two reads of a response body.
+    pub upstream_body_timeout: Duration,
+    /// Pooled upstream connections older than this are closed.
+    pub upstream_idle_timeout: Duration,
+    /// Idle pooled connections kept per endpoint.
+    pub upstream_max_idle: usize,
+    /// How long an endpoint that refused a connection is skipped.
+    pub endpoint_backoff: Duration,
+    /// After SIGTERM, how long in-flight requests may take to finish.
+    pub drain_timeout: Duration,
+    pub balance: Balance,
+    /// Request head limits (bytes of head, header lines, request line).
+    pub max_head_bytes: usize,
+    pub max_headers: usize,
+    pub max_request_line_bytes: usize,
+    /// Port of the HTTPS listener, for redirects to https (`None`: 443).
+    pub https_port: Option<u16>,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            client_head_timeout: Duration::from_secs(10),
+            client_body_timeout: Duration::from_secs(60),
+            keepalive_timeout: Duration::from_secs(60),
+            keepalive_requests: 1000,
+            upstream_connect_timeout: Duration::from_secs(5),
+            upstream_response_timeout: Duration::from_secs(60),
+            upstream_body_timeout: Duration::from_secs(60),
+            upstream_idle_timeout: Duration::from_secs(60),
+            upstream_max_idle: 64,
+            endpoint_backoff: Duration::from_secs(5),
+            drain_timeout: Duration::from_secs(30),
+            balance: Balance::RoundRobin,
+            max_head_bytes: 64 * 1024,
+            max_headers: 100,
+            max_request_line_bytes: 8 * 1024,
+            https_port: None,
+        }
+    }
+}

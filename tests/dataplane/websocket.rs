@@ -1,0 +1,36 @@
+//! `Connection: Upgrade`: the handshake is forwarded, then bytes flow both
+//! ways until a side closes.
+
+use std::io::{Read, Write};
+
+use crate::engines;
+use crate::support::*;
+use ringress::worker::IoEngine;
+
+/// A WebSocket handshake gets 101 from the upstream, then every byte the
+/// client sends comes back (the test upstream echoes).
+fn websocket_echo(engine: IoEngine) {
+    let up = Upstream::start("ws");
+    let proxy = Proxy::builder(engine)
+        .manifests(yaml(&[service("ws", &[up.addr]), ingress("i", None, &[("/", "Prefix", "ws")])]))
+        .start();
+    let mut c = proxy.client();
+    c.send(
+        b"GET /chat HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\
+          Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
+    );
+    let r = c.response(false);
+    assert_eq!(r.status, 101);
+    assert!(r.header("upgrade").is_some_and(|u| u.eq_ignore_ascii_case("websocket")));
+    for round in 0..20 {
+        let msg = format!("frame {round} {}", "x".repeat(round * 100));
+        c.w.write_all(msg.as_bytes()).unwrap();
+        let mut back = vec![0u8; msg.len()];
+        c.r.read_exact(&mut back).unwrap();
+        assert_eq!(back, msg.as_bytes());
+    }
+    c.w.shutdown(std::net::Shutdown::Write).unwrap();
+    assert!(c.closed(), "tunnel should close after both sides are done");
+}
+
+engines!(websocket_echo);
