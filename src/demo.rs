@@ -13,8 +13,7 @@ use crate::serve::{self, ServeError};
 
 /// Start the demo and serve until SIGINT/SIGTERM.
 pub fn run(args: DemoArgs) -> Result<(), ServeError> {
-    let (table, diagnostics) = serve::load(&args.manifests, &CompileOptions::default())
-        .map_err(|source| ServeError::Manifests { dir: args.manifests.clone(), source })?;
+    let (table, diagnostics) = serve::load(&args.manifests, &CompileOptions::default())?;
     for d in diagnostics.iter().filter(|d| d.is_error()) {
         eprintln!("{d}");
     }

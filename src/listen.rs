@@ -14,6 +14,9 @@ const BACKLOG: i32 = 4096;
 /// the first socket picks the port and the others join it, so tests can ask
 /// for any free port and still get one address for all workers.
 pub fn bind_reuseport(addr: SocketAddr, count: usize) -> io::Result<Vec<Socket>> {
+    if addr.port() != 0 {
+        ensure_free(addr)?;
+    }
     let mut sockets = Vec::with_capacity(count);
     let mut addr = addr;
     for _ in 0..count.max(1) {
@@ -26,6 +29,18 @@ pub fn bind_reuseport(addr: SocketAddr, count: usize) -> io::Result<Vec<Socket>>
         sockets.push(socket);
     }
     Ok(sockets)
+}
+
+/// `SO_REUSEPORT` would silently share a port with another process of the
+/// same user (its connections spread over both); refuse a port already in
+/// use by binding it once without the option.
+fn ensure_free(addr: SocketAddr) -> io::Result<()> {
+    let probe = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
+    probe.set_reuse_address(true)?;
+    if addr.is_ipv6() {
+        probe.set_only_v6(true)?;
+    }
+    probe.bind(&addr.into()).map_err(|e| io::Error::new(e.kind(), format!("{addr}: {e}")))
 }
 
 fn bind_one(addr: SocketAddr) -> io::Result<Socket> {
@@ -54,6 +69,14 @@ pub fn stop_accepting(socket: &Socket) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A port another socket listens on is refused, not shared.
+    #[test]
+    fn port_in_use_is_refused() {
+        let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let err = bind_reuseport(taken.local_addr().unwrap(), 1).unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::AddrInUse);
+    }
 
     /// Port 0 resolves once and every worker's socket shares that port.
     #[test]

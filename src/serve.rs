@@ -10,7 +10,8 @@ use std::time::Duration;
 
 use std::path::{Path, PathBuf};
 
-use ringress_control::{manifest, CompileOptions, Diagnostic, Publisher, RouteTable, Snapshot};
+use ringress_control::provider::dir;
+use ringress_control::{CompileOptions, Diagnostic, Publisher, RouteTable};
 use thiserror::Error;
 
 use crate::admin::{self, AdminState};
@@ -27,8 +28,8 @@ pub enum ServeError {
     Runtime(std::io::Error),
     #[error("cannot install the signal handler: {0}")]
     Signal(std::io::Error),
-    #[error("cannot read manifests in {dir}: {source}")]
-    Manifests { dir: PathBuf, source: std::io::Error },
+    #[error(transparent)]
+    Manifests(#[from] dir::DirError),
     #[error("workers did not stop within the drain timeout")]
     DrainTimeout,
 }
@@ -88,101 +89,30 @@ pub fn run(args: RunArgs) -> Result<(), ServeError> {
     })
 }
 
-/// Keep the table in step with the manifests directory until `stop`:
-/// publish at start, then whenever the files change (polled every
-/// [`POLL`]); a directory with errors keeps the last good table.
+/// Keep the table in step with the manifests directory until `stop`.
 pub async fn provide(
     dir: PathBuf,
     options: CompileOptions,
-    mut publisher: Publisher,
+    publisher: Publisher,
     mut stop: tokio::sync::watch::Receiver<bool>,
 ) {
-    let mut last: Option<Vec<u8>> = None;
-    loop {
-        let d = dir.clone();
-        let read = tokio::task::spawn_blocking(move || read_manifests(&d)).await;
-        match read {
-            Ok(Ok(files)) => {
-                let fingerprint: Vec<u8> = files
-                    .iter()
-                    .flat_map(|(p, t)| p.as_os_str().as_encoded_bytes().iter().chain(t.as_bytes()))
-                    .copied()
-                    .collect();
-                if last.as_ref() != Some(&fingerprint) {
-                    let (table, diagnostics) = compile_files(&files, &options);
-                    for d in &diagnostics {
-                        if d.is_error() {
-                            tracing::error!("{d}");
-                        } else {
-                            tracing::warn!("{d}");
-                        }
-                    }
-                    if diagnostics.iter().any(Diagnostic::is_error) {
-                        tracing::error!(dir = %dir.display(), "manifests have errors; keeping the last good table");
-                    } else {
-                        let generation = publisher.publish(table);
-                        tracing::info!(generation, dir = %dir.display(), "route table published");
-                    }
-                    last = Some(fingerprint);
-                }
-            }
-            Ok(Err(e)) => tracing::error!(dir = %dir.display(), "cannot read manifests: {e}"),
-            Err(e) => tracing::error!("manifest reader failed: {e}"),
-        }
-        tokio::select! {
-            _ = stop.wait_for(|s| *s) => return,
-            _ = tokio::time::sleep(POLL) => {}
-        }
+    let shutdown = async move {
+        let _ = stop.wait_for(|s| *s).await;
+    };
+    if let Err(e) = dir::run(dir, options, publisher, shutdown).await {
+        tracing::error!("manifests provider stopped: {e}");
     }
 }
 
-/// How often `provide` looks at the manifests directory.
-const POLL: Duration = Duration::from_secs(1);
-
-/// Read and compile the manifests under `dir` once.
+/// Read and compile the manifests under `dir` once (for `ringress demo`).
 pub fn load(
     dir: &Path,
     options: &CompileOptions,
-) -> std::io::Result<(RouteTable, Vec<Diagnostic>)> {
-    Ok(compile_files(&read_manifests(dir)?, options))
-}
-
-/// Every `.yaml`, `.yml` and `.json` file under `dir`, sorted by path.
-fn read_manifests(dir: &Path) -> std::io::Result<Vec<(PathBuf, String)>> {
-    let mut files = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for entry in std::fs::read_dir(&d)? {
-            let path = entry?.path();
-            if path.is_dir() {
-                stack.push(path);
-            } else if path
-                .extension()
-                .and_then(|e| e.to_str())
-                .is_some_and(|e| ["yaml", "yml", "json"].contains(&e))
-            {
-                let text = std::fs::read_to_string(&path)?;
-                files.push((path, text));
-            }
-        }
-    }
-    files.sort();
-    Ok(files)
-}
-
-fn compile_files(
-    files: &[(PathBuf, String)],
-    options: &CompileOptions,
-) -> (RouteTable, Vec<Diagnostic>) {
-    let mut snapshot = Snapshot::default();
-    let mut diagnostics = Vec::new();
-    for (path, text) in files {
-        diagnostics.extend(manifest::parse_str(text, Some(path), &mut snapshot));
-    }
-    diagnostics.extend(manifest::dedup(&mut snapshot));
+) -> Result<(RouteTable, Vec<Diagnostic>), dir::DirError> {
+    let (snapshot, mut diagnostics) = dir::load_dir(dir)?;
     let (table, more) = ringress_control::compile(&snapshot, options);
     diagnostics.extend(more);
-    (table, diagnostics)
+    Ok((table, diagnostics))
 }
 
 async fn wait_for_signal() -> Result<(), ServeError> {
@@ -196,31 +126,14 @@ async fn wait_for_signal() -> Result<(), ServeError> {
     Ok(())
 }
 
-/// `ringress check`: print every problem found and the routes; exit 1
-/// when any problem is an error.
+/// `ringress check`: print the compiled routes and every problem found;
+/// exit 1 when any problem is an error.
 pub fn check(args: &CheckArgs) -> ExitCode {
     let options =
         CompileOptions { ingress_class: args.ingress_class.clone(), ..CompileOptions::default() };
-    let files = match read_manifests(&args.manifests) {
-        Ok(files) => files,
-        Err(e) => {
-            eprintln!("ringress: cannot read {}: {e}", args.manifests.display());
-            return ExitCode::from(1);
-        }
-    };
-    let (table, diagnostics) = compile_files(&files, &options);
-    for d in &diagnostics {
-        println!("{d}");
-    }
-    let routes = crate::admin::routes_json(&table, 0);
-    println!("{}", serde_json::to_string_pretty(&routes).unwrap_or_default());
-    let errors = diagnostics.iter().filter(|d| d.is_error()).count();
-    println!(
-        "{} file(s), {errors} error(s), {} warning(s)",
-        files.len(),
-        diagnostics.len() - errors
-    );
-    if errors > 0 {
+    let outcome = ringress_control::check::run(&args.manifests, &options);
+    print!("{}", outcome.text);
+    if outcome.errors > 0 {
         ExitCode::from(1)
     } else {
         ExitCode::SUCCESS
