@@ -7,6 +7,8 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 
+use crate::Engine;
+
 /// Closed- and open-loop HTTP/1.1 load generator, benchmark upstream and
 /// regression gate.
 #[derive(Debug, Parser)]
@@ -92,6 +94,9 @@ pub struct RunArgs {
     /// No live progress line.
     #[arg(short = 'q', long)]
     pub quiet: bool,
+    /// I/O engine of the load threads.
+    #[arg(long, value_enum, default_value_t = Engine::Auto)]
+    pub io_engine: Engine,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -111,6 +116,9 @@ pub struct UpstreamArgs {
     /// Do not pin threads to CPUs.
     #[arg(long)]
     pub no_pin: bool,
+    /// I/O engine of the serving threads.
+    #[arg(long, value_enum, default_value_t = Engine::Auto)]
+    pub io_engine: Engine,
 }
 
 #[derive(Debug, Clone, Args)]

@@ -33,15 +33,34 @@ pub mod schedule;
 pub mod tls;
 pub mod upstream;
 
-/// Builds a monoio runtime with timers: io_uring where the kernel allows it,
-/// epoll otherwise.
-pub(crate) fn runtime() -> std::io::Result<
-    monoio::FusionRuntime<
-        monoio::time::TimeDriver<monoio::IoUringDriver>,
-        monoio::time::TimeDriver<monoio::LegacyDriver>,
-    >,
-> {
-    monoio::RuntimeBuilder::<monoio::FusionDriver>::new().enable_timer().build()
+/// The runtime type every thread uses (io_uring or epoll, chosen at start).
+pub(crate) type Runtime = monoio::FusionRuntime<
+    monoio::time::TimeDriver<monoio::IoUringDriver>,
+    monoio::time::TimeDriver<monoio::LegacyDriver>,
+>;
+
+/// Which I/O engine the monoio runtimes use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum Engine {
+    /// io_uring where the kernel allows it, epoll otherwise.
+    #[default]
+    Auto,
+    /// io_uring, or fail.
+    IoUring,
+    /// epoll.
+    Epoll,
+}
+
+/// Builds a monoio runtime with timers on the chosen engine.
+pub(crate) fn runtime(engine: Engine) -> std::io::Result<Runtime> {
+    use monoio::{IoUringDriver, LegacyDriver, RuntimeBuilder};
+    match engine {
+        Engine::Auto => RuntimeBuilder::<monoio::FusionDriver>::new().enable_timer().build(),
+        Engine::IoUring => {
+            Ok(RuntimeBuilder::<IoUringDriver>::new().enable_timer().build()?.into())
+        }
+        Engine::Epoll => Ok(RuntimeBuilder::<LegacyDriver>::new().enable_timer().build()?.into()),
+    }
 }
 
 /// Pins the calling thread to the `index`-th CPU this process may use

@@ -57,6 +57,7 @@ fn upstream_cmd(a: &UpstreamArgs) -> Outcome {
         delay: a.delay,
         threads: a.threads,
         pin: !a.no_pin,
+        engine: a.io_engine,
     };
     upstream::serve(&config, |addr| {
         println!("ringress-load upstream listening on {addr} ({} threads)", config.threads);

@@ -203,6 +203,7 @@ fn measure(args: &RunArgs, p: &Prepared, what: &str) -> Result<Record, RunError>
             total_connections: args.connections,
             rate: args.rate,
             progress: live,
+            engine: args.io_engine,
         };
         first_conn += conns;
         let h = std::thread::Builder::new()
@@ -268,6 +269,7 @@ struct ThreadJob {
     total_connections: u32,
     rate: Option<f64>,
     progress: Arc<Progress>,
+    engine: crate::Engine,
 }
 
 impl ThreadJob {
@@ -275,7 +277,7 @@ impl ThreadJob {
         if self.pin {
             crate::pin_current_thread(self.index);
         }
-        let mut rt = crate::runtime()?;
+        let mut rt = crate::runtime(self.engine)?;
         rt.block_on(async move {
             let (start, from, end) = self.times;
             let plan = Rc::new(Plan {

@@ -38,6 +38,7 @@ pub struct Config {
     pub delay: Duration,
     pub threads: u32,
     pub pin: bool,
+    pub engine: crate::Engine,
 }
 
 /// Starts the threads and blocks while they serve. `ready` is called with
@@ -54,7 +55,7 @@ pub fn serve(config: &Config, ready: impl FnOnce(SocketAddr)) -> std::io::Result
             if c.pin {
                 crate::pin_current_thread(t as usize);
             }
-            let mut rt = match crate::runtime() {
+            let mut rt = match crate::runtime(c.engine) {
                 Ok(rt) => rt,
                 Err(e) => return tx.send(Err(e)).unwrap_or(()),
             };
