@@ -16,6 +16,7 @@
 //! - [`chunked`]: the incremental chunked-body validator [`ChunkedState`].
 //! - [`rewrite`]: [`write_upstream_request_head`] and
 //!   [`write_downstream_response_head`].
+//! - [`scan`]: [`HeadScan`], when to re-run the parser on a trickling head.
 //! - [`status`]: the responses the proxy writes itself (errors, redirect,
 //!   `100 Continue`).
 //! - [`date`]: [`DateCache`], the per-worker `Date` header value.
@@ -30,6 +31,7 @@ pub mod head;
 mod parse;
 pub mod response;
 pub mod rewrite;
+pub mod scan;
 pub mod status;
 
 #[cfg(test)]
@@ -44,6 +46,7 @@ pub use response::{parse_response_head, ResponseHead};
 pub use rewrite::{
     write_downstream_response_head, write_upstream_request_head, ForwardContext, ResponseContext,
 };
+pub use scan::HeadScan;
 pub use status::{write_redirect, write_status_response, Status, CONTINUE};
 
 /// Largest request or response head (start line plus header lines plus the

@@ -6,7 +6,7 @@
 pub const CONTINUE: &[u8] = b"HTTP/1.1 100 Continue\r\n\r\n";
 
 macro_rules! statuses {
-    ($($variant:ident = $code:literal, $line:literal, $body:literal;)*) => {
+    ($($variant:ident = $code:literal, $line:literal, $len:literal, $body:literal;)*) => {
         /// A status the proxy answers on its own.
         #[derive(Clone, Copy, Debug, PartialEq, Eq)]
         pub enum Status {
@@ -39,21 +39,34 @@ macro_rules! statuses {
             pub fn body(self) -> &'static [u8] {
                 match self { $(Status::$variant => $body.as_bytes(),)* }
             }
+
+            /// The whole response as one static byte string, closing the
+            /// connection and without `Date` (for paths with no
+            /// [`super::DateCache`] at hand, such as an accept-time refusal).
+            pub fn static_response(self) -> &'static [u8] {
+                match self {
+                    $(Status::$variant => concat!(
+                        "HTTP/1.1 ", $line, "\r\nServer: ringress\r\nConnection: close\r\n",
+                        "Content-Type: text/plain; charset=utf-8\r\nContent-Length: ", $len,
+                        "\r\n\r\n", $body
+                    ).as_bytes(),)*
+                }
+            }
         }
     };
 }
 
 statuses! {
-    BadRequest = 400, "400 Bad Request", "Bad Request\n";
-    NotFound = 404, "404 Not Found", "Not Found\n";
-    RequestTimeout = 408, "408 Request Timeout", "Request Timeout\n";
-    PayloadTooLarge = 413, "413 Content Too Large", "Content Too Large\n";
-    UriTooLong = 414, "414 URI Too Long", "URI Too Long\n";
-    HeaderFieldsTooLarge = 431, "431 Request Header Fields Too Large", "Request Header Fields Too Large\n";
-    InternalServerError = 500, "500 Internal Server Error", "Internal Server Error\n";
-    BadGateway = 502, "502 Bad Gateway", "Bad Gateway\n";
-    ServiceUnavailable = 503, "503 Service Unavailable", "Service Unavailable\n";
-    GatewayTimeout = 504, "504 Gateway Timeout", "Gateway Timeout\n";
+    BadRequest = 400, "400 Bad Request", "12", "Bad Request\n";
+    NotFound = 404, "404 Not Found", "10", "Not Found\n";
+    RequestTimeout = 408, "408 Request Timeout", "16", "Request Timeout\n";
+    PayloadTooLarge = 413, "413 Content Too Large", "18", "Content Too Large\n";
+    UriTooLong = 414, "414 URI Too Long", "13", "URI Too Long\n";
+    HeaderFieldsTooLarge = 431, "431 Request Header Fields Too Large", "32", "Request Header Fields Too Large\n";
+    InternalServerError = 500, "500 Internal Server Error", "22", "Internal Server Error\n";
+    BadGateway = 502, "502 Bad Gateway", "12", "Bad Gateway\n";
+    ServiceUnavailable = 503, "503 Service Unavailable", "20", "Service Unavailable\n";
+    GatewayTimeout = 504, "504 Gateway Timeout", "16", "Gateway Timeout\n";
 }
 
 fn write_common(date: &[u8], close: bool, out: &mut Vec<u8>) {

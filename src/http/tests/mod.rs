@@ -6,4 +6,5 @@ mod fuzz;
 mod request;
 mod response;
 mod rewrite;
+mod scan;
 mod status;

@@ -111,3 +111,15 @@ fn errors_map_to_source_status_and_label_in_one_place() {
     assert!(!ProxyError::RouteNotFound.closes_downstream());
     assert!(ProxyError::BadRequest(HeadError::BareLf).closes_downstream());
 }
+
+#[test]
+fn static_responses_are_well_framed_and_close() {
+    for &status in Status::ALL {
+        let bytes = status.static_response();
+        let head = parse_response_head(bytes, false, &HeadLimits::DEFAULT).unwrap().unwrap();
+        assert_eq!(head.status, status.code());
+        assert_eq!(&bytes[head.head_len..], status.body(), "Content-Length matches the body");
+        assert_eq!(head.framing, ResponseFraming::Length(status.body().len() as u64));
+        assert!(!head.keep_alive);
+    }
+}
