@@ -70,15 +70,13 @@ start_case() {
         render "$ROOT/benches/ringress-manifests.yaml" /dev/stdout |
             sed -e "s|@CERT_B64@|$(base64 -w0 "$OUT/cert.pem")|" \
                 -e "s|@KEY_B64@|$(base64 -w0 "$OUT/key.pem")|" >"$OUT/manifests-$name/bench.yaml"
-        local -a https=()
-        if "$RINGRESS" run --help 2>/dev/null | grep -q -- --https; then
-            https=(--https "127.0.0.1:$PROXY_HTTPS")
-        else
-            PROXY_HTTPS=
-        fi
+        # Peers keep downstream connections open without a request limit.
+        local -a extra=()
+        "$RINGRESS" run --help 2>/dev/null | grep -q -- --keepalive-requests &&
+            extra=(--keepalive-requests 0)
         start_pinned "$cpus" "$name" "$RINGRESS" run --manifests "$OUT/manifests-$name" \
-            --http "127.0.0.1:$PROXY_HTTP" "${https[@]}" \
-            --admin "127.0.0.1:$((BASE_PORT + 900 + workers))" --workers "$workers"
+            --http "127.0.0.1:$PROXY_HTTP" --https "127.0.0.1:$PROXY_HTTPS" \
+            --admin "127.0.0.1:$((BASE_PORT + 900 + workers))" --workers "$workers" "${extra[@]}"
         ;;
     *) die "unknown case $name" ;;
     esac
@@ -86,6 +84,10 @@ start_case() {
         log "$name did not answer 200 within 15 s: skipping; log: $(tail -3 "$OUT/$name.log" | tr '\n' ' ')"
         kill "$PID" 2>/dev/null || true
         return 1
+    fi
+    if ! wait_ready "https://127.0.0.1:$PROXY_HTTPS/" 50; then
+        log "$name does not answer HTTPS: HTTP only"
+        PROXY_HTTPS=
     fi
     HTTP_PORT[$name]=$PROXY_HTTP
     HTTPS_PORT[$name]=$PROXY_HTTPS

@@ -6,7 +6,7 @@ LOAD=${LOAD:-$ROOT/target/release/ringress-load}
 PROXY_CPU=${PROXY_CPU:-0}
 LOAD_CPU=${LOAD_CPU:-1}
 CONNECTIONS=${CONNECTIONS:-64}
-BASE_PORT=${BASE_PORT:-18000}
+BASE_PORT=${BASE_PORT:-23000}
 ORIGIN_HTTP=$((BASE_PORT + 80))
 ORIGIN_HTTPS=$((BASE_PORT + 443))
 CLK_TCK=$(getconf CLK_TCK)
@@ -35,11 +35,15 @@ start_pinned() {
     PIDS+=("$PID")
 }
 
-# Waits up to 15 s for a 200 at URL (Host: bench.local).
+# Waits for a 200 at URL (Host: bench.local, SNI bench.local), up to
+# $2 tenths of a second (default 150: 15 s).
 wait_ready() {
-    local url=$1 i
-    for i in $(seq 150); do
-        if [ "$(curl -sk -o /dev/null -w '%{http_code}' -H 'Host: bench.local' "$url")" = 200 ]; then
+    local url=$1 i port=${1##*:}
+    port=${port%%/*}
+    for i in $(seq "${2:-150}"); do
+        if [ "$(curl -sk -o /dev/null -w '%{http_code}' --max-time 1 -H 'Host: bench.local' \
+            --connect-to "bench.local:$port:127.0.0.1:$port" \
+            "${url/127.0.0.1/bench.local}")" = 200 ]; then
             return 0
         fi
         sleep 0.1
