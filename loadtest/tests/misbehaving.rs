@@ -151,3 +151,29 @@ fn status_classes_are_counted_as_errors_and_responses() {
     assert_eq!(r.summary.requests, e.status_4xx + e.status_5xx);
     assert_eq!(r.summary.status.s4xx, e.status_4xx);
 }
+
+#[test]
+fn an_unreachable_listener_gives_timeouts_not_a_hang() {
+    // A listener with the smallest backlog that never accepts: once its
+    // queue is full the kernel drops further SYNs, as for an address that
+    // does not answer. Connects and responses both run into --timeout.
+    let (tx, rx) = std::sync::mpsc::channel();
+    thread::spawn(move || {
+        let mut rt = monoio::RuntimeBuilder::<monoio::LegacyDriver>::new()
+            .enable_timer()
+            .build()
+            .expect("runtime");
+        rt.block_on(async move {
+            let opts = monoio::net::ListenerOpts::new().backlog(1);
+            let l = monoio::net::TcpListener::bind_with_config("127.0.0.1:0", &opts).expect("bind");
+            tx.send(l.local_addr().expect("addr")).expect("send addr");
+            // Hold the listener, never accept.
+            monoio::time::sleep(std::time::Duration::from_secs(3600)).await;
+            drop(l);
+        })
+    });
+    let addr = rx.recv().expect("listener address");
+    let r = run(&format!("http://{addr}/"), &["--timeout", "150ms"]);
+    assert!(r.summary.errors.timeout > 0, "{:?}", r.summary.errors);
+    assert_eq!(r.summary.requests, 0);
+}
