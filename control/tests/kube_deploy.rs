@@ -1,0 +1,313 @@
+//! Every manifest in `deploy/` parses into its k8s-openapi type, the RBAC
+//! there grants exactly what the controller calls (the provider's own
+//! `API_ACCESS` list), and the workloads carry what the docs promise.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+use k8s_openapi::api::apps::v1::{DaemonSet, Deployment};
+use k8s_openapi::api::core::v1::{Container, Namespace, PodSpec, Service, ServiceAccount};
+use k8s_openapi::api::networking::v1::IngressClass;
+use k8s_openapi::api::policy::v1::PodDisruptionBudget;
+use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding, PolicyRule, Role, RoleBinding};
+use ringress_control::provider::kube::API_ACCESS;
+use serde::de::DeserializeOwned;
+
+const NS: &str = "ringress";
+
+fn deploy_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../deploy")
+}
+
+fn files(dir: &Path, out: &mut Vec<PathBuf>) {
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            files(&path, out);
+        } else {
+            out.push(path);
+        }
+    }
+}
+
+#[derive(Default)]
+struct Manifests {
+    namespaces: Vec<Namespace>,
+    accounts: Vec<ServiceAccount>,
+    cluster_roles: Vec<ClusterRole>,
+    cluster_bindings: Vec<ClusterRoleBinding>,
+    roles: Vec<Role>,
+    bindings: Vec<RoleBinding>,
+    classes: Vec<IngressClass>,
+    deployments: Vec<Deployment>,
+    daemonsets: Vec<DaemonSet>,
+    services: Vec<Service>,
+    budgets: Vec<PodDisruptionBudget>,
+    kustomizations: Vec<(PathBuf, serde_yaml::Value)>,
+}
+
+fn typed<T: DeserializeOwned>(path: &Path, doc: serde_yaml::Value) -> T {
+    serde_yaml::from_value(doc).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+fn load() -> Manifests {
+    let mut all = Vec::new();
+    files(&deploy_dir(), &mut all);
+    let mut m = Manifests::default();
+    for path in all.iter().filter(|p| p.extension().is_some_and(|e| e == "yaml")) {
+        let text = std::fs::read_to_string(path).unwrap();
+        for doc in serde_yaml::Deserializer::from_str(&text) {
+            let doc = serde_yaml::Value::deserialize(doc).unwrap();
+            if doc.is_null() {
+                continue;
+            }
+            let kind = doc["kind"].as_str().unwrap_or_default().to_string();
+            match kind.as_str() {
+                "Namespace" => m.namespaces.push(typed(path, doc)),
+                "ServiceAccount" => m.accounts.push(typed(path, doc)),
+                "ClusterRole" => m.cluster_roles.push(typed(path, doc)),
+                "ClusterRoleBinding" => m.cluster_bindings.push(typed(path, doc)),
+                "Role" => m.roles.push(typed(path, doc)),
+                "RoleBinding" => m.bindings.push(typed(path, doc)),
+                "IngressClass" => m.classes.push(typed(path, doc)),
+                "Deployment" => m.deployments.push(typed(path, doc)),
+                "DaemonSet" => m.daemonsets.push(typed(path, doc)),
+                "Service" => m.services.push(typed(path, doc)),
+                "PodDisruptionBudget" => m.budgets.push(typed(path, doc)),
+                "Kustomization" => m.kustomizations.push((path.clone(), doc)),
+                other => panic!("{}: unexpected kind {other:?}", path.display()),
+            }
+        }
+    }
+    m
+}
+
+use serde::Deserialize;
+
+/// (group, resource, verb) triples a set of rules grants.
+fn grants(rules: &[PolicyRule]) -> BTreeSet<(String, String, String)> {
+    let mut out = BTreeSet::new();
+    for rule in rules {
+        assert!(rule.resource_names.is_none(), "rules are not narrowed by name here");
+        for group in rule.api_groups.iter().flatten() {
+            for resource in rule.resources.iter().flatten() {
+                for verb in &rule.verbs {
+                    assert!(group != "*" && resource != "*" && verb != "*", "no wildcards");
+                    out.insert((group.clone(), resource.clone(), verb.clone()));
+                }
+            }
+        }
+    }
+    out
+}
+
+fn binds_our_account(subjects: Option<&Vec<k8s_openapi::api::rbac::v1::Subject>>) -> bool {
+    subjects.into_iter().flatten().any(|s| {
+        s.kind == "ServiceAccount" && s.name == "ringress" && s.namespace.as_deref() == Some(NS)
+    })
+}
+
+#[test]
+fn rbac_grants_exactly_what_the_controller_calls() {
+    let m = load();
+    assert!(m.accounts.iter().any(|a| a.metadata.name.as_deref() == Some("ringress")
+        && a.metadata.namespace.as_deref() == Some(NS)));
+    let mut cluster = BTreeSet::new();
+    for role in &m.cluster_roles {
+        let name = role.metadata.name.as_deref().unwrap();
+        let bound = m.cluster_bindings.iter().any(|b| {
+            b.role_ref.kind == "ClusterRole"
+                && b.role_ref.name == name
+                && binds_our_account(b.subjects.as_ref())
+        });
+        assert!(bound, "ClusterRole {name} is bound to the ringress ServiceAccount");
+        cluster.extend(grants(role.rules.as_deref().unwrap_or_default()));
+    }
+    let mut own_namespace = BTreeSet::new();
+    for role in &m.roles {
+        let name = role.metadata.name.as_deref().unwrap();
+        assert_eq!(role.metadata.namespace.as_deref(), Some(NS), "Role {name} in our namespace");
+        let bound = m.bindings.iter().any(|b| {
+            b.metadata.namespace.as_deref() == Some(NS)
+                && b.role_ref.kind == "Role"
+                && b.role_ref.name == name
+                && binds_our_account(b.subjects.as_ref())
+        });
+        assert!(bound, "Role {name} is bound to the ringress ServiceAccount");
+        own_namespace.extend(grants(role.rules.as_deref().unwrap_or_default()));
+    }
+    let mut wanted_cluster = BTreeSet::new();
+    let mut wanted_own = BTreeSet::new();
+    for (group, resource, verb, own) in API_ACCESS {
+        let triple = (group.to_string(), resource.to_string(), verb.to_string());
+        if *own {
+            wanted_own.insert(triple)
+        } else {
+            wanted_cluster.insert(triple)
+        };
+    }
+    assert_eq!(cluster, wanted_cluster, "ClusterRole grants = cluster-wide API_ACCESS");
+    assert_eq!(own_namespace, wanted_own, "Role grants = own-namespace API_ACCESS");
+}
+
+fn container(spec: &PodSpec) -> &Container {
+    spec.containers.iter().find(|c| c.name == "ringress").expect("a ringress container")
+}
+
+fn check_pod(what: &str, spec: &PodSpec) {
+    assert_eq!(spec.service_account_name.as_deref(), Some("ringress"), "{what}");
+    let c = container(spec);
+    let args = c.args.clone().unwrap_or_default();
+    assert!(args.iter().any(|a| a == "--kubernetes"), "{what}: --kubernetes");
+    assert!(args.iter().any(|a| a == "--admin=0.0.0.0:9901"), "{what}: admin reachable by probes");
+    assert!(args.iter().any(|a| a.starts_with("--publish-service=")), "{what}: status source");
+    // POD_NAME / POD_NAMESPACE through the downward API.
+    for (var, field) in [("POD_NAME", "metadata.name"), ("POD_NAMESPACE", "metadata.namespace")] {
+        let env = c.env.iter().flatten().find(|e| e.name == var).expect(var);
+        let from = env.value_from.as_ref().and_then(|v| v.field_ref.as_ref()).expect(var);
+        assert_eq!(from.field_path, field, "{what}: {var}");
+    }
+    // Probes on the admin port.
+    let admin =
+        c.ports.iter().flatten().find(|p| p.name.as_deref() == Some("admin")).expect("admin");
+    assert_eq!(admin.container_port, 9901);
+    for (probe, path) in [(&c.liveness_probe, "/healthz"), (&c.readiness_probe, "/readyz")] {
+        let get = probe.as_ref().and_then(|p| p.http_get.as_ref()).expect("http probe");
+        assert_eq!(get.path.as_deref(), Some(path), "{what}");
+        assert_eq!(
+            get.port,
+            k8s_openapi::apimachinery::pkg::util::intstr::IntOrString::String("admin".into())
+        );
+    }
+    let resources = c.resources.as_ref().expect("resources");
+    assert!(resources
+        .requests
+        .as_ref()
+        .is_some_and(|r| r.contains_key("cpu") && r.contains_key("memory")));
+    assert!(resources.limits.as_ref().is_some_and(|r| r.contains_key("memory")));
+    let sc = c.security_context.as_ref().expect("securityContext");
+    assert_eq!(sc.run_as_non_root, Some(true), "{what}");
+    assert_eq!(sc.read_only_root_filesystem, Some(true), "{what}");
+    let caps = sc.capabilities.as_ref().expect("capabilities");
+    assert_eq!(caps.drop.as_deref(), Some(&["ALL".to_string()][..]), "{what}");
+    assert_eq!(caps.add.as_deref(), Some(&["NET_BIND_SERVICE".to_string()][..]), "{what}");
+    let pod_sc = spec.security_context.as_ref().expect("pod securityContext");
+    assert_eq!(pod_sc.run_as_non_root, Some(true));
+    assert!(pod_sc.run_as_user.is_some_and(|u| u != 0));
+    assert!(pod_sc.seccomp_profile.is_some(), "{what}: a seccomp profile");
+}
+
+#[test]
+fn workloads_are_locked_down_and_probed_on_the_admin_port() {
+    let m = load();
+    let deployment = m.deployments.iter().find(|d| d.metadata.name.as_deref() == Some("ringress"));
+    let deployment = deployment.expect("the Deployment");
+    let spec = &deployment.spec;
+    check_pod("Deployment", spec.template.spec.as_ref().unwrap());
+    let c = container(spec.template.spec.as_ref().unwrap());
+    assert_eq!(c.security_context.as_ref().unwrap().allow_privilege_escalation, Some(false));
+
+    let ds = m.daemonsets.iter().find(|d| d.metadata.name.as_deref() == Some("ringress"));
+    let pod = ds.expect("the DaemonSet variant").spec.template.spec.as_ref().unwrap();
+    check_pod("DaemonSet", pod);
+    assert_eq!(pod.host_network, Some(true));
+    assert_eq!(pod.dns_policy.as_deref(), Some("ClusterFirstWithHostNet"));
+
+    // The PodDisruptionBudget and the Service select the proxies.
+    let labels = spec.template.metadata.as_ref().unwrap().labels.clone().unwrap();
+    let pdb = m.budgets.first().expect("a PodDisruptionBudget");
+    let selector =
+        pdb.spec.as_ref().unwrap().selector.as_ref().unwrap().match_labels.clone().unwrap();
+    assert!(selector.iter().all(|(k, v)| labels.get(k) == Some(v)));
+    let service =
+        m.services.iter().find(|s| s.metadata.name.as_deref() == Some("ringress")).unwrap();
+    let sspec = service.spec.as_ref().unwrap();
+    assert_eq!(sspec.type_.as_deref(), Some("LoadBalancer"));
+    assert!(sspec.selector.as_ref().unwrap().iter().all(|(k, v)| labels.get(k) == Some(v)));
+    let names: BTreeSet<_> = c.ports.iter().flatten().filter_map(|p| p.name.clone()).collect();
+    for port in sspec.ports.iter().flatten() {
+        let k8s_openapi::apimachinery::pkg::util::intstr::IntOrString::String(target) =
+            port.target_port.clone().unwrap()
+        else {
+            panic!("target ports by name")
+        };
+        assert!(names.contains(&target), "Service targets container port {target}");
+    }
+    // The published Service is the one in the manifests.
+    let publish = c.args.iter().flatten().find(|a| a.starts_with("--publish-service=")).unwrap();
+    assert_eq!(publish, "--publish-service=$(POD_NAMESPACE)/ringress");
+}
+
+#[test]
+fn the_ingress_class_names_this_controller() {
+    let m = load();
+    let class = m.classes.first().expect("an IngressClass");
+    assert_eq!(class.metadata.name.as_deref(), Some(ringress_control::DEFAULT_INGRESS_CLASS));
+    let controller = class.spec.as_ref().and_then(|s| s.controller.as_deref());
+    assert_eq!(controller, Some(ringress_control::CONTROLLER_NAME));
+    assert!(m.namespaces.iter().any(|n| n.metadata.name.as_deref() == Some(NS)));
+}
+
+#[test]
+fn kustomizations_reference_every_manifest_and_only_existing_files() {
+    let m = load();
+    let mut referenced = BTreeSet::new();
+    for (path, doc) in &m.kustomizations {
+        let dir = path.parent().unwrap();
+        for r in doc["resources"].as_sequence().unwrap() {
+            let target = dir.join(r.as_str().unwrap());
+            assert!(target.exists(), "{}: {} exists", path.display(), target.display());
+            if target.is_dir() {
+                assert!(target.join("kustomization.yaml").exists());
+            } else {
+                referenced.insert(target.canonicalize().unwrap());
+            }
+        }
+        for generator in doc["configMapGenerator"].as_sequence().into_iter().flatten() {
+            for file in generator["files"].as_sequence().unwrap() {
+                let target = dir.join(file.as_str().unwrap());
+                assert!(target.exists(), "{}", target.display());
+                referenced.insert(target.canonicalize().unwrap());
+            }
+        }
+    }
+    let mut all = Vec::new();
+    files(&deploy_dir(), &mut all);
+    for file in all {
+        let name = file.file_name().unwrap().to_str().unwrap();
+        if name == "kustomization.yaml" || name == "Containerfile" {
+            continue;
+        }
+        assert!(referenced.contains(&file.canonicalize().unwrap()), "{} is used", file.display());
+    }
+}
+
+#[test]
+fn the_seccomp_profile_adds_io_uring_to_a_deny_by_default_allowlist() {
+    let dir = deploy_dir().join("io-uring");
+    let text = std::fs::read_to_string(dir.join("ringress-io-uring.json")).unwrap();
+    let profile: serde_json::Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(profile["defaultAction"], "SCMP_ACT_ERRNO");
+    let allowed: BTreeSet<&str> = profile["syscalls"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["action"] == "SCMP_ACT_ALLOW")
+        .flat_map(|r| r["names"].as_array().unwrap().iter().map(|n| n.as_str().unwrap()))
+        .collect();
+    for name in ["io_uring_setup", "io_uring_enter", "io_uring_register", "epoll_wait", "accept4"] {
+        assert!(allowed.contains(name), "{name} allowed");
+    }
+    // What runtime defaults keep out stays out.
+    for name in
+        ["mount", "ptrace", "bpf", "unshare", "setns", "kexec_load", "init_module", "userfaultfd"]
+    {
+        assert!(!allowed.contains(name), "{name} refused");
+    }
+    // The overlay points the Deployment at the file the installer writes.
+    let kustomization = std::fs::read_to_string(dir.join("kustomization.yaml")).unwrap();
+    assert!(kustomization.contains("localhostProfile: profiles/ringress-io-uring.json"));
+    let installer = std::fs::read_to_string(dir.join("seccomp-installer.yaml")).unwrap();
+    assert!(installer.contains("/host/profiles/ringress-io-uring.json"));
+    assert!(installer.contains("path: /var/lib/kubelet/seccomp"));
+}
