@@ -171,6 +171,7 @@ pub(crate) async fn run_writer(
             match sync(&client, target, &current.snapshot, &config.compile).await {
                 Ok(n) => {
                     stats.status_updates.fetch_add(n as u64, Ordering::Relaxed);
+                    stats.status_passes.fetch_add(1, Ordering::Relaxed);
                 }
                 Err(error) => {
                     stats.status_errors.fetch_add(1, Ordering::Relaxed);

@@ -3,6 +3,7 @@
 
 mod kube_support;
 
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use k8s_openapi::api::coordination::v1::Lease;
@@ -85,10 +86,13 @@ async fn only_the_leader_writes_status_and_a_clean_stop_hands_over_at_once() {
 
     // Writes happen only when status differs: nothing more for the same state.
     let patches = writes_by(&server, "alpha");
+    let passes = a.stats.status_passes.load(Ordering::Relaxed);
     server.apply(&slice("web", "site", &["10.0.0.2"], 8080));
     a.until("new endpoint", |t| endpoints(t, "site.example", "/") == ["10.0.0.2:8080"]).await;
     b.until("new endpoint", |t| endpoints(t, "site.example", "/") == ["10.0.0.2:8080"]).await;
+    eventually("a status pass", || a.stats.status_passes.load(Ordering::Relaxed) > passes).await;
     assert_eq!(writes_by(&server, "alpha"), patches);
+    assert_eq!(b.stats.status_passes.load(Ordering::Relaxed), 0, "the follower never passes");
 
     // A clean stop releases the Lease; beta takes over well before the
     // 2 s lease would have expired, and writes status for a new Ingress.

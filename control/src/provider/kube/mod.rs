@@ -121,6 +121,9 @@ pub struct KubeStats {
     /// Full lists started (first list and relists).
     pub relists: AtomicU64,
     pub compiles: AtomicU64,
+    /// Status passes run by the leader (each compares every served
+    /// Ingress and writes the ones that differ).
+    pub status_passes: AtomicU64,
     pub status_updates: AtomicU64,
     pub status_errors: AtomicU64,
     pub events_created: AtomicU64,
