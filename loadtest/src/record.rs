@@ -1,5 +1,7 @@
 //! What one thread records: a latency histogram (nanoseconds) and counters.
 //! Each thread owns its [`Record`]; they are merged once, at the end.
+//! [`thread_cpu_s`] reads a thread's own CPU time, so a report can say
+//! whether the generator itself was the bottleneck.
 
 use hdrhistogram::Histogram;
 use serde::{Deserialize, Serialize};
@@ -110,6 +112,10 @@ pub struct Record {
     pub errors: Errors,
     /// Responses by status class: index 1 = 1xx … 5 = 5xx, 0 = other.
     pub status: [u64; 6],
+    /// CPU time the load threads used during the window, in seconds.
+    pub cpu_s: f64,
+    /// Window length times the number of load threads, in seconds.
+    pub thread_s: f64,
 }
 
 impl Default for Record {
@@ -127,6 +133,8 @@ impl Record {
             bytes: 0,
             errors: Errors::default(),
             status: [0; 6],
+            cpu_s: 0.0,
+            thread_s: 0.0,
         }
     }
 
@@ -154,8 +162,19 @@ impl Record {
         self.responses += other.responses;
         self.bytes += other.bytes;
         self.errors.add(&other.errors);
+        self.cpu_s += other.cpu_s;
+        self.thread_s += other.thread_s;
         for (a, b) in self.status.iter_mut().zip(other.status) {
             *a += b;
+        }
+    }
+
+    /// Share of the load threads' time spent on CPU during the window.
+    pub fn generator_busy(&self) -> f64 {
+        if self.thread_s > 0.0 {
+            self.cpu_s / self.thread_s
+        } else {
+            0.0
         }
     }
 
@@ -166,6 +185,19 @@ impl Record {
         }
         self.latency.value_at_quantile(q) as f64 / 1000.0
     }
+}
+
+/// CPU time (user + system) of the calling thread, in seconds, from
+/// `/proc/thread-self/stat`; `None` where that file is not available.
+pub fn thread_cpu_s() -> Option<f64> {
+    let stat = std::fs::read_to_string("/proc/thread-self/stat").ok()?;
+    // Fields after the ")" closing the command name; utime is the 12th.
+    let rest = stat.rsplit_once(") ")?.1;
+    let mut fields = rest.split_ascii_whitespace().skip(11);
+    let utime: u64 = fields.next()?.parse().ok()?;
+    let stime: u64 = fields.next()?.parse().ok()?;
+    // USER_HZ is 100 on every Linux architecture ringress runs on.
+    Some((utime + stime) as f64 / 100.0)
 }
 
 #[cfg(test)]
@@ -237,6 +269,18 @@ mod tests {
         assert!(close(r.quantile_us(0.99), 100.0));
         assert!(close(r.quantile_us(0.999), 50_000.0));
         assert!(close(r.quantile_us(1.0), 50_000.0));
+    }
+
+    #[test]
+    fn thread_cpu_time_grows_with_work() {
+        let before = thread_cpu_s().expect("/proc/thread-self/stat is readable");
+        let mut x = 0u64;
+        while thread_cpu_s().unwrap_or(before) < before + 0.02 {
+            for i in 0..100_000u64 {
+                x = x.wrapping_mul(31).wrapping_add(i);
+            }
+        }
+        assert!(thread_cpu_s().unwrap() >= before + 0.02, "{x}");
     }
 
     #[test]

@@ -72,7 +72,14 @@ pub struct Summary {
     /// The latency curve: (percentile, microseconds) pairs.
     #[serde(default)]
     pub percentiles: Vec<(f64, f64)>,
+    /// Share of the load threads' time on CPU during the window (0..=1);
+    /// near 1 means the generator, not the target, set the pace.
+    #[serde(default)]
+    pub generator_busy: f64,
 }
+
+/// Above this share of CPU the report warns that the generator may be the bottleneck.
+pub const GENERATOR_SATURATED: f64 = 0.9;
 
 /// Responses by status class.
 #[derive(Debug, Clone, Copy, Default, Serialize, Deserialize)]
@@ -150,6 +157,7 @@ impl Summary {
             },
             latency_us: latency,
             percentiles,
+            generator_busy: (record.generator_busy() * 1000.0).round() / 1000.0,
         }
     }
 
@@ -195,6 +203,15 @@ impl Summary {
                 .map(|k| format!("{} {}", k.label(), self.errors.get(*k)))
                 .collect();
             let _ = writeln!(out, "  errors    {}  ({})", self.errors.total(), list.join(", "));
+        }
+        let _ = writeln!(out, "  generator CPU busy {:.0}%", self.generator_busy * 100.0);
+        if self.generator_busy > GENERATOR_SATURATED {
+            let _ = writeln!(
+                out,
+                "  warning: the load threads were on CPU {:.0}% of the time: the generator may be \
+                 the bottleneck (add --threads or CPUs)",
+                self.generator_busy * 100.0
+            );
         }
     }
 }

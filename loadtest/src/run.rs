@@ -294,6 +294,20 @@ impl ThreadJob {
             if plan.start > monoio::time::Instant::now() {
                 monoio::time::sleep_until(plan.start).await;
             }
+            // The thread's CPU time over the window, read at its two ends.
+            let cpu = {
+                let record = record.clone();
+                let (from, end) = (plan.measure_from, plan.end);
+                monoio::spawn(async move {
+                    monoio::time::sleep_until(from).await;
+                    let Some(a) = crate::record::thread_cpu_s() else { return };
+                    monoio::time::sleep_until(end).await;
+                    let Some(b) = crate::record::thread_cpu_s() else { return };
+                    let mut r = record.borrow_mut();
+                    r.cpu_s = b - a;
+                    r.thread_s = end.saturating_duration_since(from).as_secs_f64();
+                })
+            };
             let (first, count) = self.connections;
             let tasks: Vec<_> = (first..first + count)
                 .map(|g| {
@@ -309,6 +323,7 @@ impl ThreadJob {
             for t in tasks {
                 t.await;
             }
+            cpu.await;
             let r = record.borrow().clone();
             Ok(r)
         })

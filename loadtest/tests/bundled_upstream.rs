@@ -87,6 +87,8 @@ fn closed_loop_against_the_bundled_upstream() {
         assert!(v["latency_us"][k].as_f64().unwrap() > 0.0, "{k}");
     }
     assert!(std::fs::read_to_string(&plot).unwrap().contains("<polyline"));
+    let busy = v["generator_busy"].as_f64().unwrap();
+    assert!(busy > 0.0 && busy < 2.0, "generator_busy {busy}");
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("errors    none"), "{text}");
 
