@@ -42,6 +42,10 @@ pub struct CheckArgs {
     /// annotation value) this controller serves.
     #[arg(long, value_name = "NAME", default_value = ringress_control::DEFAULT_INGRESS_CLASS)]
     pub ingress_class: String,
+    /// `kubernetes.io/tls` Secret served to clients that send no SNI or an
+    /// unknown name (checked like the Ingresses' Secrets).
+    #[arg(long, value_name = "NAMESPACE/NAME", value_parser = parse_secret_ref)]
+    pub default_certificate: Option<SecretRef>,
 }
 
 #[derive(Debug, Args)]
@@ -74,9 +78,18 @@ pub struct RunArgs {
     /// Plain HTTP listener.
     #[arg(long, value_name = "ADDR", default_value = "0.0.0.0:8080")]
     pub http: SocketAddr,
-    /// HTTPS listener (served once TLS termination is built in).
+    /// HTTPS listener (TLS terminated by every worker; the certificate is
+    /// chosen by SNI from the Ingresses' `tls` sections).
     #[arg(long, value_name = "ADDR", default_value = "0.0.0.0:8443")]
     pub https: SocketAddr,
+    /// `kubernetes.io/tls` Secret served to clients that send no SNI or a
+    /// name no Ingress lists [default: a self-signed certificate generated
+    /// at start].
+    #[arg(long, value_name = "NAMESPACE/NAME", value_parser = parse_secret_ref)]
+    pub default_certificate: Option<SecretRef>,
+    /// Time allowed for a whole TLS handshake.
+    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = parse_duration)]
+    pub tls_handshake_timeout: Duration,
     /// Admin server: /healthz, /readyz, /routes, /metrics.
     #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:9901")]
     pub admin: SocketAddr,
@@ -168,6 +181,32 @@ impl RunArgs {
     }
 }
 
+/// `NAMESPACE/NAME` of a Secret.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SecretRef {
+    pub namespace: String,
+    pub name: String,
+}
+
+impl SecretRef {
+    /// As `CompileOptions::default_certificate` wants it.
+    pub fn pair(&self) -> (String, String) {
+        (self.namespace.clone(), self.name.clone())
+    }
+}
+
+/// `NAMESPACE/NAME`, both non-empty.
+pub fn parse_secret_ref(text: &str) -> Result<SecretRef, String> {
+    match text.split_once('/') {
+        Some((namespace, name))
+            if !namespace.is_empty() && !name.is_empty() && !name.contains('/') =>
+        {
+            Ok(SecretRef { namespace: namespace.to_string(), name: name.to_string() })
+        }
+        _ => Err(format!("`{text}` is not NAMESPACE/NAME")),
+    }
+}
+
 /// A duration: `250ms`, `10s`, `2m`, `1h`, or a bare number of seconds.
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
     let text = text.trim();
@@ -187,6 +226,16 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// `--default-certificate` takes exactly NAMESPACE/NAME.
+    #[test]
+    fn secret_refs_parse() {
+        let r = parse_secret_ref("ingress/fallback-tls").unwrap();
+        assert_eq!(r.pair(), ("ingress".to_string(), "fallback-tls".to_string()));
+        for bad in ["fallback", "/x", "x/", "a/b/c", ""] {
+            assert!(parse_secret_ref(bad).is_err(), "{bad}");
+        }
+    }
 
     /// Durations accept the usual units and bare seconds.
     #[test]

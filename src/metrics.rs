@@ -4,9 +4,12 @@
 
 use std::fmt::Write as _;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::Arc;
 use std::time::Duration;
 
 use crossbeam_utils::CachePadded;
+
+use crate::tls::{FailureKind, HandshakeFailures};
 
 /// Upper bounds of the request latency histogram, in microseconds.
 pub const LATENCY_BUCKETS_US: [u64; 14] = [
@@ -124,12 +127,16 @@ impl WorkerMetrics {
 #[derive(Debug)]
 pub struct Metrics {
     pub workers: Box<[CachePadded<WorkerMetrics>]>,
+    /// TLS handshake failures by kind, one block per worker (each worker's
+    /// acceptor holds its own).
+    pub tls_failures: Box<[Arc<HandshakeFailures>]>,
 }
 
 impl Metrics {
     pub fn new(workers: usize) -> Self {
+        let tls_failures = (0..workers).map(|_| Arc::new(HandshakeFailures::new())).collect();
         let workers = (0..workers).map(|_| CachePadded::new(WorkerMetrics::default())).collect();
-        Self { workers }
+        Self { workers, tls_failures }
     }
 
     fn sum(&self, f: impl Fn(&WorkerMetrics) -> u64) -> u64 {
@@ -206,6 +213,20 @@ impl Metrics {
                 |w| w.endpoint_failures.get(),
             ),
         ];
+        help(
+            o,
+            "ringress_tls_handshake_failures_total",
+            "counter",
+            "TLS handshakes that failed, by kind.",
+        );
+        for kind in FailureKind::ALL {
+            let v: u64 = self.tls_failures.iter().map(|f| f.get(kind)).sum();
+            let _ = writeln!(
+                o,
+                "ringress_tls_handshake_failures_total{{kind=\"{}\"}} {v}",
+                kind.label()
+            );
+        }
         for (name, kind, text, f) in simple {
             help(o, name, kind, text);
             let _ = writeln!(o, "{name} {}", self.sum(f));
@@ -295,7 +316,14 @@ mod tests {
         m.workers[0].error(2, 404);
         m.workers[0].latency(Duration::from_micros(300));
         m.workers[1].engine.set(Engine::Epoll as u64);
+        m.tls_failures[0].record(FailureKind::Timeout);
+        m.tls_failures[1].record(FailureKind::Timeout);
         let text = m.render(3, 4);
+        assert!(
+            text.contains("ringress_tls_handshake_failures_total{kind=\"timeout\"} 2"),
+            "{text}"
+        );
+        assert!(text.contains("ringress_tls_handshake_failures_total{kind=\"alert\"} 0"));
         assert!(text.contains("ringress_responses_total{class=\"2xx\"} 2"), "{text}");
         assert!(text.contains("ringress_responses_total{class=\"5xx\"} 1"));
         assert!(

@@ -15,9 +15,10 @@ use ringress_control::{CompileOptions, Diagnostic, Publisher, RouteTable};
 use thiserror::Error;
 
 use crate::admin::{self, AdminState};
-use crate::cli::{CheckArgs, RunArgs};
+use crate::cli::{CheckArgs, RunArgs, SecretRef};
 use crate::metrics::Metrics;
-use crate::worker::{self, engine, Plain, WorkerOptions};
+use crate::tls::{Https, ServerTls, TlsSetupError};
+use crate::worker::{self, engine, WorkerOptions};
 
 /// Why `ringress run` could not start or stop cleanly.
 #[derive(Debug, Error)]
@@ -30,6 +31,8 @@ pub enum ServeError {
     Signal(std::io::Error),
     #[error(transparent)]
     Manifests(#[from] dir::DirError),
+    #[error(transparent)]
+    Tls(#[from] TlsSetupError),
     #[error("workers did not stop within the drain timeout")]
     DrainTimeout,
 }
@@ -37,8 +40,10 @@ pub enum ServeError {
 /// Run until SIGTERM or SIGINT, then drain and return.
 pub fn run(args: RunArgs) -> Result<(), ServeError> {
     let workers_n = args.workers.unwrap_or_else(engine::default_workers).max(1);
-    let options =
-        CompileOptions { ingress_class: args.ingress_class.clone(), ..CompileOptions::default() };
+    let options = CompileOptions {
+        ingress_class: args.ingress_class.clone(),
+        default_certificate: args.default_certificate.as_ref().map(SecretRef::pair),
+    };
     let publisher = Publisher::new();
     let table = publisher.handle();
     let metrics = Arc::new(Metrics::new(workers_n));
@@ -58,11 +63,13 @@ pub fn run(args: RunArgs) -> Result<(), ServeError> {
         settings,
         http: args.http,
     };
-    // The HTTPS listener is added here once TLS termination is wired in.
-    let workers = worker::start::<Plain>(worker_options, table.clone(), metrics.clone(), None)
-        .map_err(|source| ServeError::Bind { what: "http", addr: args.http, source })?;
+    let tls = ServerTls::new(table.cell().clone(), args.tls_handshake_timeout)?;
+    let https = Some((args.https, tls.https_factory(metrics.clone())));
+    let workers = worker::start::<Https>(worker_options, table.clone(), metrics.clone(), https)
+        .map_err(|source| ServeError::Bind { what: "http or https", addr: args.http, source })?;
     tracing::info!(
         http = %workers.http_addr(),
+        https = %args.https,
         admin = %args.admin,
         workers = workers_n,
         manifests = %args.manifests.display(),
@@ -129,8 +136,10 @@ async fn wait_for_signal() -> Result<(), ServeError> {
 /// `ringress check`: print the compiled routes and every problem found;
 /// exit 1 when any problem is an error.
 pub fn check(args: &CheckArgs) -> ExitCode {
-    let options =
-        CompileOptions { ingress_class: args.ingress_class.clone(), ..CompileOptions::default() };
+    let options = CompileOptions {
+        ingress_class: args.ingress_class.clone(),
+        default_certificate: args.default_certificate.as_ref().map(SecretRef::pair),
+    };
     let outcome = ringress_control::check::run(&args.manifests, &options);
     print!("{}", outcome.text);
     if outcome.errors > 0 {

@@ -9,6 +9,7 @@
 //! - [`tickets`]: the session-ticket key shared by every worker and rotated.
 //! - [`accept`]: the handshake with its deadline, and the failure counters
 //!   by kind.
+//! - [`kind`]: the `--https` listener's [`StreamKind`](crate::worker::StreamKind).
 //!
 //! # Sharing
 //!
@@ -24,6 +25,7 @@
 
 pub mod accept;
 pub mod default_cert;
+pub mod kind;
 pub mod resolver;
 pub mod tickets;
 
@@ -37,8 +39,12 @@ use rustls::crypto::CryptoProvider;
 use rustls::server::ServerSessionMemoryCache;
 use rustls::ServerConfig;
 
+use crate::metrics::Metrics;
+use crate::worker::KindFactory;
+
 pub use accept::{FailureKind, HandshakeError, HandshakeFailures, TlsAcceptor};
 pub use default_cert::self_signed;
+pub use kind::Https;
 pub use resolver::TableCertResolver;
 
 /// Default for `--tls-handshake-timeout`.
@@ -115,5 +121,12 @@ impl ServerTls {
 
     pub fn handshake_timeout(&self) -> Duration {
         self.handshake_timeout
+    }
+
+    /// What the workers need to build their `--https` listener's kind:
+    /// worker `i` gets its own configuration and counts its handshake
+    /// failures into `metrics.tls_failures[i]`.
+    pub fn https_factory(self, metrics: Arc<Metrics>) -> KindFactory<Https> {
+        Arc::new(move |i, _table| Https::new(self.acceptor(metrics.tls_failures[i].clone())))
     }
 }

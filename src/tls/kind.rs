@@ -1,0 +1,34 @@
+//! The HTTPS listener's stream kind: a worker's accepted TCP connection
+//! becomes a TLS stream after a bounded handshake.
+
+use std::io;
+
+use monoio::net::TcpStream;
+use monoio_rustls::ServerTlsStream;
+
+use super::TlsAcceptor;
+use crate::worker::StreamKind;
+
+/// Connections on the `--https` listener of one worker.
+pub struct Https {
+    acceptor: TlsAcceptor,
+}
+
+impl Https {
+    pub fn new(acceptor: TlsAcceptor) -> Self {
+        Self { acceptor }
+    }
+}
+
+impl StreamKind for Https {
+    type Stream = ServerTlsStream<TcpStream>;
+
+    fn is_https(&self) -> bool {
+        true
+    }
+
+    async fn wrap(&self, tcp: TcpStream) -> io::Result<Self::Stream> {
+        // Counted by kind inside; the caller logs at debug level.
+        self.acceptor.handshake(tcp).await.map_err(io::Error::other)
+    }
+}
