@@ -263,10 +263,12 @@ pub fn tls_ingress(name: &str, host: &str, secret: &str, annotations: &[(&str, &
     )
 }
 
+#[allow(unused_macros)] // tls_proxy runs the data-plane engines instead
 macro_rules! both_engines {
     ($($name:ident),* $(,)?) => {
         mod io_uring { $( #[test] fn $name() { super::$name(super::tls_support::Engine::IoUring) } )* }
         mod epoll { $( #[test] fn $name() { super::$name(super::tls_support::Engine::Epoll) } )* }
     };
 }
+#[allow(unused_imports)]
 pub(crate) use both_engines;

@@ -1,0 +1,323 @@
+//! HTTPS through the whole proxy: real workers terminating TLS on their
+//! `--https` listener (port 0), a real upstream on loopback, tables
+//! compiled from inline manifests with certificates generated per test,
+//! rustls clients and `curl` as a third-party client. Both io engines.
+
+mod tls_support;
+#[allow(dead_code)] // the data-plane tests' upstream, only partly used here
+#[path = "dataplane/support/upstream.rs"]
+mod upstream;
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::sync::Arc;
+use std::time::Duration;
+
+use ringress::metrics::Metrics;
+use ringress::tls::{Https, ServerTls};
+use ringress::worker::{self, IoEngine, Settings, WorkerOptions, Workers};
+use ringress_control::{CompileOptions, Publisher};
+use rustls::{ClientConfig, ClientConnection, HandshakeKind, StreamOwned};
+use tls_support::{secret, tls_ingress, verifying_client, Ca, Leaf, CLASS, DEADLINE};
+use upstream::{pattern_body, Upstream};
+
+/// A running proxy with an HTTP and an HTTPS listener.
+struct TlsProxy {
+    http: SocketAddr,
+    https: SocketAddr,
+    metrics: Arc<Metrics>,
+    _publisher: Publisher,
+    workers: Option<Workers>,
+}
+
+impl TlsProxy {
+    fn start(engine: IoEngine, workers: usize, yaml: &str) -> TlsProxy {
+        let mut publisher = Publisher::new();
+        publisher.publish(table(yaml));
+        let metrics = Arc::new(Metrics::new(workers));
+        let tls = ServerTls::new(publisher.handle().cell().clone(), Duration::from_secs(10))
+            .expect("tls setup");
+        let options = WorkerOptions {
+            workers,
+            engine,
+            pin: false,
+            settings: Settings::default(),
+            http: "127.0.0.1:0".parse().expect("addr"),
+        };
+        let https =
+            Some(("127.0.0.1:0".parse().expect("addr"), tls.https_factory(metrics.clone())));
+        let w = worker::start::<Https>(options, publisher.handle(), metrics.clone(), https)
+            .expect("start workers");
+        TlsProxy {
+            http: w.http_addr(),
+            https: w.https_addr().expect("https listener"),
+            metrics,
+            _publisher: publisher,
+            workers: Some(w),
+        }
+    }
+}
+
+impl Drop for TlsProxy {
+    fn drop(&mut self) {
+        if let Some(w) = self.workers.take() {
+            w.stop();
+            w.join();
+        }
+    }
+}
+
+fn table(yaml: &str) -> ringress_control::RouteTable {
+    let (table, diagnostics) = ringress_control::compile_yaml(yaml, &CompileOptions::default());
+    let errors: Vec<_> =
+        diagnostics.iter().filter(|d| d.severity == ringress_control::Severity::Error).collect();
+    assert!(errors.is_empty(), "manifest errors: {errors:?}");
+    table
+}
+
+/// Service `web` (port 80) with one endpoint.
+fn web_service(addr: SocketAddr) -> String {
+    format!(
+        "---\napiVersion: v1\nkind: Service\nmetadata:\n  name: web\n  namespace: default\nspec:\n  ports:\n  - name: http\n    port: 80\n---\napiVersion: discovery.k8s.io/v1\nkind: EndpointSlice\nmetadata:\n  name: web-1\n  namespace: default\n  labels:\n    kubernetes.io/service-name: web\naddressType: IPv4\nports:\n- name: http\n  port: {}\nendpoints:\n- addresses: [\"127.0.0.1\"]\n  conditions: {{ready: true}}\n",
+        addr.port()
+    )
+}
+
+/// One TLS host `a.example` served by the upstream, with `annotations`.
+fn setup(annotations: &[(&str, &str)]) -> (Ca, Leaf, Upstream, String) {
+    let ca = Ca::new();
+    let leaf = ca.leaf(&["a.example"]);
+    let up = Upstream::start("web");
+    let yaml = [
+        CLASS.to_string(),
+        web_service(up.addr),
+        secret("a-tls", &leaf),
+        tls_ingress("a", "a.example", "a-tls", annotations),
+    ]
+    .concat();
+    (ca, leaf, up, yaml)
+}
+
+struct Response {
+    status: u16,
+    headers: Vec<(String, String)>,
+    body: Vec<u8>,
+}
+
+impl Response {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+    }
+}
+
+fn read_response<R: BufRead>(r: &mut R) -> Response {
+    let mut line = String::new();
+    r.read_line(&mut line).expect("status line");
+    let status = line.split_whitespace().nth(1).and_then(|s| s.parse().ok()).expect("status");
+    let headers = upstream::read_headers(r).expect("headers");
+    let mut resp = Response { status, headers, body: Vec::new() };
+    if resp.header("transfer-encoding").is_some() {
+        resp.body = upstream::read_chunked(r).expect("chunked body");
+    } else if let Some(n) = resp.header("content-length") {
+        resp.body = vec![0; n.parse().expect("content-length")];
+        r.read_exact(&mut resp.body).expect("body");
+    }
+    resp
+}
+
+type Tls = BufReader<StreamOwned<ClientConnection, TcpStream>>;
+
+fn tls_connect(addr: SocketAddr, config: &Arc<ClientConfig>, sni: &str) -> Tls {
+    let name = rustls::pki_types::ServerName::try_from(sni.to_string()).expect("name");
+    let conn = ClientConnection::new(config.clone(), name).expect("client");
+    BufReader::new(StreamOwned::new(conn, tls_support::tcp(addr)))
+}
+
+fn send(tls: &mut Tls, bytes: &[u8]) {
+    tls.get_mut().write_all(bytes).expect("write");
+}
+
+/// Requests that arrived over TLS are forwarded with
+/// `X-Forwarded-Proto: https` and the https listener's port.
+fn forwarded_from_tls_says_https(engine: IoEngine) {
+    let (ca, _, _up, yaml) = setup(&[]);
+    let proxy = TlsProxy::start(engine, 1, &yaml);
+    let mut tls = tls_connect(proxy.https, &verifying_client(&ca.der()), "a.example");
+    for _ in 0..2 {
+        // Keep-alive: the second request rides the same TLS connection.
+        send(&mut tls, b"GET /x HTTP/1.1\r\nHost: a.example\r\n\r\n");
+        let resp = read_response(&mut tls);
+        assert_eq!(resp.status, 200);
+        assert_eq!(resp.body, b"web\n");
+        assert_eq!(resp.header("x-seen-x-forwarded-proto"), Some("https"));
+        let port = proxy.https.port().to_string();
+        assert_eq!(resp.header("x-seen-x-forwarded-port"), Some(port.as_str()));
+    }
+}
+
+/// Plain HTTP for a host listed under `tls` is answered 308 to https, path
+/// and query kept; nothing reaches the upstream.
+fn plain_http_to_a_tls_host_is_redirected(engine: IoEngine) {
+    let (_ca, _, up, yaml) = setup(&[]);
+    let proxy = TlsProxy::start(engine, 1, &yaml);
+    let mut c = BufReader::new(tls_support::tcp(proxy.http));
+    c.get_mut()
+        .write_all(b"GET /some/path?q=1 HTTP/1.1\r\nHost: a.example\r\n\r\n")
+        .expect("write");
+    let resp = read_response(&mut c);
+    assert_eq!(resp.status, 308);
+    assert_eq!(resp.header("location"), Some("https://a.example/some/path?q=1"));
+    assert_eq!(up.requests.load(std::sync::atomic::Ordering::SeqCst), 0);
+}
+
+/// `ringress.io/ssl-redirect: "false"` and the ingress-nginx
+/// `ssl-redirect: "false"` turn the redirect off: plain HTTP is proxied.
+fn ssl_redirect_false_serves_plain_http(engine: IoEngine) {
+    for annotation in ["ringress.io/ssl-redirect", "nginx.ingress.kubernetes.io/ssl-redirect"] {
+        let (_ca, _, _up, yaml) = setup(&[(annotation, "false")]);
+        let proxy = TlsProxy::start(engine, 1, &yaml);
+        let mut c = BufReader::new(tls_support::tcp(proxy.http));
+        c.get_mut().write_all(b"GET / HTTP/1.1\r\nHost: a.example\r\n\r\n").expect("write");
+        let resp = read_response(&mut c);
+        assert_eq!(resp.status, 200, "{annotation}");
+        assert_eq!(resp.header("x-seen-x-forwarded-proto"), Some("http"));
+    }
+}
+
+/// Bodies of several MiB both ways over TLS, in both framings.
+fn multi_mib_bodies_both_ways(engine: IoEngine) {
+    let (ca, _, _up, yaml) = setup(&[]);
+    let proxy = TlsProxy::start(engine, 1, &yaml);
+    let mut tls = tls_connect(proxy.https, &verifying_client(&ca.der()), "a.example");
+
+    let upload = pattern_body(5 * 1024 * 1024 + 7);
+    let head = format!(
+        "POST /echo HTTP/1.1\r\nHost: a.example\r\nContent-Length: {}\r\n\r\n",
+        upload.len()
+    );
+    send(&mut tls, head.as_bytes());
+    send(&mut tls, &upload);
+    let resp = read_response(&mut tls);
+    assert_eq!(resp.status, 200);
+    assert!(resp.body == upload, "echoed upload differs ({} bytes back)", resp.body.len());
+
+    for chunked in ["0", "1"] {
+        let n = 6 * 1024 * 1024 + 3;
+        let req = format!(
+            "GET /big HTTP/1.1\r\nHost: a.example\r\nx-test-body-bytes: {n}\r\nx-test-chunked: {chunked}\r\n\r\n"
+        );
+        send(&mut tls, req.as_bytes());
+        let resp = read_response(&mut tls);
+        assert_eq!(resp.status, 200);
+        assert!(resp.body == pattern_body(n), "download (chunked={chunked}) differs");
+    }
+}
+
+/// A session resumes whichever worker accepts the next connection.
+fn sessions_resume_on_every_worker(engine: IoEngine) {
+    let (ca, _, _up, yaml) = setup(&[]);
+    let proxy = TlsProxy::start(engine, 2, &yaml);
+    let config = verifying_client(&ca.der());
+    let get = |config: &Arc<ClientConfig>| {
+        let mut tls = tls_connect(proxy.https, config, "a.example");
+        send(&mut tls, b"GET / HTTP/1.1\r\nHost: a.example\r\n\r\n");
+        assert_eq!(read_response(&mut tls).status, 200);
+        tls.get_ref().conn.handshake_kind()
+    };
+    assert_eq!(get(&config), Some(HandshakeKind::Full));
+    // The kernel spreads these over both workers' listeners.
+    for _ in 0..8 {
+        assert_eq!(get(&config), Some(HandshakeKind::Resumed));
+    }
+}
+
+/// Garbage on the https listener is closed and counted in /metrics; the
+/// worker keeps serving.
+fn bad_handshake_is_counted_in_metrics(engine: IoEngine) {
+    let (ca, _, _up, yaml) = setup(&[]);
+    let proxy = TlsProxy::start(engine, 1, &yaml);
+    let mut raw = tls_support::tcp(proxy.https);
+    raw.write_all(b"GET / HTTP/1.1\r\nHost: a.example\r\n\r\n").expect("write");
+    let mut sink = Vec::new();
+    let _ = raw.read_to_end(&mut sink); // closed by the proxy
+    let start = std::time::Instant::now();
+    let metric = "ringress_tls_handshake_failures_total{kind=\"bad_client_hello\"} 1";
+    while !proxy.metrics.render(0, 0).contains(metric) {
+        assert!(start.elapsed() < DEADLINE, "{metric} never appeared");
+        std::thread::yield_now();
+    }
+    let mut tls = tls_connect(proxy.https, &verifying_client(&ca.der()), "a.example");
+    send(&mut tls, b"GET / HTTP/1.1\r\nHost: a.example\r\n\r\n");
+    assert_eq!(read_response(&mut tls).status, 200);
+}
+
+/// `curl`, a third-party client (OpenSSL underneath), verifies the chain
+/// and gets the upstream's answer over TLS with HTTP/1.1.
+fn curl_gets_through(engine: IoEngine) {
+    let (ca, _, _up, yaml) = setup(&[]);
+    let proxy = TlsProxy::start(engine, 1, &yaml);
+    let ca_file = std::env::temp_dir()
+        .join(format!("ringress-test-ca-{}-{engine:?}.pem", std::process::id()));
+    let pem = format!(
+        "-----BEGIN CERTIFICATE-----\n{}\n-----END CERTIFICATE-----\n",
+        base64_lines(ca.der().as_ref())
+    );
+    std::fs::write(&ca_file, pem).expect("write CA file");
+    let port = proxy.https.port();
+    let out = std::process::Command::new("curl")
+        .args(["-sS", "--max-time", "10", "--cacert"])
+        .arg(&ca_file)
+        .args(["--resolve", &format!("a.example:{port}:127.0.0.1")])
+        .args(["-w", "\n%{http_code} %{http_version} %{scheme}"])
+        .arg(format!("https://a.example:{port}/"))
+        .output()
+        .expect("curl must be installed (.ci/run installs it)");
+    let _ = std::fs::remove_file(&ca_file);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "curl failed: {}{}",
+        stdout,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(stdout, "web\n\n200 1.1 HTTPS");
+}
+
+/// Standard base64 with 64-column lines, for a PEM file.
+fn base64_lines(der: &[u8]) -> String {
+    const A: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut s = String::new();
+    for chunk in der.chunks(3) {
+        let b = [chunk[0], *chunk.get(1).unwrap_or(&0), *chunk.get(2).unwrap_or(&0)];
+        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        for i in 0..4 {
+            if i <= chunk.len() {
+                s.push(A[(n >> (18 - 6 * i)) as usize & 63] as char);
+            } else {
+                s.push('=');
+            }
+        }
+    }
+    s.as_bytes()
+        .chunks(64)
+        .map(|l| String::from_utf8_lossy(l).into_owned())
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+macro_rules! engines {
+    ($($name:ident),* $(,)?) => {
+        mod io_uring { $( #[test] fn $name() { super::$name(ringress::worker::IoEngine::IoUring) } )* }
+        mod epoll { $( #[test] fn $name() { super::$name(ringress::worker::IoEngine::Epoll) } )* }
+    };
+}
+
+engines!(
+    forwarded_from_tls_says_https,
+    plain_http_to_a_tls_host_is_redirected,
+    ssl_redirect_false_serves_plain_http,
+    multi_mib_bodies_both_ways,
+    sessions_resume_on_every_worker,
+    bad_handshake_is_counted_in_metrics,
+    curl_gets_through,
+);
