@@ -22,7 +22,8 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Serve traffic for the Ingresses found in a directory of manifests.
+    /// Serve traffic for the Ingresses found in a directory of manifests
+    /// or in a Kubernetes cluster (`--kubernetes`).
     Run(Box<RunArgs>),
     /// Compile the manifests, print the routes and every problem found, and
     /// exit 1 if any problem is an error.
@@ -73,8 +74,16 @@ pub enum BalanceArg {
 #[derive(Debug, Args)]
 pub struct RunArgs {
     /// Directory of Kubernetes YAML manifests, watched for changes.
-    #[arg(long, value_name = "DIR")]
-    pub manifests: PathBuf,
+    #[arg(
+        long,
+        value_name = "DIR",
+        required_unless_present = "kubernetes",
+        conflicts_with = "kubernetes"
+    )]
+    pub manifests: Option<PathBuf>,
+    /// Kubernetes provider flags (`--kubernetes` and the rest).
+    #[command(flatten)]
+    pub kube: crate::kubernetes::KubeArgs,
     /// Plain HTTP listener.
     #[arg(long, value_name = "ADDR", default_value = "0.0.0.0:8080")]
     pub http: SocketAddr,

@@ -8,6 +8,7 @@
 //! - [`cli`]: the command line (`run`, `check`, `demo`).
 //! - [`serve`]: `ringress run` put together: the control thread (tokio:
 //!   manifests provider, admin server, signals) and the workers.
+//! - [`kubernetes`]: `run --kubernetes` flags → the Kubernetes provider.
 //! - [`worker`]: one thread per core, each a monoio runtime (io_uring or
 //!   epoll), its accept loops, housekeeping and drain.
 //! - [`listen`]: `SO_REUSEPORT` listening sockets.
@@ -28,6 +29,7 @@ pub mod conn;
 pub mod demo;
 pub mod error;
 pub mod http;
+pub mod kubernetes;
 pub mod listen;
 pub mod metrics;
 pub mod serve;

@@ -33,6 +33,10 @@ pub enum ServeError {
     Manifests(#[from] dir::DirError),
     #[error(transparent)]
     Tls(#[from] TlsSetupError),
+    #[error(transparent)]
+    Kubernetes(#[from] ringress_control::provider::kube::ConnectError),
+    #[error("{0}")]
+    Flags(String),
     #[error("workers did not stop within the drain timeout")]
     DrainTimeout,
 }
@@ -51,6 +55,18 @@ pub fn run(args: RunArgs) -> Result<(), ServeError> {
         .enable_all()
         .build()
         .map_err(ServeError::Runtime)?;
+    // The Kubernetes client is built first: a missing in-cluster config or
+    // a bad kubeconfig fails before any listener starts.
+    let kube = match &args.manifests {
+        Some(_) => {
+            args.kube.check_unused().map_err(ServeError::Flags)?;
+            None
+        }
+        None => {
+            let config = args.kube.config(options.clone()).map_err(ServeError::Flags)?;
+            Some((rt.block_on(crate::kubernetes::connect(&args.kube))?, config))
+        }
+    };
     let admin_listener = rt
         .block_on(tokio::net::TcpListener::bind(args.admin))
         .map_err(|source| ServeError::Bind { what: "admin", addr: args.admin, source })?;
@@ -72,13 +88,21 @@ pub fn run(args: RunArgs) -> Result<(), ServeError> {
         https = %args.https,
         admin = %args.admin,
         workers = workers_n,
-        manifests = %args.manifests.display(),
+        source = %args.manifests.as_ref().map_or("kubernetes".into(), |d| d.display().to_string()),
         "ringress running"
     );
     rt.block_on(async move {
         tokio::spawn(admin::serve(admin_listener, AdminState { table, metrics }));
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-        let provider = tokio::spawn(provide(args.manifests.clone(), options, publisher, stop_rx));
+        let provider = match kube {
+            Some((client, config)) => {
+                tokio::spawn(crate::kubernetes::provide(client, config, publisher, stop_rx))
+            }
+            None => {
+                let dir = args.manifests.clone().unwrap_or_default();
+                tokio::spawn(provide(dir, options, publisher, stop_rx))
+            }
+        };
         wait_for_signal().await?;
         tracing::info!(timeout = ?drain_timeout, "stopping: draining connections");
         workers.stop();

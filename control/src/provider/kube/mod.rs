@@ -170,6 +170,33 @@ impl Stores {
     }
 }
 
+/// Why no client could be built.
+#[derive(Debug, thiserror::Error)]
+pub enum ConnectError {
+    #[error("--kubeconfig {path}: {source}")]
+    Kubeconfig { path: std::path::PathBuf, source: kube::config::KubeconfigError },
+    #[error(
+        "in-cluster configuration unavailable ({0}); outside a cluster pass --kubeconfig PATH"
+    )]
+    InCluster(kube::config::InClusterError),
+    #[error("cannot build the Kubernetes client: {0}")]
+    Client(kube::Error),
+}
+
+/// A client from `kubeconfig` when given, else from the in-cluster
+/// service account (`KUBERNETES_SERVICE_HOST` and the mounted token).
+pub async fn connect(kubeconfig: Option<&std::path::Path>) -> Result<Client, ConnectError> {
+    let config = match kubeconfig {
+        Some(path) => {
+            let error = |source| ConnectError::Kubeconfig { path: path.to_path_buf(), source };
+            let file = kube::config::Kubeconfig::read_from(path).map_err(error)?;
+            kube::Config::from_custom_kubeconfig(file, &Default::default()).await.map_err(error)?
+        }
+        None => kube::Config::incluster().map_err(ConnectError::InCluster)?,
+    };
+    Client::try_from(config).map_err(ConnectError::Client)
+}
+
 /// Run the provider until `shutdown` resolves. Publishes through
 /// `publisher`; the first table appears only after every kind is synced.
 pub async fn run<P: Publish>(
