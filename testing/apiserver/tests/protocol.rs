@@ -172,3 +172,35 @@ async fn stale_replace_conflicts_and_injected_faults_answer_as_status() {
     assert!(status.is_forbidden());
     assert_eq!(server.requests().last().unwrap().user.as_deref(), Some("t"));
 }
+
+#[tokio::test]
+async fn watches_carry_bookmarks_and_end_at_their_timeout() {
+    use kube::api::{WatchEvent, WatchParams};
+    let server = ApiServer::start_with_bookmarks(Duration::from_millis(20)).await.unwrap();
+    server.apply(&config_map("a", "1"));
+    let rv = server.resource_version().to_string();
+    let api: Api<ConfigMap> = Api::namespaced(client(&server, "t").await, "default");
+    let params = WatchParams { bookmarks: true, ..WatchParams::default() }.timeout(1);
+    let mut stream = std::pin::pin!(api.watch(&params, &rv).await.unwrap());
+    let mut bookmarks = 0;
+    let read = async {
+        while let Some(event) = stream.next().await {
+            match event.unwrap() {
+                WatchEvent::Bookmark(b) => {
+                    assert_eq!(b.metadata.resource_version, rv);
+                    bookmarks += 1;
+                }
+                other => panic!("unexpected {other:?}"),
+            }
+        }
+    };
+    // The server ends the watch after timeoutSeconds=1.
+    tokio::time::timeout(DEADLINE, read).await.unwrap();
+    assert!(bookmarks > 0);
+    // Without allowWatchBookmarks, none are sent.
+    server.apply(&config_map("b", "2"));
+    let params = WatchParams { bookmarks: false, ..WatchParams::default() }.timeout(1);
+    let events: Vec<_> = api.watch(&params, &rv).await.unwrap().collect().await;
+    assert_eq!(events.len(), 1);
+    assert!(matches!(events[0], Ok(WatchEvent::Added(_))));
+}

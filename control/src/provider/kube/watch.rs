@@ -110,7 +110,7 @@ where
                     scope = %self.scope,
                     retry_in = ?pause,
                     "forbidden: the service account may not {verb} {} ({}); grant list and watch \
-                     on {} (see deploy/rbac.yaml)",
+                     on {} (see deploy/base/rbac.yaml)",
                     self.rbac_name,
                     self.scope,
                     self.rbac_name,
@@ -126,5 +126,40 @@ where
                 tracing::warn!(kind = self.rbac_name, retry_in = ?pause, %error, "watch error; keeping the current table");
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use k8s_openapi::api::networking::v1::Ingress;
+    use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ManagedFieldsEntry, ObjectMeta};
+
+    use super::strip;
+
+    /// Managed fields and the last-applied copy are dropped before an
+    /// object is stored; the annotations the compiler reads stay.
+    #[test]
+    fn strip_drops_what_the_compiler_never_reads() {
+        let mut ingress = Ingress {
+            metadata: ObjectMeta {
+                managed_fields: Some(vec![ManagedFieldsEntry::default()]),
+                annotations: Some(
+                    [
+                        ("kubectl.kubernetes.io/last-applied-configuration", "{…}"),
+                        ("kubernetes.io/ingress.class", "ringress"),
+                    ]
+                    .into_iter()
+                    .map(|(k, v)| (k.to_string(), v.to_string()))
+                    .collect(),
+                ),
+                ..ObjectMeta::default()
+            },
+            ..Ingress::default()
+        };
+        strip(&mut ingress);
+        assert!(ingress.metadata.managed_fields.is_none());
+        let annotations = ingress.metadata.annotations.unwrap();
+        assert_eq!(annotations.len(), 1);
+        assert_eq!(annotations["kubernetes.io/ingress.class"], "ringress");
     }
 }
