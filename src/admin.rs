@@ -21,6 +21,8 @@ const MAX_ADMIN_HEAD: usize = 8 * 1024;
 pub struct AdminState {
     pub table: TableHandle,
     pub metrics: Arc<Metrics>,
+    /// The Kubernetes provider's counters, when it runs.
+    pub provider: Option<Arc<ringress_control::provider::kube::KubeStats>>,
 }
 
 /// Serve admin requests on `listener` until the task is dropped.
@@ -95,7 +97,10 @@ pub fn answer(path: &str, state: &AdminState) -> (u16, &'static str, String) {
         }
         "/metrics" => {
             let generation = state.table.load().generation();
-            let text = state.metrics.render(generation, state.table.reloads());
+            let mut text = state.metrics.render(generation, state.table.reloads());
+            if let Some(provider) = &state.provider {
+                text.push_str(&provider.render());
+            }
             (200, "text/plain; version=0.0.4", text)
         }
         _ => (404, "text/plain", "not found\n".into()),

@@ -92,7 +92,9 @@ pub fn run(args: RunArgs) -> Result<(), ServeError> {
         "ringress running"
     );
     rt.block_on(async move {
-        tokio::spawn(admin::serve(admin_listener, AdminState { table, metrics }));
+        let provider_stats = kube.as_ref().map(|(_, config)| config.stats.clone());
+        let state = AdminState { table, metrics, provider: provider_stats };
+        tokio::spawn(admin::serve(admin_listener, state));
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
         let provider = match kube {
             Some((client, config)) => {

@@ -163,7 +163,9 @@ pub(crate) async fn run_writer(
             r = compiled.changed() => if r.is_err() { return },
             _ = tokio::time::sleep(config.status_resync) => {}
         }
-        if !*leader.borrow_and_update() || !stats.is_synced() {
+        let leading = *leader.borrow_and_update();
+        stats.leader.store(leading, Ordering::Relaxed);
+        if !leading || !stats.is_synced() {
             continue;
         }
         let current = compiled.borrow_and_update().clone();

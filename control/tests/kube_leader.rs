@@ -78,6 +78,12 @@ async fn only_the_leader_writes_status_and_a_clean_stop_hands_over_at_once() {
     .await;
     b.until("beta synced", |t| t.route("site.example", "/").is_some()).await;
 
+    // /metrics shows who leads.
+    eventually("alpha reports leading", || a.stats.render().contains("ringress_kube_leader 1\n"))
+        .await;
+    assert!(b.stats.render().contains("ringress_kube_leader 0\n"));
+    assert!(a.stats.render().contains("ringress_kube_synced 1\n"));
+
     // Both serve; only the leader wrote; the other class is never touched.
     assert!(writes_by(&server, "alpha") >= 1);
     assert_eq!(writes_by(&server, "beta"), 0);

@@ -27,7 +27,11 @@ fn admin_endpoints() {
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     let listener = rt.block_on(tokio::net::TcpListener::bind("127.0.0.1:0")).unwrap();
     let admin_addr = listener.local_addr().unwrap();
-    let state = AdminState { table: proxy.publisher.handle(), metrics: proxy.metrics.clone() };
+    let state = AdminState {
+        table: proxy.publisher.handle(),
+        metrics: proxy.metrics.clone(),
+        provider: None,
+    };
     let server = std::thread::spawn(move || {
         rt.block_on(async move {
             let _ = tokio::time::timeout(DEADLINE * 3, admin::serve(listener, state)).await;

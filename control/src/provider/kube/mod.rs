@@ -115,6 +115,8 @@ impl Default for KubeConfig {
 pub struct KubeStats {
     /// Every kind completed its first list and a table was published.
     pub synced: AtomicBool,
+    /// This replica holds the Lease (status and Events are its job).
+    pub leader: AtomicBool,
     pub watch_errors: AtomicU64,
     /// Lists or watches refused with 403.
     pub forbidden: AtomicU64,
@@ -132,6 +134,78 @@ pub struct KubeStats {
 impl KubeStats {
     pub fn is_synced(&self) -> bool {
         self.synced.load(Ordering::Acquire)
+    }
+
+    /// The counters in the Prometheus text format, for `/metrics`.
+    pub fn render(&self) -> String {
+        let gauge = |b: &AtomicBool| u64::from(b.load(Ordering::Relaxed));
+        let rows: [(&str, &str, &str, u64); 10] = [
+            (
+                "ringress_kube_synced",
+                "gauge",
+                "1 once every watched kind was listed and a table published",
+                gauge(&self.synced),
+            ),
+            (
+                "ringress_kube_leader",
+                "gauge",
+                "1 while this replica holds the Lease",
+                gauge(&self.leader),
+            ),
+            (
+                "ringress_kube_watch_errors_total",
+                "counter",
+                "list and watch errors (each followed by a back-off)",
+                self.watch_errors.load(Ordering::Relaxed),
+            ),
+            (
+                "ringress_kube_forbidden_total",
+                "counter",
+                "lists and watches refused with 403",
+                self.forbidden.load(Ordering::Relaxed),
+            ),
+            (
+                "ringress_kube_relists_total",
+                "counter",
+                "full lists started, first ones included",
+                self.relists.load(Ordering::Relaxed),
+            ),
+            (
+                "ringress_kube_compiles_total",
+                "counter",
+                "tables compiled from the cluster",
+                self.compiles.load(Ordering::Relaxed),
+            ),
+            (
+                "ringress_kube_status_passes_total",
+                "counter",
+                "Ingress status passes run as leader",
+                self.status_passes.load(Ordering::Relaxed),
+            ),
+            (
+                "ringress_kube_status_updates_total",
+                "counter",
+                "Ingress statuses written",
+                self.status_updates.load(Ordering::Relaxed),
+            ),
+            (
+                "ringress_kube_status_errors_total",
+                "counter",
+                "failed status passes",
+                self.status_errors.load(Ordering::Relaxed),
+            ),
+            (
+                "ringress_kube_events_created_total",
+                "counter",
+                "Events created for invalid Ingresses",
+                self.events_created.load(Ordering::Relaxed),
+            ),
+        ];
+        let mut out = String::new();
+        for (name, kind, help, value) in rows {
+            out.push_str(&format!("# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}\n"));
+        }
+        out
     }
 }
 
