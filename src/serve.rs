@@ -111,7 +111,12 @@ pub fn run(args: RunArgs) -> Result<(), ServeError> {
         let _ = stop_tx.send(true);
         let joined = tokio::task::spawn_blocking(move || workers.join());
         let result = tokio::time::timeout(drain_timeout + Duration::from_secs(5), joined).await;
-        provider.abort();
+        // Let the provider stop on its own (a leader releases its Lease
+        // here), but not for ever.
+        let mut provider = provider;
+        if tokio::time::timeout(Duration::from_secs(5), &mut provider).await.is_err() {
+            provider.abort();
+        }
         match result {
             Ok(_) => {
                 tracing::info!("stopped");

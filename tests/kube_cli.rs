@@ -1,0 +1,147 @@
+//! The binary as deployed: `ringress run --kubernetes --kubeconfig …`
+//! against the fake API server routes a real request, writes Ingress
+//! status as the elected leader, and releases its Lease on SIGTERM.
+
+#[allow(unused_imports)] // the shared builder re-exports more than this test uses
+#[path = "dataplane/support/mod.rs"]
+mod support;
+
+#[path = "../control/tests/kube_support/mod.rs"]
+mod kube_support;
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use k8s_openapi::api::coordination::v1::Lease;
+use k8s_openapi::api::networking::v1::Ingress;
+use kube_support::{ingress, ingress_class, service, slice};
+use ringress_test_apiserver::ApiServer;
+use support::{Client, Upstream};
+
+const DEADLINE: Duration = Duration::from_secs(20);
+
+/// Remove ANSI colour sequences from a log line.
+fn plain(line: &str) -> String {
+    let mut out = String::new();
+    let mut chars = line.chars();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' {
+            for c in chars.by_ref() {
+                if c.is_ascii_alphabetic() {
+                    break;
+                }
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+struct Running(Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn until(what: &str, mut check: impl FnMut() -> bool) {
+    let deadline = Instant::now() + DEADLINE;
+    while !check() {
+        assert!(Instant::now() < deadline, "timed out waiting for: {what}");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+#[test]
+fn run_kubernetes_serves_writes_status_and_releases_the_lease() {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .expect("tokio runtime");
+    let upstream = Upstream::start("a");
+    let server = rt.block_on(ApiServer::start()).expect("fake API server");
+    server.apply(&ingress_class());
+    server.apply(&service("web", "site"));
+    server.apply(&slice("web", "site", &["127.0.0.1"], upstream.addr.port()));
+    server.apply(&ingress("web", "site", "ringress", "site.example", "/", "site"));
+    let dir = tempfile::tempdir().unwrap();
+    let kubeconfig = dir.path().join("kubeconfig");
+    server.write_kubeconfig(&kubeconfig, "cli").unwrap();
+
+    let child = Command::new(env!("CARGO_BIN_EXE_ringress"))
+        .args(["run", "--kubernetes", "--kubeconfig"])
+        .arg(&kubeconfig)
+        .args(["--http=127.0.0.1:0", "--https=127.0.0.1:0", "--admin=127.0.0.1:0"])
+        .args(["--workers=1", "--io-engine=epoll", "--no-pin", "--drain-timeout=2s"])
+        .args(["--publish-address=192.0.2.9", "--lease-duration=3s"])
+        .args(["--election-namespace=ringress", "--pod-name=ringress-0"])
+        .env("RUST_LOG", "info")
+        .env("NO_COLOR", "1")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start ringress");
+    let mut child = Running(child);
+    let (lines_tx, lines) = mpsc::channel();
+    let stderr = child.0.stderr.take().unwrap();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            let _ = lines_tx.send(plain(&line));
+        }
+    });
+    let mut log = Vec::new();
+    let http = loop {
+        let line = lines.recv_timeout(DEADLINE).unwrap_or_else(|_| panic!("no start: {log:#?}"));
+        if line.contains("ringress running") {
+            let addr = line.split_whitespace().find_map(|f| f.strip_prefix("http="));
+            break addr
+                .expect("http=ADDR in the start line")
+                .parse::<std::net::SocketAddr>()
+                .unwrap();
+        }
+        log.push(line);
+    };
+
+    // Served once the caches synced: a real request reaches the upstream.
+    let mut response = None;
+    until("a routed request", || {
+        let r = Client::connect(http).get("site.example", "/", "");
+        let ok = r.status == 200;
+        response = Some(r);
+        ok
+    });
+    assert_eq!(response.unwrap().header("x-upstream"), Some("a"));
+
+    // The only replica leads and writes the status.
+    let status = || {
+        server
+            .get::<Ingress>("web", "site")
+            .and_then(|i| i.status?.load_balancer?.ingress)
+            .unwrap_or_default()
+            .into_iter()
+            .filter_map(|i| i.ip)
+            .collect::<Vec<_>>()
+    };
+    until("status written", || status() == ["192.0.2.9"]);
+    let holder =
+        || server.get::<Lease>("ringress", "ringress-leader").and_then(|l| l.spec?.holder_identity);
+    assert_eq!(holder().as_deref(), Some("ringress-0"));
+
+    // SIGTERM: drain, release the Lease, exit 0.
+    let killed = Command::new("kill").args(["-TERM", &child.0.id().to_string()]).status();
+    assert!(killed.unwrap().success());
+    let mut exit = None;
+    until("exit after SIGTERM", || {
+        exit = child.0.try_wait().unwrap();
+        exit.is_some()
+    });
+    assert!(exit.unwrap().success(), "exit status {exit:?}");
+    assert_eq!(holder(), None, "the Lease was released");
+    drop(rt);
+}
