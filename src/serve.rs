@@ -78,6 +78,7 @@ pub fn run(args: RunArgs) -> Result<(), ServeError> {
         pin: !args.no_pin,
         settings,
         http: args.http,
+        on_thread_start: None,
     };
     let tls = ServerTls::new(table.cell().clone(), args.tls_handshake_timeout)?;
     let https = Some((args.https, tls.https_factory(metrics.clone())));

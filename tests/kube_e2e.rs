@@ -39,6 +39,7 @@ fn kubernetes_objects_route_real_requests(engine: IoEngine) {
         pin: false,
         settings: Settings::default(),
         http: "127.0.0.1:0".parse().unwrap(),
+        on_thread_start: None,
     };
     let metrics = Arc::new(Metrics::new(1));
     let workers = worker::start::<Plain>(options, controller.handle.clone(), metrics, None)

@@ -43,6 +43,7 @@ impl TlsProxy {
             pin: false,
             settings: Settings::default(),
             http: "127.0.0.1:0".parse().expect("addr"),
+            on_thread_start: None,
         };
         let https =
             Some(("127.0.0.1:0".parse().expect("addr"), tls.https_factory(metrics.clone())));

@@ -116,14 +116,22 @@ async fn read_response_head(
     up: &mut TcpStream,
     head: &RequestHead,
 ) -> Result<ResponseHead, ProxyError> {
-    let deadline = Instant::now() + c.worker.settings.upstream_response_timeout;
+    let timeout = c.worker.settings.upstream_response_timeout;
+    let mut deadline = None;
     loop {
         if !c.ubuf.is_empty() {
             if let Some(resp) = parse_response(&c.ubuf, head, &c.limits)? {
                 return Ok(resp);
             }
         }
-        let left = deadline.saturating_duration_since(Instant::now());
+        // The first read waits the whole timeout; later ones what is left.
+        let left = match deadline {
+            None => {
+                deadline = Some(c.now() + timeout);
+                timeout
+            }
+            Some(d) => d.saturating_duration_since(Instant::now()),
+        };
         let n = read_more(up, &mut c.ubuf, left)
             .await
             .map_err(|e| up_err(e, ProxyError::UpstreamTimeout))?;
@@ -195,7 +203,7 @@ where
         }
     };
     if reusable && resp.keep_alive && c.ubuf.is_empty() {
-        c.worker.pool.put(addr, up, Instant::now());
+        c.worker.pool.put(addr, up, c.now());
     }
     Ok(if ctx.close { After::Close } else { After::KeepAlive })
 }

@@ -82,6 +82,8 @@ struct Progress {
     response_started: bool,
     /// The request head was removed from `buf`.
     head_consumed: bool,
+    /// When the request head was complete: the clock of this request.
+    started: Option<Instant>,
 }
 
 /// A downstream connection's state, reused for every request on it.
@@ -138,8 +140,8 @@ impl Conn {
                 }
             };
             self.requests += 1;
-            self.p = Progress::default();
             let started = Instant::now();
+            self.p = Progress { started: Some(started), ..Progress::default() };
             let after = match self.proxy(&mut down, &head).await {
                 Ok(after) => after,
                 Err(e) => {
@@ -181,6 +183,8 @@ impl Conn {
                 if let Some(head) = parse_request_head(&self.buf, &self.limits)? {
                     return Ok(Some(head));
                 }
+                // Part of a head: from now on the head timeout runs.
+                deadline.get_or_insert_with(|| Instant::now() + settings.client_head_timeout);
             }
             let n = if self.buf.is_empty() && deadline.is_none() {
                 // Idle between requests: the keep-alive timeout applies, and
@@ -207,7 +211,6 @@ impl Conn {
                 // Closed between requests, or mid-head: nobody to answer.
                 return Ok(None);
             }
-            deadline.get_or_insert_with(|| Instant::now() + settings.client_head_timeout);
         }
     }
 
@@ -247,7 +250,7 @@ impl Conn {
 
     /// Phase 3: an endpoint of `backend`, chosen per request.
     fn pick_endpoint(&self, backend: &Backend) -> Result<SocketAddr, ProxyError> {
-        self.worker.balancer.pick(backend, Instant::now()).ok_or(ProxyError::NoEndpoints)
+        self.worker.balancer.pick(backend, self.now()).ok_or(ProxyError::NoEndpoints)
     }
 
     /// Phases 4 and 5, with one retry on a fresh connection when a pooled
@@ -319,7 +322,7 @@ impl Conn {
     ) -> Result<(TcpStream, bool), ProxyError> {
         let w = &self.worker;
         if !fresh_only {
-            if let Some(stream) = w.pool.take(addr, Instant::now()) {
+            if let Some(stream) = w.pool.take(addr, self.now()) {
                 w.m().pool_reused.inc();
                 return Ok((stream, true));
             }
@@ -369,6 +372,12 @@ impl Conn {
         S: AsyncReadRent + AsyncWriteRent,
     {
         body::relay_response(self, down, head, up, addr).await
+    }
+
+    /// The clock of the current request (read once, when its head arrived).
+    #[inline]
+    fn now(&self) -> Instant {
+        self.p.started.unwrap_or_else(Instant::now)
     }
 
     /// Whether the proxy closes the downstream connection after this

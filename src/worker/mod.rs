@@ -74,6 +74,9 @@ pub struct WorkerOptions {
     pub pin: bool,
     pub settings: Settings,
     pub http: SocketAddr,
+    /// Called first thing on each worker thread with its index (tests use
+    /// it to tag the thread, e.g. to count its allocations).
+    pub on_thread_start: Option<Arc<dyn Fn(usize) + Send + Sync>>,
 }
 
 /// One worker's state, shared by its tasks (never across threads).
@@ -238,8 +241,12 @@ pub fn start<K: StreamKind>(
         let (metrics, table, flag) = (metrics.clone(), table.clone(), flag.clone());
         let metrics_end = metrics.clone();
         let factory = factory.clone();
+        let on_start = options.on_thread_start.clone();
         let thread =
             std::thread::Builder::new().name(format!("ringress-worker-{i}")).spawn(move || {
+                if let Some(f) = on_start {
+                    f(i);
+                }
                 if let Some(core) = core {
                     if !core_affinity::set_for_current(core) {
                         tracing::warn!(worker = i, core = core.id, "could not pin worker to core");

@@ -16,7 +16,12 @@ fn manifests(up: &Upstream) -> String {
 /// connection drops, and the last table wins.
 fn table_swap_under_load(engine: IoEngine) {
     let (a, b) = (Upstream::start("a"), Upstream::start("b"));
-    let mut proxy = Proxy::builder(engine).workers(2).manifests(manifests(&a)).start();
+    // No request limit: any closed connection would be a failure here.
+    let mut proxy = Proxy::builder(engine)
+        .workers(2)
+        .settings(|s| s.keepalive_requests = 0)
+        .manifests(manifests(&a))
+        .start();
     let stop = Arc::new(AtomicBool::new(false));
     let clients: Vec<_> = (0..4)
         .map(|_| {

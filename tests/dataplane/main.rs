@@ -4,6 +4,7 @@
 mod support;
 
 mod admin;
+mod alloc;
 mod bodies;
 mod errors;
 mod keepalive;

@@ -137,6 +137,7 @@ pub struct Proxy {
 }
 
 pub struct ProxyBuilder {
+    on_thread_start: Option<Arc<dyn Fn(usize) + Send + Sync>>,
     engine: IoEngine,
     settings: Settings,
     workers: usize,
@@ -146,6 +147,11 @@ pub struct ProxyBuilder {
 impl ProxyBuilder {
     pub fn settings(mut self, f: impl FnOnce(&mut Settings)) -> Self {
         f(&mut self.settings);
+        self
+    }
+
+    pub fn on_thread_start(mut self, f: impl Fn(usize) + Send + Sync + 'static) -> Self {
+        self.on_thread_start = Some(Arc::new(f));
         self
     }
 
@@ -171,6 +177,7 @@ impl ProxyBuilder {
             pin: false,
             settings: self.settings,
             http: "127.0.0.1:0".parse().unwrap(),
+            on_thread_start: self.on_thread_start,
         };
         let workers = worker::start::<Plain>(options, publisher.handle(), metrics.clone(), None)
             .expect("start");
@@ -188,7 +195,13 @@ pub fn compile_ok(yaml: &str) -> ringress_control::RouteTable {
 
 impl Proxy {
     pub fn builder(engine: IoEngine) -> ProxyBuilder {
-        ProxyBuilder { engine, settings: Settings::default(), workers: 1, yaml: None }
+        ProxyBuilder {
+            on_thread_start: None,
+            engine,
+            settings: Settings::default(),
+            workers: 1,
+            yaml: None,
+        }
     }
 
     /// Publish a new table from manifests; returns its generation.
