@@ -130,6 +130,7 @@ pub async fn sync(
         return Ok(0);
     };
     let mut written = 0;
+    let mut first_error = None;
     for ingress in crate::compile::served(snapshot, options) {
         if current(ingress) == want {
             continue;
@@ -139,11 +140,24 @@ pub async fn sync(
         };
         let api: Api<Ingress> = Api::namespaced(client.clone(), ns);
         let patch = serde_json::json!({"status": {"loadBalancer": {"ingress": want}}});
-        api.patch_status(name, &PatchParams::default(), &Patch::Merge(&patch)).await?;
-        tracing::info!(ingress = %format!("{ns}/{name}"), "status.loadBalancer updated");
-        written += 1;
+        // One failure does not hold back the other Ingresses; a deleted
+        // Ingress (404) needs no status.
+        match api.patch_status(name, &PatchParams::default(), &Patch::Merge(&patch)).await {
+            Ok(_) => {
+                tracing::info!(ingress = %format!("{ns}/{name}"), "status.loadBalancer updated");
+                written += 1;
+            }
+            Err(kube::Error::Api(s)) if s.is_not_found() => {}
+            Err(e) => {
+                tracing::warn!(ingress = %format!("{ns}/{name}"), error = %e, "status update failed");
+                first_error.get_or_insert(e);
+            }
+        }
     }
-    Ok(written)
+    match first_error {
+        Some(e) => Err(e),
+        None => Ok(written),
+    }
 }
 
 /// The leader's writer: after each compile, on becoming leader, and every

@@ -190,3 +190,27 @@ async fn an_invalid_ingress_gets_one_event_while_the_problem_lasts() {
     assert_eq!(about_broken(&server).len(), 1);
     c.stop().await;
 }
+
+#[tokio::test]
+async fn a_failed_status_write_is_retried_and_does_not_stop_the_others() {
+    let server = cluster().await;
+    server.apply(&ingress("web", "second", "ringress", "second.example", "/", "site"));
+    server.fail_next(Some("PATCH"), "/ingresses/site/status", 500, 1);
+    let addresses = PublishTarget::Addresses(vec!["203.0.113.7".into()]);
+    let c = Controller::start(&server, "alpha", replica("alpha", addresses)).await;
+    eventually("both written", || {
+        status_ips(&server, "web", "site") == ["203.0.113.7"]
+            && status_ips(&server, "web", "second") == ["203.0.113.7"]
+    })
+    .await;
+    assert!(c.stats.status_errors.load(Ordering::Relaxed) >= 1);
+    let failed = server
+        .requests()
+        .iter()
+        .filter(|r| r.method == "PATCH" && r.uri.contains("/ingresses/site/status"))
+        .map(|r| r.status)
+        .collect::<Vec<_>>();
+    assert_eq!(failed.first(), Some(&500));
+    assert_eq!(failed.last(), Some(&200));
+    c.stop().await;
+}

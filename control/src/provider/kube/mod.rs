@@ -210,7 +210,8 @@ impl KubeStats {
 }
 
 /// What the leader's status and event writers see after each compile.
-#[derive(Debug, Default)]
+/// (No `Debug`: the snapshot holds TLS Secrets.)
+#[derive(Default)]
 pub(crate) struct Compiled {
     pub(crate) snapshot: Snapshot,
     pub(crate) diagnostics: Vec<Diagnostic>,
