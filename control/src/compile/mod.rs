@@ -15,9 +15,8 @@ mod diagnostic;
 mod rules;
 mod tls;
 
-use std::cmp::Ordering;
-
 use k8s_openapi::api::networking::v1::Ingress;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 
 use crate::snapshot::{Snapshot, Sourced};
 use crate::table::RouteTable;
@@ -60,7 +59,7 @@ pub fn compile(snapshot: &Snapshot, options: &CompileOptions) -> (RouteTable, Ve
             ours
         })
         .collect();
-    ingresses.sort_by(|a, b| age_order(&a.object, &b.object));
+    ingresses.sort_by(|a, b| age_key(&a.object).cmp(&age_key(&b.object)));
 
     let mut table = RouteTable::empty();
     let tls_hosts = tls::compile(&ingresses, snapshot, options, &mut table, &mut diagnostics);
@@ -72,15 +71,14 @@ pub fn compile(snapshot: &Snapshot, options: &CompileOptions) -> (RouteTable, Ve
 
 /// Older Ingresses first: `creationTimestamp` (absent counts as oldest, as
 /// in manifests files that carry none), then namespace, then name.
-pub(crate) fn age_order(a: &Ingress, b: &Ingress) -> Ordering {
-    let key = |i: &Ingress| {
-        (
-            i.metadata.creation_timestamp.clone(),
-            namespace_of(&i.metadata).to_string(),
-            i.metadata.name.clone().unwrap_or_default(),
-        )
-    };
-    key(a).cmp(&key(b))
+type AgeKey<'a> = (Option<&'a Time>, &'a str, &'a str);
+
+fn age_key(i: &Ingress) -> AgeKey<'_> {
+    (
+        i.metadata.creation_timestamp.as_ref(),
+        namespace_of(&i.metadata),
+        i.metadata.name.as_deref().unwrap_or_default(),
+    )
 }
 
 /// `metadata.namespace`, `default` when absent (as kubectl applies it).
