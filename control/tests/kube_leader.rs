@@ -50,7 +50,7 @@ fn writes_by(server: &ApiServer, token: &str) -> usize {
 fn replica(identity: &str, publish: PublishTarget) -> KubeConfig {
     KubeConfig {
         publish: Some(publish),
-        election: Some(LeaseConfig::new(NS, identity, Duration::from_secs(2))),
+        election: Some(LeaseConfig::new(NS, identity, Duration::from_secs(3))),
         ..fast_config()
     }
 }
@@ -101,7 +101,7 @@ async fn only_the_leader_writes_status_and_a_clean_stop_hands_over_at_once() {
     assert_eq!(b.stats.status_passes.load(Ordering::Relaxed), 0, "the follower never passes");
 
     // A clean stop releases the Lease; beta takes over well before the
-    // 2 s lease would have expired, and writes status for a new Ingress.
+    // 3 s lease would have expired, and writes status for a new Ingress.
     a.stop().await;
     assert_eq!(holder(&server), None, "alpha released the lease");
     eventually("beta leads", || holder(&server).as_deref() == Some("beta")).await;
@@ -124,7 +124,7 @@ async fn a_killed_leader_is_replaced_when_its_lease_expires() {
     b.until("beta synced", |t| t.route("site.example", "/").is_some()).await;
     a.kill();
     // A killed process releases nothing: alpha's record stays until it
-    // expires (2 s after beta last saw it change), then beta wins.
+    // expires (3 s after beta last saw it change), then beta wins.
     assert_eq!(holder(&server).as_deref(), Some("alpha"));
     eventually("beta leads", || holder(&server).as_deref() == Some("beta")).await;
     server.apply(&ingress("web", "new", "ringress", "new.example", "/", "site"));

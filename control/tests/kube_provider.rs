@@ -185,6 +185,9 @@ async fn one_namespace_is_watched_when_asked() {
         .iter()
         .any(|r| r.uri.starts_with("/apis/networking.k8s.io/v1/namespaces/web/ingresses?")));
     assert!(!requests.iter().any(|r| r.uri.starts_with("/apis/networking.k8s.io/v1/ingresses?")));
+    // TLS Secrets only, by field selector.
+    assert!(requests.iter().any(|r| r.uri.starts_with("/api/v1/namespaces/web/secrets?")
+        && r.uri.contains("fieldSelector=type%3Dkubernetes.io%2Ftls")));
     // IngressClasses are cluster-scoped and always listed cluster-wide.
     assert!(requests
         .iter()
