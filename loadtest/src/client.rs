@@ -240,7 +240,12 @@ async fn read_response(
         let len = owned.len();
         let (res, slice) = match timeout_at(deadline, conn.read(owned.slice_mut(len..))).await {
             Ok(r) => r,
-            Err(_) => return Err(timed_out(plan)),
+            Err(_) => {
+                // The buffer went down with the cancelled read: a new one
+                // for the next connection.
+                *buf = Vec::with_capacity(READ_BUF);
+                return Err(timed_out(plan));
+            }
         };
         *buf = slice.into_inner();
         match res {

@@ -177,3 +177,26 @@ fn an_unreachable_listener_gives_timeouts_not_a_hang() {
     assert!(r.summary.errors.timeout > 0, "{:?}", r.summary.errors);
     assert_eq!(r.summary.requests, 0);
 }
+
+#[test]
+fn the_run_recovers_after_timeouts() {
+    // The first connections get no answer (a stalled server); later ones
+    // are served. After its timeout each connection reconnects and must
+    // then see clean responses, not a trail of read errors.
+    static SEEN: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let addr = server(|mut s| {
+        if SEEN.fetch_add(1, std::sync::atomic::Ordering::SeqCst) < 2 {
+            return hold(s);
+        }
+        while read_request(&mut s) {
+            if s.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok").is_err() {
+                return;
+            }
+        }
+    });
+    let r = run(&format!("http://{addr}/"), &["--timeout", "100ms"]);
+    let e = r.summary.errors;
+    assert!(e.timeout > 0, "{e:?}");
+    assert!(r.summary.requests > 0);
+    assert_eq!(e.read, 0, "{e:?}");
+}
