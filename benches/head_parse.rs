@@ -32,6 +32,14 @@ fn parse(c: &mut Criterion) {
             b.iter(|| parse_request_head(black_box(src), &limits).unwrap().unwrap().head_len)
         });
     }
+    // The floor: httparse alone, no derived facts, no checks of ours.
+    g.bench_function("httparse_only_request_browser", |b| {
+        b.iter(|| {
+            let mut headers = [httparse::EMPTY_HEADER; 100];
+            let mut req = httparse::Request::new(&mut headers);
+            req.parse(black_box(BROWSER_GET)).unwrap().unwrap()
+        })
+    });
     g.bench_function("response_typical", |b| {
         b.iter(|| {
             parse_response_head(black_box(RESPONSE), false, &limits).unwrap().unwrap().head_len

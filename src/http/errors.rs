@@ -44,6 +44,10 @@ pub enum HeadError {
     /// A header name with a byte outside `tchar`, or whitespace before the colon.
     #[error("invalid byte in a header name")]
     BadHeaderName,
+    /// A name that reads as Content-Length or Transfer-Encoding once `_`
+    /// becomes `-` (as CGI gateways do): a next hop could frame by it.
+    #[error("header name resembling a framing header")]
+    FramingLookalike,
     /// A header value with a control byte (NUL, bare CR, DEL, ...).
     #[error("invalid byte in a header value")]
     BadHeaderValue,
@@ -104,6 +108,7 @@ impl HeadError {
             HeadError::ObsFold => "obs_fold",
             HeadError::BadHeaderName => "bad_header_name",
             HeadError::BadHeaderValue => "bad_header_value",
+            HeadError::FramingLookalike => "framing_lookalike",
             HeadError::MissingHost => "missing_host",
             HeadError::MultipleHost => "multiple_host",
             HeadError::BadHost => "bad_host",

@@ -42,6 +42,9 @@ pub enum Known {
     Date,
     /// `Server`.
     Server,
+    /// `Content_Length` or `Transfer_Encoding`: a name some servers (CGI
+    /// gateways) read as the framing field. Refused.
+    FramingLookalike,
 }
 
 /// Classifies a header name, case-insensitively, dispatching on length
@@ -67,8 +70,19 @@ pub fn classify(name: &[u8]) -> Known {
         16 if eq(b"x-forwarded-port") => Known::XForwardedPort,
         17 if eq(b"transfer-encoding") => Known::TransferEncoding,
         17 if eq(b"x-forwarded-proto") => Known::XForwardedProto,
+        14 if lookalike(name, b"content-length") => Known::FramingLookalike,
+        17 if lookalike(name, b"transfer-encoding") => Known::FramingLookalike,
         _ => Known::Other,
     }
+}
+
+/// Whether `name` equals `target` (lowercase) once `_` is read as `-`.
+fn lookalike(name: &[u8], target: &[u8]) -> bool {
+    name.len() == target.len()
+        && name
+            .iter()
+            .zip(target)
+            .all(|(a, b)| a.to_ascii_lowercase() == *b || (*a == b'_' && *b == b'-'))
 }
 
 /// Trims optional whitespace (SP / HTAB) on both sides.
@@ -115,9 +129,25 @@ pub fn parse_decimal(v: &[u8]) -> Option<u64> {
 /// non-ASCII is refused, so the router and the upstream see the same host.
 #[inline]
 pub fn is_valid_authority(v: &[u8]) -> bool {
-    !v.is_empty()
-        && v.iter().all(|&b| b.is_ascii_alphanumeric() || b"-._~!$&'()*+,;=:%[]".contains(&b))
+    !v.is_empty() && v.iter().all(|&b| AUTHORITY_BYTES[b as usize])
 }
+
+/// The bytes [`is_valid_authority`] accepts, as a lookup table.
+static AUTHORITY_BYTES: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut b = 0;
+    while b < 256 {
+        t[b] = (b as u8).is_ascii_alphanumeric();
+        b += 1;
+    }
+    let extra = b"-._~!$&'()*+,;=:%[]";
+    let mut i = 0;
+    while i < extra.len() {
+        t[extra[i] as usize] = true;
+        i += 1;
+    }
+    t
+};
 
 /// The host of an authority without its `:port` (IPv6 literals kept whole).
 #[inline]

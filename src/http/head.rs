@@ -252,7 +252,7 @@ fn check_partial(buf: &[u8], start: usize, limits: &HeadLimits) -> Result<(), He
 /// absolute-form, the host). Non-ASCII bytes and fragments are refused.
 fn classify_target(buf: &[u8], head: &mut RequestHead) -> Result<(), HeadError> {
     let t = head.target.get(buf);
-    if t.iter().any(|b| *b >= 0x80 || *b == b'#') {
+    if !t.is_ascii() || t.contains(&b'#') {
         return Err(HeadError::BadTarget);
     }
     if t.first() == Some(&b'/') {
@@ -305,6 +305,7 @@ fn derive(buf: &[u8], head: &mut RequestHead) -> Result<(), HeadError> {
         let value = h.value.get(buf);
         match classify(h.name.get(buf)) {
             Known::Other | Known::Date | Known::Server => {}
+            Known::FramingLookalike => return Err(HeadError::FramingLookalike),
             Known::Host => {
                 host_count += 1;
                 host_line = Some((i, h.value));

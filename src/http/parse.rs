@@ -117,27 +117,42 @@ pub(crate) fn apply_connection(
         if !conn.contains(i) {
             continue;
         }
-        for token in list_elements(h.value.get(buf)) {
-            if token.eq_ignore_ascii_case(b"close") {
-                t.close = true;
-            } else if token.eq_ignore_ascii_case(b"keep-alive") {
-                t.keep_alive = true;
-            } else if token.eq_ignore_ascii_case(b"upgrade") {
-                t.upgrade = true;
-            } else {
-                match classify(token) {
-                    Known::Host | Known::ContentLength | Known::TransferEncoding => {
-                        return Err(HeadError::ConnectionNamesProtectedHeader)
-                    }
-                    _ => {}
-                }
-                for (j, other) in headers.iter().enumerate() {
-                    if other.name.get(buf).eq_ignore_ascii_case(token) {
-                        drop.insert(j);
-                    }
+        let value = h.value.get(buf);
+        // Most values are one token (httparse already trimmed the ends).
+        if value.contains(&b',') {
+            for token in list_elements(value) {
+                connection_token(buf, headers, token, &mut t, drop)?;
+            }
+        } else {
+            connection_token(buf, headers, value, &mut t, drop)?;
+        }
+    }
+    Ok(t)
+}
+
+#[inline]
+fn connection_token(
+    buf: &[u8],
+    headers: &[HeaderSpan],
+    token: &[u8],
+    t: &mut ConnectionTokens,
+    drop: &mut HeaderSet,
+) -> Result<(), HeadError> {
+    match token.len() {
+        5 if token.eq_ignore_ascii_case(b"close") => t.close = true,
+        10 if token.eq_ignore_ascii_case(b"keep-alive") => t.keep_alive = true,
+        7 if token.eq_ignore_ascii_case(b"upgrade") => t.upgrade = true,
+        0 => {}
+        _ => {
+            if let Known::Host | Known::ContentLength | Known::TransferEncoding = classify(token) {
+                return Err(HeadError::ConnectionNamesProtectedHeader);
+            }
+            for (j, other) in headers.iter().enumerate() {
+                if other.name.get(buf).eq_ignore_ascii_case(token) {
+                    drop.insert(j);
                 }
             }
         }
     }
-    Ok(t)
+    Ok(())
 }

@@ -143,6 +143,7 @@ fn derive(buf: &[u8], head: &mut ResponseHead, head_request: bool) -> Result<(),
     let mut framing = FramingFields::default();
     let mut conn = HeaderSet::default();
     let mut upgrade_line = None;
+    let mut date_server = HeaderSet::default();
     for i in 0..head.header_count {
         let h = head.headers[i];
         match classify(h.name.get(buf)) {
@@ -165,6 +166,8 @@ fn derive(buf: &[u8], head: &mut ResponseHead, head_request: bool) -> Result<(),
             Known::KeepAlive | Known::ProxyConnection | Known::Te | Known::Trailer => {
                 head.drop.insert(i)
             }
+            Known::Date | Known::Server => date_server.insert(i),
+            Known::FramingLookalike => return Err(HeadError::FramingLookalike),
             _ => {}
         }
     }
@@ -191,14 +194,14 @@ fn derive(buf: &[u8], head: &mut ResponseHead, head_request: bool) -> Result<(),
         && head.framing != ResponseFraming::CloseDelimited
         && head.status != 101;
     let (mut has_date, mut has_server) = (false, false);
-    for (i, h) in head.headers().iter().enumerate() {
-        if head.drop.contains(i) {
-            continue;
-        }
-        match classify(h.name.get(buf)) {
-            Known::Date => has_date = true,
-            Known::Server => has_server = true,
-            _ => {}
+    if !date_server.is_empty() {
+        for (i, h) in head.headers().iter().enumerate() {
+            if date_server.contains(i) && !head.drop.contains(i) {
+                match h.name.get(buf).len() {
+                    4 => has_date = true,
+                    _ => has_server = true,
+                }
+            }
         }
     }
     head.has_date = has_date;

@@ -412,3 +412,13 @@ fn empty_host_is_valid_and_routes_as_no_host() {
     let src = b"GET / HTTP/1.1\r\nHost:\r\n\r\n";
     assert_eq!(parse(src).host(src), Some(""));
 }
+
+#[test]
+fn smuggling_framing_lookalike_names_are_400() {
+    for name in ["Content_Length", "transfer_encoding", "Transfer_Encoding"] {
+        let src = format!("POST / HTTP/1.1\r\nHost: a\r\n{name}: 5\r\n\r\n");
+        assert_eq!(refuse(src.as_bytes()), HeadError::FramingLookalike, "{name}");
+    }
+    let ok = b"GET / HTTP/1.1\r\nHost: a\r\nX_Custom_Header: 1\r\n\r\n";
+    assert_eq!(parse(ok).headers().len(), 2, "other underscores pass");
+}
