@@ -214,3 +214,23 @@ async fn a_failed_status_write_is_retried_and_does_not_stop_the_others() {
     assert_eq!(failed.last(), Some(&200));
     c.stop().await;
 }
+
+#[tokio::test]
+async fn writing_status_does_not_republish_the_table() {
+    let server = cluster().await;
+    let addresses = PublishTarget::Addresses(vec!["203.0.113.7".into()]);
+    let c = Controller::start(&server, "alpha", replica("alpha", addresses)).await;
+    c.until("first table", |t| t.route("site.example", "/").is_some()).await;
+    let generation = c.handle.load().generation();
+    eventually("status written", || status_ips(&server, "web", "site") == ["203.0.113.7"]).await;
+    // The write comes back as a MODIFIED Ingress; the writer's next pass
+    // sees it and finds nothing to do.
+    let passes = c.stats.status_passes.load(Ordering::Relaxed);
+    // (`> passes + 1`: the writing pass itself may not be counted yet.)
+    eventually("a later pass", || c.stats.status_passes.load(Ordering::Relaxed) > passes + 1).await;
+    assert_eq!(c.handle.load().generation(), generation, "only status changed");
+    assert_eq!(c.stats.compiles.load(Ordering::Relaxed), 1);
+    let patches = server.requests().iter().filter(|r| r.method == "PATCH").count();
+    assert_eq!(patches, 1, "one status write for one served Ingress");
+    c.stop().await;
+}

@@ -11,7 +11,9 @@
 //!    means "caches synced";
 //! 3. each change wakes the compiler, which waits for a quiet gap
 //!    ([`KubeConfig::debounce`]) bounded by [`KubeConfig::max_delay`], then
-//!    compiles every store into one table and publishes it;
+//!    compiles every store into one table and publishes it — unless only
+//!    what the compiler ignores changed (Ingress status, resourceVersions),
+//!    which keeps the live table and its generation;
 //! 4. the elected leader writes Ingress status and Events (see
 //!    [`crate::leader`], [`crate::status`], [`crate::events`]).
 //!
@@ -22,6 +24,7 @@
 //! ever); they never end the provider.
 
 mod backoff;
+mod fingerprint;
 mod watch;
 
 use std::future::Future;
@@ -407,6 +410,7 @@ async fn compile_loop<P: Publish>(
     compiled: channel::Sender<Arc<Compiled>>,
 ) {
     let mut reported = std::collections::HashSet::new();
+    let mut last: Option<(u64, Vec<Diagnostic>)> = None;
     loop {
         changed.notified().await;
         // Debounce: wait for a quiet gap, but never longer than max_delay.
@@ -425,6 +429,15 @@ async fn compile_loop<P: Publish>(
             continue;
         }
         let snapshot = stores.snapshot();
+        let fingerprint = fingerprint::of(&snapshot);
+        if last.as_ref().is_some_and(|(f, _)| *f == fingerprint) {
+            // Only what the compiler ignores changed (an Ingress status, a
+            // relist that found nothing new): keep the live table, but let
+            // the status writer see the new objects.
+            let diagnostics = last.as_ref().map(|(_, d)| d.clone()).unwrap_or_default();
+            compiled.send_replace(Arc::new(Compiled { snapshot, diagnostics }));
+            continue;
+        }
         let (table, diagnostics) = compile(&snapshot, &config.compile);
         config.stats.compiles.fetch_add(1, Ordering::Relaxed);
         // Log each problem once while it lasts, not on every compile.
@@ -439,6 +452,7 @@ async fn compile_loop<P: Publish>(
         if !config.stats.synced.swap(true, Ordering::AcqRel) {
             tracing::info!("caches synced; ready");
         }
+        last = Some((fingerprint, diagnostics.clone()));
         compiled.send_replace(Arc::new(Compiled { snapshot, diagnostics }));
     }
 }
