@@ -214,6 +214,27 @@ fn multi_mib_bodies_both_ways(engine: IoEngine) {
     }
 }
 
+/// A WebSocket upgrade over TLS: after 101, bytes flow both ways through
+/// the TLS stream split into its two halves.
+fn websocket_over_tls(engine: IoEngine) {
+    let (ca, _, _up, yaml) = setup(&[]);
+    let proxy = TlsProxy::start(engine, 1, &yaml);
+    let mut tls = tls_connect(proxy.https, &verifying_client(&ca.der()), "a.example");
+    send(
+        &mut tls,
+        b"GET /chat HTTP/1.1\r\nHost: a.example\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\
+          Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
+    );
+    assert_eq!(read_response(&mut tls).status, 101);
+    for round in 0..20 {
+        let msg = format!("frame {round} {}", "x".repeat(round * 1000));
+        send(&mut tls, msg.as_bytes());
+        let mut back = vec![0u8; msg.len()];
+        tls.read_exact(&mut back).expect("echo through the tunnel");
+        assert_eq!(back, msg.as_bytes());
+    }
+}
+
 /// A session resumes whichever worker accepts the next connection.
 fn sessions_resume_on_every_worker(engine: IoEngine) {
     let (ca, _, _up, yaml) = setup(&[]);
@@ -318,6 +339,7 @@ engines!(
     plain_http_to_a_tls_host_is_redirected,
     ssl_redirect_false_serves_plain_http,
     multi_mib_bodies_both_ways,
+    websocket_over_tls,
     sessions_resume_on_every_worker,
     bad_handshake_is_counted_in_metrics,
     curl_gets_through,
