@@ -72,6 +72,10 @@ pub struct RunArgs {
     /// HTTPS: server name sent in SNI and verified (default: the URL's host).
     #[arg(long)]
     pub sni: Option<String>,
+    /// HTTPS: never resume TLS sessions, so every new connection is a full
+    /// handshake (with `-H 'Connection: close'`: a handshake benchmark).
+    #[arg(long)]
+    pub no_tls_resume: bool,
     /// Do not pin threads to CPUs.
     #[arg(long)]
     pub no_pin: bool,

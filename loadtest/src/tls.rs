@@ -29,7 +29,11 @@ pub enum TlsSetupError {
 }
 
 /// The rustls client configuration for a run.
-pub fn client_config(insecure: bool, cacert: Option<&Path>) -> Result<ClientConfig, TlsSetupError> {
+pub fn client_config(
+    insecure: bool,
+    cacert: Option<&Path>,
+    resume: bool,
+) -> Result<ClientConfig, TlsSetupError> {
     let provider = Arc::new(aws_lc_rs::default_provider());
     let builder = ClientConfig::builder_with_provider(provider.clone())
         .with_safe_default_protocol_versions()?;
@@ -49,6 +53,9 @@ pub fn client_config(insecure: bool, cacert: Option<&Path>) -> Result<ClientConf
         builder.with_root_certificates(load_roots(&path)?).with_no_client_auth()
     };
     config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    if !resume {
+        config.resumption = rustls::client::Resumption::disabled();
+    }
     Ok(config)
 }
 
