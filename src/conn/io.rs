@@ -97,3 +97,29 @@ pub fn consume(buf: &mut Vec<u8>, n: usize) {
         buf.drain(..n);
     }
 }
+
+/// Longest a closing connection keeps reading what the client still sends.
+const LINGER: Duration = Duration::from_secs(2);
+/// Most bytes read and dropped while lingering.
+const LINGER_BYTES: usize = 256 * 1024;
+
+/// Close after an error answer without losing it: closing a socket with
+/// unread input makes the kernel send a reset, which can destroy the answer
+/// before the client reads it. So half-close, then read and drop what the
+/// client still sends, until it closes, [`LINGER`] passes or
+/// [`LINGER_BYTES`] arrived.
+pub async fn lingering_close<S: AsyncReadRent + AsyncWriteRent>(s: &mut S, buf: &mut Vec<u8>) {
+    if s.shutdown().await.is_err() {
+        return;
+    }
+    let deadline = std::time::Instant::now() + LINGER;
+    let mut dropped = 0;
+    while dropped < LINGER_BYTES {
+        buf.clear();
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        match read_more(s, buf, left).await {
+            Ok(0) | Err(_) => return,
+            Ok(n) => dropped += n,
+        }
+    }
+}

@@ -136,6 +136,7 @@ impl Conn {
                 Ok(None) => return,
                 Err(e) => {
                     self.fail(&mut down, &e, None).await;
+                    io::lingering_close(&mut down, &mut self.buf).await;
                     return;
                 }
             };
@@ -147,6 +148,10 @@ impl Conn {
                 Err(e) => {
                     let close = self.fail(&mut down, &e, Some(&head)).await;
                     if close {
+                        if !matches!(e.source(), crate::error::Source::Upstream) {
+                            // Unread request bytes may follow: see lingering_close.
+                            io::lingering_close(&mut down, &mut self.buf).await;
+                        }
                         After::Close
                     } else {
                         After::KeepAlive

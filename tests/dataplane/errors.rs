@@ -94,6 +94,24 @@ fn slow_head_is_408(engine: IoEngine) {
     assert!(c.closed());
 }
 
+/// A request body that stops arriving is answered 408 after the body
+/// idle timeout, and the connection closed.
+fn stalled_body_is_408(engine: IoEngine) {
+    let up = Upstream::start("web");
+    let proxy = Proxy::builder(engine)
+        .settings(|s| s.client_body_timeout = std::time::Duration::from_millis(300))
+        .manifests(yaml(&[
+            service("web", &[up.addr]),
+            ingress("i", None, &[("/", "Prefix", "web")]),
+        ]))
+        .start();
+    let mut c = proxy.client();
+    c.send(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\nonly part");
+    let r = c.response(false);
+    assert_eq!(r.status, 408);
+    assert!(c.closed());
+}
+
 /// Limits: a long request line is 414, too many or too large headers 431.
 fn head_limits(engine: IoEngine) {
     let up = Upstream::start("web");
@@ -138,6 +156,7 @@ engines!(
     garbage_or_drop_is_502,
     slow_upstream_is_504,
     slow_head_is_408,
+    stalled_body_is_408,
     head_limits,
     upstream_statuses_pass_through,
 );
