@@ -63,7 +63,7 @@ fn graceful_drain(engine: IoEngine) {
     let addr = proxy.addr;
     let busy = std::thread::spawn(move || {
         let mut c = Client::connect(addr);
-        c.get("x", "/", "x-test-delay-ms: 700\r\n")
+        c.get("x", "/", "x-test-delay-ms: 2000\r\n")
     });
     // Wait until the slow request is in flight at the upstream.
     let deadline = std::time::Instant::now() + DEADLINE;
