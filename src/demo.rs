@@ -31,13 +31,21 @@ pub fn run(args: DemoArgs) -> Result<(), ServeError> {
         }
     }
     let base = format!("http://{}", args.http);
+    // `ringress run`'s default HTTPS listener, which the demo keeps.
+    let https_port = 8443;
     println!("ringress demo: upstreams on {started:?}");
     println!("Try:");
     for vh in table.virtual_hosts() {
         for route in vh.routes() {
             let host = vh.host().to_string().replace('*', "any");
-            let path = route.path.trim_end_matches('/');
-            println!("  curl -i -H 'Host: {host}' {base}{path}/");
+            let path = &route.path;
+            println!("  curl -i -H 'Host: {host}' {base}{path}");
+            if route.redirect_to_https {
+                println!(
+                    "  curl -ik --resolve {host}:{port}:127.0.0.1 https://{host}:{port}{path}   # TLS",
+                    port = https_port
+                );
+            }
         }
     }
     println!("  curl -i -H 'Host: unknown.example' {base}/      # 404");
