@@ -6,6 +6,9 @@
 # Both generators: 1 thread, 64 keep-alive connections, no warmup (wrk has
 # none), DURATION seconds, ROUNDS rounds.
 #
+# GENERATORS="ringress-load ringress-load-epoll wrk" adds ringress-load on
+# epoll (the default engine is io_uring where available).
+#
 # Usage: benches/generator-check.sh            # ROUNDS=3 DURATION=8
 #        ROUNDS=1 DURATION=3 benches/generator-check.sh
 set -euo pipefail
@@ -33,7 +36,9 @@ wait_ready "http://127.0.0.1:$PROXY_HTTP/" || die "nginx proxy did not start"
 
 for round in $(seq "$ROUNDS"); do
     for proto in $PROTOCOLS; do
-        for gen in ringress-load wrk; do
+        for gen in ${GENERATORS:-ringress-load wrk}; do
+            LOAD_ARGS=
+            [ "$gen" = ringress-load-epoll ] && LOAD_ARGS="--io-engine epoll"
             if [ "$proto" = https ]; then o=$ORIGIN_HTTPS p=$PROXY_HTTPS; else o=$ORIGIN_HTTP p=$PROXY_HTTP; fi
             taskset -a -p -c "$PROXY_CPU" "$ORIGIN_PID" >/dev/null
             log "round $round $proto $gen direct"

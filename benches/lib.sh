@@ -81,7 +81,8 @@ start_origin() {
     wait_ready "http://127.0.0.1:$ORIGIN_HTTP/" || die "origin did not start: $(tail -5 "$OUT/origin.log")"
 }
 
-# measure GENERATOR CASE PROTO ROUND URL TARGET_PID: one pinned run; appends
+# measure GENERATOR CASE PROTO ROUND URL TARGET_PID: one pinned run (wrk when
+# GENERATOR is wrk, else ringress-load with $LOAD_ARGS added); appends
 # a line to $OUT/results.tsv:
 # generator case proto round rate p50_us p99_us requests errors target_cpu_s generator_cpu_s
 measure() {
@@ -94,7 +95,8 @@ measure() {
             -H 'Host: bench.local' "$url" >"$json.txt" 2>&1 &
     else
         taskset -c "$LOAD_CPU" "$LOAD" run "$url" -c "$CONNECTIONS" -t 1 -d "${DURATION}s" \
-            -w "${WARMUP}s" -H 'Host: bench.local' -q --json "$json" "${extra[@]}" >"$json.txt" 2>&1 &
+            -w "${WARMUP}s" -H 'Host: bench.local' -q --json "$json" "${extra[@]}" ${LOAD_ARGS:-} \
+            >"$json.txt" 2>&1 &
     fi
     gpid=$!
     sleep "$(awk -v w="$WARMUP" 'BEGIN { print w + 0.1 }')"
