@@ -48,6 +48,9 @@ pub struct Config {
     pub insecure: bool,
     pub rounds: u32,
     pub reference_url: Option<String>,
+    /// `auto`, `io-uring` or `epoll`.
+    #[serde(default)]
+    pub io_engine: String,
 }
 
 /// The measurements of one target.

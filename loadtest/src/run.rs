@@ -121,6 +121,12 @@ fn config_of(args: &RunArgs, body_bytes: usize, rounds: u32) -> Config {
         insecure: args.insecure,
         rounds,
         reference_url: args.reference_url.as_ref().map(Target::url),
+        io_engine: match args.io_engine {
+            crate::Engine::Auto => "auto",
+            crate::Engine::IoUring => "io-uring",
+            crate::Engine::Epoll => "epoll",
+        }
+        .to_string(),
     }
 }
 

@@ -173,6 +173,7 @@ fn both_io_engines_serve_and_drive() {
         let v = json(&report);
         assert!(v["requests"].as_u64().unwrap() > 0, "{engine}");
         assert_eq!(v["errors_total"], 0, "{engine}: {v}");
+        assert_eq!(v["config"]["io_engine"], engine);
         let _ = std::fs::remove_file(report);
     }
 }
