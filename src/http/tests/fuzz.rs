@@ -6,8 +6,9 @@
 use std::net::{IpAddr, Ipv4Addr};
 
 use crate::http::{
-    parse_request_head, write_upstream_request_head, ChunkedState, ForwardContext, HeadLimits,
-    RequestHead,
+    parse_request_head, parse_response_head, write_downstream_response_head,
+    write_upstream_request_head, ChunkedState, ForwardContext, HeadLimits, RequestHead,
+    ResponseContext,
 };
 
 /// xorshift64*: small, seeded, reproducible.
@@ -212,4 +213,47 @@ fn fuzz_mutated_chunked_bodies_never_panic_or_overrun() {
         }
         assert_eq!(result, whole_result, "{:?}", String::from_utf8_lossy(&body));
     }
+}
+
+const RESPONSES: &[&[u8]] = &[
+    b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\nServer: x\r\n\r\nhello",
+    b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nConnection: x-a\r\nX-A: 1\r\n\r\n",
+    b"HTTP/1.0 404 Not Found\r\nConnection: keep-alive\r\nContent-Length: 0\r\n\r\n",
+    b"HTTP/1.1 101 Switching Protocols\r\nConnection: upgrade\r\nUpgrade: websocket\r\n\r\n",
+];
+
+#[test]
+fn fuzz_mutated_responses_never_panic_and_rewrite_back_to_the_same_framing() {
+    let mut rng = Rng(0x1234_5678);
+    let req_src = b"GET / HTTP/1.1\r\nHost: a\r\n\r\n";
+    let req = parse_request_head(req_src, &HeadLimits::DEFAULT).unwrap().unwrap();
+    let date = b"Sun, 22 Nov 2026 04:00:00 GMT";
+    let mut accepted = 0;
+    for round in 0..20_000 {
+        let input = mutate(&mut rng, RESPONSES[round % RESPONSES.len()]);
+        let Ok(Some(resp)) = parse_response_head(&input, false, &HeadLimits::DEFAULT) else {
+            continue;
+        };
+        accepted += 1;
+        let raw = &input[..resp.head_len];
+        for (i, b) in raw.iter().enumerate() {
+            if *b == b'\n' {
+                assert!(
+                    i > 0 && raw[i - 1] == b'\r',
+                    "bare LF accepted: {:?}",
+                    String::from_utf8_lossy(raw)
+                );
+            }
+        }
+        let mut out = Vec::new();
+        let ctx = ResponseContext::new(&req, &resp, date, false);
+        write_downstream_response_head(&input, &resp, &ctx, &mut out);
+        let again = parse_response_head(&out, false, &HeadLimits::DEFAULT)
+            .unwrap_or_else(|e| panic!("{e:?}: {}", String::from_utf8_lossy(&out)))
+            .unwrap_or_else(|| panic!("incomplete: {}", String::from_utf8_lossy(&out)));
+        assert_eq!(again.head_len, out.len());
+        assert_eq!(again.status, resp.status);
+        assert_eq!(again.framing, resp.framing, "{}", String::from_utf8_lossy(&out));
+    }
+    assert!(accepted > 1000, "{accepted}");
 }
