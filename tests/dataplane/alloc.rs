@@ -15,15 +15,16 @@ use ringress::worker::IoEngine;
 
 struct Counting;
 
-static WORKER_ALLOCS: AtomicU64 = AtomicU64::new(0);
-
 thread_local! {
-    static TAGGED: Cell<bool> = const { Cell::new(false) };
+    /// The counter of the test whose worker runs on this thread. Each test
+    /// has its own, so the io_uring and epoll variants running in parallel
+    /// never count each other's allocations.
+    static COUNTER: Cell<Option<&'static AtomicU64>> = const { Cell::new(None) };
 }
 
 fn count() {
-    if TAGGED.try_with(|t| t.get()).unwrap_or(false) {
-        WORKER_ALLOCS.fetch_add(1, Ordering::Relaxed);
+    if let Ok(Some(counter)) = COUNTER.try_with(Cell::get) {
+        counter.fetch_add(1, Ordering::Relaxed);
     }
 }
 
@@ -53,9 +54,10 @@ static ALLOCATOR: Counting = Counting;
 /// request on the worker thread (at most a handful in total, from the
 /// once-a-second chores during the run).
 fn warm_requests_do_not_allocate(engine: IoEngine) {
+    let worker_allocs: &'static AtomicU64 = Box::leak(Box::new(AtomicU64::new(0)));
     let up = Upstream::start("web");
     let proxy = Proxy::builder(engine)
-        .on_thread_start(|_| TAGGED.with(|t| t.set(true)))
+        .on_thread_start(move |_| COUNTER.with(|c| c.set(Some(worker_allocs))))
         .settings(|s| s.keepalive_requests = 0)
         .manifests(yaml(&[
             service("web", &[up.addr]),
@@ -68,13 +70,13 @@ fn warm_requests_do_not_allocate(engine: IoEngine) {
         c.send(request);
         assert_eq!(c.response(false).status, 200);
     }
-    let before = WORKER_ALLOCS.load(Ordering::SeqCst);
+    let before = worker_allocs.load(Ordering::SeqCst);
     let started = std::time::Instant::now();
     for _ in 0..1000 {
         c.send(request);
         assert_eq!(c.response(false).status, 200);
     }
-    let allocations = WORKER_ALLOCS.load(Ordering::SeqCst) - before;
+    let allocations = worker_allocs.load(Ordering::SeqCst) - before;
     // A few per second of run time, whatever the number of requests.
     let bound = 4 * (started.elapsed().as_secs() + 1);
     assert!(allocations <= bound, "{allocations} allocations on the worker for 1000 requests");
