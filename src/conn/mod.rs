@@ -312,7 +312,9 @@ impl Conn {
 
     fn can_retry(&self, head: &RequestHead, e: &ProxyError) -> bool {
         let p = self.p;
-        matches!(e.source(), crate::error::Source::Upstream)
+        // `out` must still hold the request (a timed-out write loses it).
+        !self.out.is_empty()
+            && matches!(e.source(), crate::error::Source::Upstream)
             && !p.upstream_answered
             && !p.response_started
             && !p.body_streamed
