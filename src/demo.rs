@@ -31,7 +31,8 @@ pub fn run(args: DemoArgs) -> Result<(), ServeError> {
         }
     }
     let base = format!("http://{}", args.http);
-    // `ringress run`'s default HTTPS listener, which the demo keeps.
+    // The demo's HTTPS listener: `ringress run`'s default port, on loopback
+    // like the rest of the demo.
     let https_port = 8443;
     println!("ringress demo: upstreams on {started:?}");
     println!("Try:");
@@ -48,7 +49,11 @@ pub fn run(args: DemoArgs) -> Result<(), ServeError> {
             }
         }
     }
-    println!("  curl -i -H 'Host: unknown.example' {base}/      # 404");
+    let no_rule = match table.default_route() {
+        Some(_) => "no rule matches: the defaultBackend answers",
+        None => "no rule matches: 404",
+    };
+    println!("  curl -i -H 'Host: unknown.example' {base}/      # {no_rule}");
     println!("  curl -s http://{}/routes    # the live table", args.admin);
     println!("  curl -s http://{}/metrics", args.admin);
     println!("Edit files under {} and the table reloads. Ctrl-C stops.", args.manifests.display());
@@ -59,6 +64,8 @@ pub fn run(args: DemoArgs) -> Result<(), ServeError> {
         args.manifests.display().to_string(),
         "--http".to_string(),
         args.http.to_string(),
+        "--https".to_string(),
+        format!("127.0.0.1:{https_port}"),
         "--admin".to_string(),
         args.admin.to_string(),
         "--workers".to_string(),

@@ -7,11 +7,14 @@
 //! ConfigMap). [`run`] watches the directory with inotify (through
 //! `notify`, debounced) and republishes when the objects changed.
 //!
-//! The last good table stays live: once a table is published, a reload in
-//! which a file does not parse or an object fails to decode is reported
-//! and not published. The first table is published even with such errors
-//! (the rest compiles), so that ringress serves what it can.
+//! Errors are reported and skipped, and the rest still compiles. What a
+//! broken file stands for depends on its history: a file that read
+//! cleanly before keeps its last good version live (an editor's
+//! half-written save never drops a route); a file that never read cleanly
+//! contributes only its valid objects. The live table is only replaced by
+//! a newer one compiled from what is good.
 
+use std::collections::HashMap;
 use std::future::Future;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -47,35 +50,103 @@ pub enum DirError {
 /// YAML errors and invalid objects are diagnostics (with file, document,
 /// object and field); only an unreadable directory is an error.
 pub fn load_dir(dir: &Path) -> Result<(Snapshot, Vec<Diagnostic>), DirError> {
+    let mut snapshot = Snapshot::default();
+    let mut diagnostics = Vec::new();
+    for file in load_files(dir)? {
+        merge(&mut snapshot, file.snapshot);
+        diagnostics.extend(file.diagnostics);
+    }
+    diagnostics.extend(manifest::dedup(&mut snapshot));
+    Ok((snapshot, diagnostics))
+}
+
+/// What one manifest file held: its valid objects and its problems.
+#[derive(Debug)]
+struct FileLoad {
+    path: PathBuf,
+    snapshot: Snapshot,
+    diagnostics: Vec<Diagnostic>,
+}
+
+impl FileLoad {
+    fn has_errors(&self) -> bool {
+        self.diagnostics.iter().any(Diagnostic::is_error)
+    }
+}
+
+/// Read every manifest file under `dir`, each into its own snapshot.
+fn load_files(dir: &Path) -> Result<Vec<FileLoad>, DirError> {
     let meta =
         std::fs::metadata(dir).map_err(|source| DirError::Read { path: dir.into(), source })?;
     if !meta.is_dir() {
         return Err(DirError::NotADirectory(dir.into()));
     }
-    let mut files = Vec::new();
-    collect(dir, 0, &mut files).map_err(|source| DirError::Read { path: dir.into(), source })?;
+    let mut paths = Vec::new();
+    collect(dir, 0, &mut paths).map_err(|source| DirError::Read { path: dir.into(), source })?;
+    Ok(paths.into_iter().map(load_file).collect())
+}
+
+fn load_file(path: PathBuf) -> FileLoad {
     let mut snapshot = Snapshot::default();
-    let mut diagnostics = Vec::new();
-    for file in files {
-        let json = file.extension().is_some_and(|e| e.eq_ignore_ascii_case("json"));
-        match std::fs::read_to_string(&file) {
-            Ok(text) if json => {
-                diagnostics.extend(manifest::parse_json_str(&text, Some(&file), &mut snapshot))
+    let json = path.extension().is_some_and(|e| e.eq_ignore_ascii_case("json"));
+    let diagnostics = match std::fs::read_to_string(&path) {
+        Ok(text) if json => manifest::parse_json_str(&text, Some(&path), &mut snapshot),
+        Ok(text) => manifest::parse_str(&text, Some(&path), &mut snapshot),
+        Err(e) => vec![Diagnostic {
+            severity: Severity::Error,
+            kind: String::new(),
+            namespace: None,
+            name: None,
+            field: String::new(),
+            reason: format!("cannot read: {e}"),
+            origin: Some(Origin { file: path.clone(), document: 0, line: 0 }),
+        }],
+    };
+    FileLoad { path, snapshot, diagnostics }
+}
+
+fn merge(into: &mut Snapshot, from: Snapshot) {
+    into.ingresses.extend(from.ingresses);
+    into.ingress_classes.extend(from.ingress_classes);
+    into.services.extend(from.services);
+    into.endpoint_slices.extend(from.endpoint_slices);
+    into.secrets.extend(from.secrets);
+}
+
+/// The last version of each file that read without errors.
+#[derive(Default)]
+struct LastGood {
+    files: HashMap<PathBuf, Snapshot>,
+}
+
+impl LastGood {
+    /// Merge this reload's files into one snapshot: a file with errors
+    /// that read cleanly before stands for its last good version, any
+    /// other file for what it holds now. Returns the snapshot, every
+    /// diagnostic, and the files whose last good version was kept.
+    fn resolve(&mut self, files: Vec<FileLoad>) -> (Snapshot, Vec<Diagnostic>, Vec<PathBuf>) {
+        let mut snapshot = Snapshot::default();
+        let mut diagnostics = Vec::new();
+        let mut kept = Vec::new();
+        let mut seen = HashMap::with_capacity(files.len());
+        for file in files {
+            seen.insert(file.path.clone(), ());
+            if !file.has_errors() {
+                self.files.insert(file.path.clone(), file.snapshot.clone());
+                merge(&mut snapshot, file.snapshot);
+            } else if let Some(good) = self.files.get(&file.path) {
+                merge(&mut snapshot, good.clone());
+                kept.push(file.path);
+            } else {
+                merge(&mut snapshot, file.snapshot);
             }
-            Ok(text) => diagnostics.extend(manifest::parse_str(&text, Some(&file), &mut snapshot)),
-            Err(e) => diagnostics.push(Diagnostic {
-                severity: Severity::Error,
-                kind: String::new(),
-                namespace: None,
-                name: None,
-                field: String::new(),
-                reason: format!("cannot read: {e}"),
-                origin: Some(Origin { file, document: 0, line: 0 }),
-            }),
+            diagnostics.extend(file.diagnostics);
         }
+        // A removed file takes its objects with it.
+        self.files.retain(|path, _| seen.contains_key(path));
+        diagnostics.extend(manifest::dedup(&mut snapshot));
+        (snapshot, diagnostics, kept)
     }
-    diagnostics.extend(manifest::dedup(&mut snapshot));
-    Ok((snapshot, diagnostics))
 }
 
 fn collect(dir: &Path, depth: usize, files: &mut Vec<PathBuf>) -> std::io::Result<()> {
@@ -106,8 +177,8 @@ fn is_manifest(path: &Path) -> bool {
 }
 
 /// Load off the async threads (blocking file reads).
-async fn load(dir: PathBuf) -> Result<(Snapshot, Vec<Diagnostic>), DirError> {
-    tokio::task::spawn_blocking(move || load_dir(&dir))
+async fn load(dir: PathBuf) -> Result<Vec<FileLoad>, DirError> {
+    tokio::task::spawn_blocking(move || load_files(&dir))
         .await
         .map_err(|e| DirError::Task(e.to_string()))?
 }
@@ -141,7 +212,8 @@ pub async fn run(
         .watch(&dir, RecursiveMode::Recursive)
         .map_err(|source| DirError::Watch { path: dir.clone(), source })?;
 
-    let (snapshot, diagnostics) = load(dir.clone()).await?;
+    let mut last_good = LastGood::default();
+    let (snapshot, diagnostics, _) = last_good.resolve(load(dir.clone()).await?);
     let mut live = publish(&mut sink, snapshot, diagnostics, &options).await;
     tokio::pin!(shutdown);
     loop {
@@ -155,29 +227,36 @@ pub async fn run(
         }
         // Coalesce whatever else arrived meanwhile.
         while rx.try_recv().is_ok() {}
-        let (snapshot, diagnostics) = match load(dir.clone()).await {
-            Ok(loaded) => loaded,
+        let files = match load(dir.clone()).await {
+            Ok(files) => files,
             Err(e) => {
                 tracing::error!("{e}; keeping generation {}", live.generation);
                 continue;
             }
         };
-        if snapshot == live.snapshot {
-            tracing::debug!(dir = %dir.display(), "manifests unchanged; nothing to publish");
-            sink.not_published(NotPublished::Unchanged { live_generation: live.generation });
-            continue;
-        }
-        if diagnostics.iter().any(Diagnostic::is_error) {
-            log(&diagnostics);
+        let (snapshot, diagnostics, kept) = last_good.resolve(files);
+        for file in &kept {
             tracing::error!(
-                dir = %dir.display(),
-                "manifests have errors; keeping the last good table (generation {})",
-                live.generation
+                file = %file.display(),
+                "manifest file has errors; its last good version stays live"
             );
-            sink.not_published(NotPublished::Rejected {
-                live_generation: live.generation,
-                diagnostics: &diagnostics,
-            });
+        }
+        if snapshot == live.snapshot {
+            if diagnostics.iter().any(Diagnostic::is_error) {
+                log(&diagnostics);
+                tracing::error!(
+                    dir = %dir.display(),
+                    "manifests have errors and nothing good changed; generation {} stays live",
+                    live.generation
+                );
+                sink.not_published(NotPublished::Rejected {
+                    live_generation: live.generation,
+                    diagnostics: &diagnostics,
+                });
+            } else {
+                tracing::debug!(dir = %dir.display(), "manifests unchanged; nothing to publish");
+                sink.not_published(NotPublished::Unchanged { live_generation: live.generation });
+            }
             continue;
         }
         live = publish(&mut sink, snapshot, diagnostics, &options).await;

@@ -26,7 +26,8 @@ pub trait Publish: Send {
 pub enum NotPublished<'a> {
     /// The objects are the same as those of the live table.
     Unchanged { live_generation: u64 },
-    /// The new objects have errors; the last good table stays live.
+    /// The reload found errors and nothing good changed; the live table
+    /// stays.
     Rejected { live_generation: u64, diagnostics: &'a [Diagnostic] },
 }
 

@@ -74,11 +74,23 @@ fn routes(handle: &TableHandle, host: &str) -> bool {
     handle.load().route(host, "/").is_some()
 }
 
-/// Start with one site, add a second, break a file (the last good table
-/// stays live), rewrite a file unchanged (nothing published), then fix
-/// the broken file (the next generation goes live).
+/// A second site under its own IngressClass name, so that sites in
+/// several files do not declare the same IngressClass twice.
+fn other_site(host: &str, svc: &str, ip: &str) -> String {
+    site(host, svc, ip).replacen("name: ringress", &format!("name: ringress-{svc}"), 1)
+}
+
+const BROKEN: &str = "kind: Service\nmetadata: {name: [broken\n";
+
+/// Start with one site and add a second. Break the second file: it read
+/// cleanly before, so its last good version stays live and nothing is
+/// published. Add a third site while the second file is still broken: the
+/// rest compiles and goes live, the broken file's last good version with
+/// it. A new file with one good and one broken document contributes its
+/// good objects. Removing files takes their objects away; rewriting a file
+/// unchanged publishes nothing.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn dir_provider_reloads_and_keeps_last_good_table() {
+async fn dir_provider_skips_errors_and_keeps_last_good_version_of_a_file() {
     let dir = tempfile::tempdir().unwrap();
     write(dir.path(), "a.yaml", &site("a.com", "web-a", "10.0.0.1"));
     let publisher = Publisher::new();
@@ -98,28 +110,37 @@ async fn dir_provider_reloads_and_keeps_last_good_table() {
     assert!(handle.is_live());
     assert!(routes(&handle, "a.com"));
 
-    let second =
-        site("b.com", "web-b", "10.0.0.2").replacen("name: ringress", "name: ringress-b", 1);
-    write(dir.path(), "b.yaml", &second);
+    write(dir.path(), "b.yaml", &other_site("b.com", "web-b", "10.0.0.2"));
     assert_eq!(next_change(&mut events).await, Event::Published(2));
     assert!(routes(&handle, "a.com") && routes(&handle, "b.com"));
 
-    write(dir.path(), "b.yaml", "kind: Service\nmetadata: {name: [broken\n");
+    write(dir.path(), "b.yaml", BROKEN);
     assert_eq!(next_change(&mut events).await, Event::Rejected { live: 2, errors: 1 });
     assert_eq!(handle.load().generation(), 2);
-    assert!(routes(&handle, "b.com"), "the last good table stays live");
+    assert!(routes(&handle, "b.com"), "the broken file's last good version stays live");
 
-    write(dir.path(), "a.yaml", &site("a.com", "web-a", "10.0.0.1"));
-    let event = next(&mut events).await;
-    assert!(matches!(event, Event::Rejected { live: 2, .. }), "{event:?}: b.yaml is still broken");
+    write(dir.path(), "c.yaml", &other_site("c.com", "web-c", "10.0.0.3"));
+    assert_eq!(next_change(&mut events).await, Event::Published(3));
+    assert!(routes(&handle, "c.com"), "the rest compiles while b.yaml is broken");
+    assert!(routes(&handle, "a.com") && routes(&handle, "b.com"));
+
+    let half_good = format!("{}---\n{BROKEN}", other_site("d.com", "web-d", "10.0.0.4"));
+    write(dir.path(), "d.yaml", &half_good);
+    assert_eq!(next_change(&mut events).await, Event::Published(4));
+    assert!(routes(&handle, "d.com"), "a new file's valid documents are served");
 
     std::fs::remove_file(dir.path().join("b.yaml")).unwrap();
-    assert_eq!(next_change(&mut events).await, Event::Published(3));
-    assert!(routes(&handle, "a.com") && !routes(&handle, "b.com"));
+    assert_eq!(next_change(&mut events).await, Event::Published(5));
+    assert!(!routes(&handle, "b.com"), "a removed file takes its objects with it");
+
+    std::fs::remove_file(dir.path().join("d.yaml")).unwrap();
+    assert_eq!(next_change(&mut events).await, Event::Published(6));
+    assert!(!routes(&handle, "d.com"));
+    assert!(routes(&handle, "a.com") && routes(&handle, "c.com"));
 
     write(dir.path(), "a.yaml", &site("a.com", "web-a", "10.0.0.1"));
     assert_eq!(next(&mut events).await, Event::Unchanged);
-    assert_eq!(handle.reloads(), 3);
+    assert_eq!(handle.reloads(), 6);
 
     stop.send(()).unwrap();
     tokio::time::timeout(DEADLINE, task).await.unwrap().unwrap().unwrap();
