@@ -15,7 +15,8 @@
 # Usage: benches/e2e.sh                       # ROUNDS=3 DURATION=8
 #        ROUNDS=1 DURATION=3 benches/e2e.sh   # quick smoke run
 # Knobs: ROUNDS DURATION WARMUP CONNECTIONS CASES PROTOCOLS ORIGIN BASE_PORT
-#        PROXY_CPU LOAD_CPU LOAD RINGRESS OUT
+#        PROXY_CPU LOAD_CPU LOAD LOAD_ARGS RINGRESS OUT CERT (ecdsa|rsa)
+# Handshakes: PROTOCOLS=https LOAD_ARGS="-H Connection:close --no-tls-resume"
 # Needs: target/release/ringress-load and target/release/ringress
 # (cargo build --release), nginx, openssl, curl, python3; HAProxy optional.
 set -euo pipefail

@@ -6,8 +6,9 @@
 # Both generators: 1 thread, 64 keep-alive connections, no warmup (wrk has
 # none), DURATION seconds, ROUNDS rounds.
 #
-# GENERATORS="ringress-load ringress-load-epoll wrk" adds ringress-load on
-# epoll (the default engine is io_uring where available).
+# GENERATORS="ringress-load ringress-load-io-uring wrk" adds ringress-load on
+# io_uring (its `run` uses epoll by default; ringress-load-epoll names that
+# explicitly).
 #
 # Usage: benches/generator-check.sh            # ROUNDS=3 DURATION=8
 #        ROUNDS=1 DURATION=3 benches/generator-check.sh
@@ -39,6 +40,7 @@ for round in $(seq "$ROUNDS"); do
         for gen in ${GENERATORS:-ringress-load wrk}; do
             LOAD_ARGS=
             [ "$gen" = ringress-load-epoll ] && LOAD_ARGS="--io-engine epoll"
+            [ "$gen" = ringress-load-io-uring ] && LOAD_ARGS="--io-engine io-uring"
             if [ "$proto" = https ]; then o=$ORIGIN_HTTPS p=$PROXY_HTTPS; else o=$ORIGIN_HTTP p=$PROXY_HTTP; fi
             taskset -a -p -c "$PROXY_CPU" "$ORIGIN_PID" >/dev/null
             log "round $round $proto $gen direct"

@@ -51,9 +51,12 @@ wait_ready() {
     return 1
 }
 
-# A self-signed ECDSA P-256 certificate for bench.local, shared by every server.
+# A self-signed certificate for bench.local, shared by every server:
+# ECDSA P-256 (CERT=ecdsa, the default) or RSA 2048 (CERT=rsa).
 make_cert() {
-    openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 \
+    local -a key=(-newkey ec -pkeyopt ec_paramgen_curve:P-256)
+    [ "${CERT:-ecdsa}" = rsa ] && key=(-newkey rsa:2048)
+    openssl req -x509 "${key[@]}" -nodes -days 2 \
         -subj /CN=bench.local -addext subjectAltName=DNS:bench.local \
         -keyout "$OUT/key.pem" -out "$OUT/cert.pem" 2>/dev/null
     cat "$OUT/cert.pem" "$OUT/key.pem" >"$OUT/bundle.pem"

@@ -52,9 +52,10 @@ fn run(url: &str, extra: &[&str]) -> Report {
 
 #[test]
 fn refused_connections_are_connect_errors() {
-    let addr = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
-    // The listener is dropped: nothing listens there any more.
-    let r = run(&format!("http://{addr}/"), &[]);
+    // Port 1 (tcpmux) is outside the ephemeral range, so no other test's
+    // port-0 listener can take it over while this one runs (a port freed
+    // by dropping a listener can be handed to a parallel test at once).
+    let r = run("http://127.0.0.1:1/", &[]);
     assert!(r.summary.errors.connect > 0, "{:?}", r.summary.errors);
     assert_eq!(r.summary.requests, 0);
     assert_eq!(r.summary.errors.total(), r.summary.errors.connect);
