@@ -42,10 +42,21 @@ where
 }
 
 fn uring() -> io::Result<monoio::Runtime<monoio::time::TimeDriver<monoio::IoUringDriver>>> {
-    monoio::RuntimeBuilder::<monoio::IoUringDriver>::new()
-        .with_entries(URING_ENTRIES)
-        .enable_timer()
-        .build()
+    // Cooperative task running: a completion no longer interrupts the
+    // worker's CPU to run its task work; it runs at the worker's next
+    // entry into the kernel, which the event loop makes every turn. Single
+    // issuer: only the thread that builds the ring (this worker) submits.
+    // Kernels before 5.19/6.0 refuse these flags: then the plain ring.
+    let mut tuned = io_uring::IoUring::builder();
+    tuned.setup_coop_taskrun().setup_single_issuer();
+    let build = |urb: io_uring::Builder| {
+        monoio::RuntimeBuilder::<monoio::IoUringDriver>::new()
+            .with_entries(URING_ENTRIES)
+            .uring_builder(urb)
+            .enable_timer()
+            .build()
+    };
+    build(tuned).or_else(|_| build(io_uring::IoUring::builder()))
 }
 
 fn legacy() -> io::Result<monoio::Runtime<monoio::time::TimeDriver<monoio::LegacyDriver>>> {
