@@ -83,15 +83,18 @@ fn load_files(dir: &Path) -> Result<Vec<FileLoad>, DirError> {
     }
     let mut paths = Vec::new();
     collect(dir, 0, &mut paths).map_err(|source| DirError::Read { path: dir.into(), source })?;
-    Ok(paths.into_iter().map(load_file).collect())
+    Ok(paths.into_iter().filter_map(load_file).collect())
 }
 
-fn load_file(path: PathBuf) -> FileLoad {
+/// `None` when the file went away between listing and reading: it is
+/// removed, not broken, and takes its objects with it.
+fn load_file(path: PathBuf) -> Option<FileLoad> {
     let mut snapshot = Snapshot::default();
     let json = path.extension().is_some_and(|e| e.eq_ignore_ascii_case("json"));
     let diagnostics = match std::fs::read_to_string(&path) {
         Ok(text) if json => manifest::parse_json_str(&text, Some(&path), &mut snapshot),
         Ok(text) => manifest::parse_str(&text, Some(&path), &mut snapshot),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return None,
         Err(e) => vec![Diagnostic {
             severity: Severity::Error,
             kind: String::new(),
@@ -102,7 +105,7 @@ fn load_file(path: PathBuf) -> FileLoad {
             origin: Some(Origin { file: path.clone(), document: 0, line: 0 }),
         }],
     };
-    FileLoad { path, snapshot, diagnostics }
+    Some(FileLoad { path, snapshot, diagnostics })
 }
 
 fn merge(into: &mut Snapshot, from: Snapshot) {
@@ -214,6 +217,7 @@ pub async fn run(
 
     let mut last_good = LastGood::default();
     let (snapshot, diagnostics, _) = last_good.resolve(load(dir.clone()).await?);
+    let mut reported = diagnostics.clone();
     let mut live = publish(&mut sink, snapshot, diagnostics, &options).await;
     tokio::pin!(shutdown);
     loop {
@@ -242,7 +246,10 @@ pub async fn run(
             );
         }
         if snapshot == live.snapshot {
-            if diagnostics.iter().any(Diagnostic::is_error) {
+            // Errors already reported for these very objects are not news:
+            // a watch event that changed nothing (a stray second batch, a
+            // touched file) must not re-announce them.
+            if diagnostics != reported && diagnostics.iter().any(Diagnostic::is_error) {
                 log(&diagnostics);
                 tracing::error!(
                     dir = %dir.display(),
@@ -253,12 +260,15 @@ pub async fn run(
                     live_generation: live.generation,
                     diagnostics: &diagnostics,
                 });
+                reported = diagnostics;
             } else {
                 tracing::debug!(dir = %dir.display(), "manifests unchanged; nothing to publish");
                 sink.not_published(NotPublished::Unchanged { live_generation: live.generation });
+                reported = diagnostics;
             }
             continue;
         }
+        reported = diagnostics.clone();
         live = publish(&mut sink, snapshot, diagnostics, &options).await;
     }
 }
@@ -294,4 +304,22 @@ async fn publish(
     let generation = sink.publish(table);
     tracing::info!(generation, routes, diagnostics = diagnostics.len(), "route table published");
     Live { snapshot, generation }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A file listed and then removed before it is read is a removal, not
+    /// an unreadable file whose last good version would stay live.
+    #[test]
+    fn a_file_removed_before_it_is_read_is_absent_not_broken() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("gone.yaml");
+        assert!(load_file(path.clone()).is_none());
+
+        std::fs::write(&path, "kind: Service\nmetadata: {name: [broken\n").unwrap();
+        let broken = load_file(path).expect("a present file is read");
+        assert!(broken.has_errors());
+    }
 }

@@ -24,7 +24,8 @@ pub trait Publish: Send {
 /// Why a reload left the live table in place.
 #[derive(Debug)]
 pub enum NotPublished<'a> {
-    /// The objects are the same as those of the live table.
+    /// The objects are the same as those of the live table, and any
+    /// errors among them were already reported.
     Unchanged { live_generation: u64 },
     /// The reload found errors and nothing good changed; the live table
     /// stays.

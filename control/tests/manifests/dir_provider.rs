@@ -86,7 +86,8 @@ const BROKEN: &str = "kind: Service\nmetadata: {name: [broken\n";
 /// cleanly before, so its last good version stays live and nothing is
 /// published. Add a third site while the second file is still broken: the
 /// rest compiles and goes live, the broken file's last good version with
-/// it. A new file with one good and one broken document contributes its
+/// it. An event that changes nothing while a file stays broken is
+/// `Unchanged`, not a second rejection. A new file with one good and one broken document contributes its
 /// good objects. Removing files takes their objects away; rewriting a file
 /// unchanged publishes nothing.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -118,6 +119,10 @@ async fn dir_provider_skips_errors_and_keeps_last_good_version_of_a_file() {
     assert_eq!(next_change(&mut events).await, Event::Rejected { live: 2, errors: 1 });
     assert_eq!(handle.load().generation(), 2);
     assert!(routes(&handle, "b.com"), "the broken file's last good version stays live");
+
+    // A change event that changes nothing re-announces no error.
+    write(dir.path(), "a.yaml", &site("a.com", "web-a", "10.0.0.1"));
+    assert_eq!(next(&mut events).await, Event::Unchanged);
 
     write(dir.path(), "c.yaml", &other_site("c.com", "web-c", "10.0.0.3"));
     assert_eq!(next_change(&mut events).await, Event::Published(3));
