@@ -149,6 +149,10 @@ pub struct RunArgs {
     /// How long an endpoint that refused a connection is skipped.
     #[arg(long, value_name = "DURATION", default_value = "5s", value_parser = parse_duration)]
     pub endpoint_backoff: Duration,
+    /// An upgraded connection (WebSocket) with no traffic either way for
+    /// this long is closed.
+    #[arg(long, value_name = "DURATION", default_value = "1h", value_parser = parse_duration)]
+    pub tunnel_idle_timeout: Duration,
     /// On SIGTERM/SIGINT, time allowed for requests in flight to finish.
     #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = parse_duration)]
     pub drain_timeout: Duration,
@@ -177,6 +181,7 @@ impl RunArgs {
             upstream_idle_timeout: self.upstream_idle_timeout,
             upstream_max_idle: self.upstream_max_idle,
             endpoint_backoff: self.endpoint_backoff,
+            tunnel_idle_timeout: self.tunnel_idle_timeout,
             drain_timeout: self.drain_timeout,
             balance: match self.balance {
                 BalanceArg::RoundRobin => Balance::RoundRobin,

@@ -90,6 +90,10 @@ pub struct WorkerMetrics {
     pub pool_new: Counter,
     pub upstream_retries: Counter,
     pub endpoint_failures: Counter,
+    /// Upgraded connections (WebSocket) open now, and those closed for
+    /// being idle.
+    pub tunnels_active: Counter,
+    pub tunnels_idle_closed: Counter,
     pub latency_buckets: [Counter; LATENCY_BUCKETS_US.len() + 1],
     pub latency_sum_us: Counter,
     /// Generation of the table this worker loaded last.
@@ -178,7 +182,7 @@ impl Metrics {
             let v = self.sum(|w| w.upstream_errors[i].get());
             let _ = writeln!(o, "ringress_upstream_errors_total{{kind=\"{kind}\"}} {v}");
         }
-        let simple: [Series; 6] = [
+        let simple: [Series; 8] = [
             (
                 "ringress_downstream_connections_active",
                 "gauge",
@@ -205,6 +209,18 @@ impl Metrics {
                 "counter",
                 "Requests retried on a fresh upstream connection.",
                 |w| w.upstream_retries.get(),
+            ),
+            (
+                "ringress_tunnels_active",
+                "gauge",
+                "Upgraded (WebSocket) connections open now.",
+                |w| w.tunnels_active.get(),
+            ),
+            (
+                "ringress_tunnels_idle_closed_total",
+                "counter",
+                "Upgraded connections closed after --tunnel-idle-timeout without traffic.",
+                |w| w.tunnels_idle_closed.get(),
             ),
             (
                 "ringress_endpoint_failures_total",

@@ -168,7 +168,13 @@ impl Conn {
                 After::Upgrade(up) => {
                     let pending_down = std::mem::take(&mut self.buf);
                     let pending_up = std::mem::take(&mut self.ubuf);
-                    tunnel::run(down, up, pending_down, pending_up).await;
+                    let m = self.worker.m();
+                    m.tunnels_active.inc();
+                    let idle = self.worker.settings.tunnel_idle_timeout;
+                    if tunnel::run(down, up, pending_down, pending_up, idle).await {
+                        m.tunnels_idle_closed.inc();
+                    }
+                    m.tunnels_active.sub(1);
                     return;
                 }
             }

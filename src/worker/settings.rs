@@ -27,6 +27,9 @@ pub struct Settings {
     pub upstream_max_idle: usize,
     /// How long an endpoint that refused a connection is skipped.
     pub endpoint_backoff: Duration,
+    /// An upgraded connection (WebSocket) with no byte either way for this
+    /// long is closed.
+    pub tunnel_idle_timeout: Duration,
     /// After SIGTERM, how long in-flight requests may take to finish.
     pub drain_timeout: Duration,
     pub balance: Balance,
@@ -51,6 +54,7 @@ impl Default for Settings {
             upstream_idle_timeout: Duration::from_secs(60),
             upstream_max_idle: 64,
             endpoint_backoff: Duration::from_secs(5),
+            tunnel_idle_timeout: Duration::from_secs(3600),
             drain_timeout: Duration::from_secs(30),
             balance: Balance::RoundRobin,
             max_head_bytes: 64 * 1024,

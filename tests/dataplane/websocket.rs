@@ -33,4 +33,42 @@ fn websocket_echo(engine: IoEngine) {
     assert!(c.closed(), "tunnel should close after both sides are done");
 }
 
-engines!(websocket_echo);
+/// A tunnel with no byte either way for `tunnel_idle_timeout` is closed
+/// (both halves), and counted.
+fn idle_websocket_is_closed(engine: IoEngine) {
+    let up = Upstream::start("ws");
+    let proxy = Proxy::builder(engine)
+        .settings(|s| s.tunnel_idle_timeout = std::time::Duration::from_millis(300))
+        .manifests(yaml(&[service("ws", &[up.addr]), ingress("i", None, &[("/", "Prefix", "ws")])]))
+        .start();
+    let mut c = proxy.client();
+    c.send(
+        b"GET /chat HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\
+          Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
+    );
+    assert_eq!(c.response(false).status, 101);
+    c.w.write_all(b"ping").unwrap();
+    let mut back = [0u8; 4];
+    c.r.read_exact(&mut back).unwrap();
+    assert_eq!(&back, b"ping");
+    assert!(proxy.metrics_text().contains("\nringress_tunnels_active 1\n"));
+
+    // Silence: the proxy ends the stream (a read of 0, not the client's
+    // own read deadline).
+    let mut rest = Vec::new();
+    let n = c.r.read_to_end(&mut rest).expect("the proxy closes the idle tunnel");
+    assert_eq!(n, 0, "no stray bytes: {rest:?}");
+    let deadline = std::time::Instant::now() + DEADLINE;
+    loop {
+        let m = proxy.metrics_text();
+        if m.contains("\nringress_tunnels_idle_closed_total 1\n")
+            && m.contains("\nringress_tunnels_active 0\n")
+        {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "tunnel not counted as idle-closed: {m}");
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+}
+
+engines!(websocket_echo, idle_websocket_is_closed);
