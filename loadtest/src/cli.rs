@@ -76,6 +76,11 @@ pub struct RunArgs {
     /// handshake (with `-H 'Connection: close'`: a handshake benchmark).
     #[arg(long)]
     pub no_tls_resume: bool,
+    /// HTTPS: key-exchange groups to offer, in order of preference
+    /// (comma-separated). Default: rustls's list (x25519, secp256r1,
+    /// secp384r1, x25519mlkem768), whose first entry gets the key share.
+    #[arg(long, value_enum, value_delimiter = ',')]
+    pub tls_groups: Vec<KxGroup>,
     /// Do not pin threads to CPUs.
     #[arg(long)]
     pub no_pin: bool,
@@ -103,6 +108,27 @@ pub struct RunArgs {
     /// where io_uring drove them 0.77–0.87× as hard (docs/benchmarks.md).
     #[arg(long, value_enum, default_value_t = Engine::Epoll)]
     pub io_engine: Engine,
+}
+
+/// A TLS key-exchange group `--tls-groups` may name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum KxGroup {
+    X25519,
+    Secp256r1,
+    Secp384r1,
+    X25519mlkem768,
+}
+
+impl KxGroup {
+    /// The name as written on the command line and in reports.
+    pub fn name(self) -> &'static str {
+        match self {
+            KxGroup::X25519 => "x25519",
+            KxGroup::Secp256r1 => "secp256r1",
+            KxGroup::Secp384r1 => "secp384r1",
+            KxGroup::X25519mlkem768 => "x25519mlkem768",
+        }
+    }
 }
 
 #[derive(Debug, Clone, Args)]

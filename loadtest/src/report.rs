@@ -51,6 +51,9 @@ pub struct Config {
     /// `auto`, `io-uring` or `epoll`.
     #[serde(default)]
     pub io_engine: String,
+    /// `--tls-groups`, when given; absent means rustls's default list.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tls_groups: Vec<String>,
 }
 
 /// The measurements of one target.

@@ -127,13 +127,19 @@ fn config_of(args: &RunArgs, body_bytes: usize, rounds: u32) -> Config {
             crate::Engine::Epoll => "epoll",
         }
         .to_string(),
+        tls_groups: args.tls_groups.iter().map(|g| g.name().to_string()).collect(),
     }
 }
 
 fn prepare(args: &RunArgs, target: &Target, body: &[u8]) -> Result<Prepared, RunError> {
     let addr = target.resolve().map_err(RunError::Input)?;
     let tls = if target.tls {
-        let config = client_config(args.insecure, args.cacert.as_deref(), !args.no_tls_resume)?;
+        let config = client_config(
+            args.insecure,
+            args.cacert.as_deref(),
+            !args.no_tls_resume,
+            &args.tls_groups,
+        )?;
         let name = server_name(args.sni.as_deref().unwrap_or(&target.host))?;
         Some((TlsConnector::from(Arc::new(config)), name))
     } else {

@@ -1,16 +1,19 @@
 //! The client-side rustls configuration: the system CA bundle (or
 //! `--cacert`), or no verification at all with `--insecure` (handshake
-//! signatures are still checked, so the TLS work is the real one).
+//! signatures are still checked, so the TLS work is the real one), and the
+//! key-exchange groups offered (`--tls-groups`).
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
-use rustls::crypto::{aws_lc_rs, CryptoProvider};
+use rustls::crypto::{aws_lc_rs, CryptoProvider, SupportedKxGroup};
 use rustls::{ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme};
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, ServerName, UnixTime};
 use thiserror::Error;
+
+use crate::cli::KxGroup;
 
 /// Where the CA bundle is looked for when `--cacert` is not given.
 const SYSTEM_BUNDLES: [&str; 3] =
@@ -33,8 +36,13 @@ pub fn client_config(
     insecure: bool,
     cacert: Option<&Path>,
     resume: bool,
+    groups: &[KxGroup],
 ) -> Result<ClientConfig, TlsSetupError> {
-    let provider = Arc::new(aws_lc_rs::default_provider());
+    let mut provider = aws_lc_rs::default_provider();
+    if !groups.is_empty() {
+        provider.kx_groups = groups.iter().map(|g| kx_group(*g)).collect();
+    }
+    let provider = Arc::new(provider);
     let builder = ClientConfig::builder_with_provider(provider.clone())
         .with_safe_default_protocol_versions()?;
     let mut config = if insecure {
@@ -57,6 +65,16 @@ pub fn client_config(
         config.resumption = rustls::client::Resumption::disabled();
     }
     Ok(config)
+}
+
+fn kx_group(group: KxGroup) -> &'static dyn SupportedKxGroup {
+    use aws_lc_rs::kx_group;
+    match group {
+        KxGroup::X25519 => kx_group::X25519,
+        KxGroup::Secp256r1 => kx_group::SECP256R1,
+        KxGroup::Secp384r1 => kx_group::SECP384R1,
+        KxGroup::X25519mlkem768 => kx_group::X25519MLKEM768,
+    }
 }
 
 /// The name sent in SNI (none for an IP address) and verified.

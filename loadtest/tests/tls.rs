@@ -17,6 +17,8 @@ use rustls_pki_types::{PrivateKeyDer, PrivatePkcs8KeyDer};
 struct Handshakes {
     full: AtomicU64,
     resumed: AtomicU64,
+    /// Key-exchange groups the server negotiated, one per full handshake.
+    groups: std::sync::Mutex<Vec<rustls::NamedGroup>>,
 }
 
 /// A TLS server answering one request per connection (`Connection: close`).
@@ -51,7 +53,12 @@ fn tls_server() -> (SocketAddr, Arc<Handshakes>) {
                 }
                 match tls.conn.handshake_kind() {
                     Some(HandshakeKind::Resumed) => counts.resumed.fetch_add(1, Ordering::SeqCst),
-                    _ => counts.full.fetch_add(1, Ordering::SeqCst),
+                    _ => {
+                        if let Some(g) = tls.conn.negotiated_key_exchange_group() {
+                            counts.groups.lock().unwrap().push(g.name());
+                        }
+                        counts.full.fetch_add(1, Ordering::SeqCst)
+                    }
                 };
                 let _ = tls.write_all(
                     b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok",
@@ -92,6 +99,40 @@ fn no_tls_resume_makes_every_handshake_full() {
     assert_eq!(r.summary.errors.total(), 0, "{:?}", r.summary.errors);
     assert_eq!(counts.resumed.load(Ordering::SeqCst), 0);
     assert!(counts.full.load(Ordering::SeqCst) > 1);
+}
+
+/// By default the client offers rustls's list, which starts with X25519;
+/// `--tls-groups secp256r1` makes the key exchange ECDHE on P-256, and the
+/// report records the choice.
+#[test]
+fn tls_groups_choose_the_key_exchange() {
+    use rustls::NamedGroup;
+    let (addr, counts) = tls_server();
+    let url = format!("https://localhost:{}/", addr.port());
+    let r = run(&url, &["--insecure", "--no-tls-resume", "-H", "Connection: close"]);
+    assert_eq!(r.summary.errors.total(), 0, "{:?}", r.summary.errors);
+    let groups = std::mem::take(&mut *counts.groups.lock().unwrap());
+    assert!(!groups.is_empty());
+    assert!(groups.iter().all(|g| *g == NamedGroup::X25519), "{groups:?}");
+    assert!(r.config.as_ref().expect("config").tls_groups.is_empty());
+
+    let r = run(
+        &url,
+        &["--insecure", "--no-tls-resume", "--tls-groups", "secp256r1", "-H", "Connection: close"],
+    );
+    assert_eq!(r.summary.errors.total(), 0, "{:?}", r.summary.errors);
+    let groups = std::mem::take(&mut *counts.groups.lock().unwrap());
+    assert!(!groups.is_empty());
+    assert!(groups.iter().all(|g| *g == NamedGroup::secp256r1), "{groups:?}");
+    assert_eq!(r.config.as_ref().expect("config").tls_groups, ["secp256r1"]);
+}
+
+#[test]
+fn an_unknown_tls_group_is_a_usage_error() {
+    let err = Cli::try_parse_from(["ringress-load", "run", "https://x/", "--tls-groups", "x448"])
+        .expect_err("x448 is not offered");
+    assert_eq!(err.exit_code(), 2);
+    assert!(err.to_string().contains("x448"), "{err}");
 }
 
 #[test]
