@@ -202,7 +202,9 @@ where
             false
         }
     };
-    if reusable && resp.keep_alive && c.ubuf.is_empty() {
+    // An upstream that answered before the whole request body was sent
+    // (see `Conn::proxy`) is never reused: it is out of step.
+    if reusable && resp.keep_alive && c.ubuf.is_empty() && c.p.request_complete {
         c.worker.pool.put(addr, up, c.now());
     }
     Ok(if ctx.close { After::Close } else { After::KeepAlive })

@@ -164,7 +164,14 @@ impl Conn {
             self.worker.m().latency(started.elapsed());
             match after {
                 After::KeepAlive if !self.guard.is_draining() => {}
-                After::KeepAlive | After::Close => return,
+                After::KeepAlive | After::Close => {
+                    if !self.p.request_complete {
+                        // Answered before the body was read: the client may
+                        // still be sending it (see lingering_close).
+                        io::lingering_close(&mut down, &mut self.buf).await;
+                    }
+                    return;
+                }
                 After::Upgrade(up) => {
                     let pending_down = std::mem::take(&mut self.buf);
                     let pending_up = std::mem::take(&mut self.ubuf);
@@ -302,6 +309,18 @@ impl Conn {
             let again = std::mem::replace(&mut prepared, true);
             let result = match self.forward(down, head, &mut up, again).await {
                 Ok(()) => self.relay_response(down, head, up, addr).await,
+                // The upstream stopped taking the body: a server refusing
+                // an upload answers (413, 401 …) and closes. Its answer may
+                // be waiting; relay it rather than a 502 of our own.
+                Err(e @ (ProxyError::UpstreamReset | ProxyError::UpstreamIo(_)))
+                    if self.p.body_streamed && !self.p.request_complete =>
+                {
+                    match self.relay_response(down, head, up, addr).await {
+                        Ok(after) => Ok(after),
+                        Err(_) if !self.p.response_started => Err(e),
+                        Err(later) => Err(later),
+                    }
+                }
                 Err(e) => Err(e),
             };
             match result {

@@ -92,9 +92,55 @@ fn expect_continue(engine: IoEngine) {
     assert_eq!(r.header("x-seen-expect"), None, "Expect must not be forwarded");
 }
 
+/// An upstream that refuses an upload answers 413 after the head and
+/// closes without reading the body (half-close, then close with unread
+/// input: a reset). The client gets that 413, not a 502, and the
+/// connection closes after it.
+fn early_answer_during_upload_is_relayed(engine: IoEngine) {
+    use std::io::{BufRead, BufReader};
+    use std::net::TcpListener;
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = l.local_addr().unwrap();
+    let upstream = std::thread::spawn(move || {
+        let (s, _) = l.accept().unwrap();
+        let mut r = BufReader::new(s.try_clone().unwrap());
+        let mut line = String::new();
+        while r.read_line(&mut line).unwrap() > 2 {
+            line.clear();
+        }
+        let mut w = s;
+        w.write_all(
+            b"HTTP/1.1 413 Payload Too Large\r\nContent-Length: 9\r\nConnection: close\r\n\r\ntoo large",
+        )
+        .unwrap();
+        w.shutdown(std::net::Shutdown::Write).unwrap();
+        // Read a little of the body, then close with the rest unread.
+        let mut some = [0u8; 4096];
+        let _ = std::io::Read::read(&mut r, &mut some);
+    });
+    let proxy = Proxy::builder(engine)
+        .manifests(yaml(&[service("web", &[addr]), ingress("i", None, &[("/", "Prefix", "web")])]))
+        .start();
+    let mut c = proxy.client();
+    c.send(format!("POST /upload HTTP/1.1\r\nHost: x\r\nContent-Length: {BIG}\r\n\r\n").as_bytes());
+    let mut w = c.w.try_clone().unwrap();
+    // The proxy stops reading at some point: the sender may then fail.
+    let sender = std::thread::spawn(move || {
+        let _ = w.write_all(&pattern_body(BIG));
+    });
+    let r = c.response(false);
+    assert_eq!(r.status, 413, "{}", r.text());
+    assert_eq!(r.text(), "too large");
+    assert_eq!(r.header("connection"), Some("close"));
+    assert!(c.closed());
+    sender.join().unwrap();
+    upstream.join().unwrap();
+}
+
 engines!(
     large_content_length_both_ways,
     large_chunked_both_ways,
     large_response_content_length,
-    expect_continue
+    expect_continue,
+    early_answer_during_upload_is_relayed,
 );
