@@ -144,6 +144,11 @@ async fn route(shared: &Arc<Shared>, req: Request<Incoming>) -> Response<Body> {
     let path = req.uri().path().to_string();
     let query = query_pairs(req.uri().query().unwrap_or(""));
     let param = |k: &str| query.iter().find(|(q, _)| q == k).map(|(_, v)| v.clone());
+    if req.method() == Method::GET {
+        if let Some(found) = crate::discovery::answer(&path) {
+            return json_response(200, &found);
+        }
+    }
     let Some(target) = parse_path(&path) else {
         return status_response(
             404,
@@ -209,16 +214,23 @@ async fn route(shared: &Arc<Shared>, req: Request<Incoming>) -> Response<Body> {
         (Method::PATCH, Some(name), _) => {
             let content_type =
                 req.headers().get("content-type").and_then(|v| v.to_str().ok()).unwrap_or("");
-            if content_type != "application/merge-patch+json" {
+            // `kubectl apply` sends strategic merge patches. For the kinds
+            // served here (no list merged by key) one is a merge patch plus
+            // `$` directives, which are dropped.
+            let strategic = content_type == "application/strategic-merge-patch+json";
+            if content_type != "application/merge-patch+json" && !strategic {
                 return status_response(
                     415,
                     "UnsupportedMediaType",
                     &format!("unsupported patch type {content_type}"),
                 );
             }
-            let Some(patch) = read_json(req).await else {
+            let Some(mut patch) = read_json(req).await else {
                 return status_response(400, "BadRequest", "invalid JSON");
             };
+            if strategic {
+                strip_directives(&mut patch);
+            }
             let Some(mut current) = shared.store().get(&target.resource, &ns, name).cloned() else {
                 return status_response(
                     404,
@@ -252,6 +264,19 @@ async fn route(shared: &Arc<Shared>, req: Request<Incoming>) -> Response<Body> {
             }
         }
         _ => status_response(405, "MethodNotAllowed", "method not allowed"),
+    }
+}
+
+/// Remove strategic-merge-patch directives (`$patch`, `$retainKeys`,
+/// `$setElementOrder/…`, `$deleteFromPrimitiveList/…`) at every level.
+fn strip_directives(v: &mut Value) {
+    match v {
+        Value::Object(map) => {
+            map.retain(|k, _| !k.starts_with('$'));
+            map.values_mut().for_each(strip_directives);
+        }
+        Value::Array(items) => items.iter_mut().for_each(strip_directives),
+        _ => {}
     }
 }
 

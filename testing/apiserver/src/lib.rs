@@ -10,7 +10,9 @@
 //!   change history, label/field selectors, JSON merge patch.
 //! - `http`: the request router: GET (get, list with `limit`/`continue`,
 //!   `watch=true`), POST, PUT (409 on a stale resourceVersion), PATCH (merge,
-//!   `/status` subresource), DELETE.
+//!   strategic merge without list-merge keys, `/status` subresource), DELETE.
+//! - `discovery`: `/version`, `/api`, `/apis` and the resource lists, so
+//!   that `kubectl` works against it (`ringress-test-apiserver` binary).
 //! - `watch`: newline-delimited JSON watch events over chunked transfer,
 //!   BOOKMARKs, `timeoutSeconds`, and the 410 `ERROR` event for an expired
 //!   resourceVersion (HTTP 200, as the real API server answers).
@@ -19,6 +21,7 @@
 //! [`ApiServer::drop_watches`], [`ApiServer::fail_next`],
 //! [`ApiServer::forbid`].
 
+mod discovery;
 mod http;
 pub mod store;
 mod watch;
@@ -128,7 +131,13 @@ impl ApiServer {
     /// As [`ApiServer::start`], with BOOKMARK events every `interval` on
     /// watches that allow them.
     pub async fn start_with_bookmarks(interval: Duration) -> std::io::Result<Self> {
-        let listener = TcpListener::bind("127.0.0.1:0").await?;
+        Self::start_on("127.0.0.1:0".parse().expect("a valid address"), interval).await
+    }
+
+    /// Bind `addr` (port 0 for any free port) and serve on the current
+    /// tokio runtime, with BOOKMARK events every `interval`.
+    pub async fn start_on(addr: SocketAddr, interval: Duration) -> std::io::Result<Self> {
+        let listener = TcpListener::bind(addr).await?;
         let addr = listener.local_addr()?;
         let (signals, _) = broadcast::channel(4096);
         let shared = Arc::new(Shared {

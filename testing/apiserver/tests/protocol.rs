@@ -204,3 +204,54 @@ async fn watches_carry_bookmarks_and_end_at_their_timeout() {
     assert_eq!(events.len(), 1);
     assert!(matches!(events[0], Ok(WatchEvent::Added(_))));
 }
+
+/// Discovery answers as a cluster's does, so kube's discovery (and kubectl)
+/// find every kind served; a strategic merge patch (kubectl apply) lands
+/// as a merge without its `$` directives.
+#[tokio::test]
+async fn discovery_and_strategic_merge_patch() {
+    use kube::api::{Patch, PatchParams};
+    use kube::discovery::Discovery;
+    let server = ApiServer::start().await.unwrap();
+    let client = client(&server, "t").await;
+    let discovery = tokio::time::timeout(DEADLINE, Discovery::new(client.clone()).run())
+        .await
+        .unwrap()
+        .unwrap();
+    let mut kinds: Vec<String> = discovery
+        .groups()
+        .flat_map(|g| g.recommended_resources())
+        .map(|(r, _)| format!("{}/{}", r.api_version, r.kind))
+        .collect();
+    kinds.sort();
+    assert_eq!(
+        kinds,
+        [
+            "coordination.k8s.io/v1/Lease",
+            "discovery.k8s.io/v1/EndpointSlice",
+            "networking.k8s.io/v1/Ingress",
+            "networking.k8s.io/v1/IngressClass",
+            "v1/ConfigMap",
+            "v1/Event",
+            "v1/Namespace",
+            "v1/Secret",
+            "v1/Service",
+        ]
+    );
+
+    server.apply(&config_map("cm", "old"));
+    let api: Api<ConfigMap> = Api::namespaced(client, "default");
+    let patch = serde_json::json!({
+        "data": {"v": "new", "w": "added"},
+        "$setElementOrder/items": [{"key": "v"}],
+        "metadata": {"labels": {"l": "1"}, "$retainKeys": ["labels"]}
+    });
+    let patched = api.patch("cm", &PatchParams::default(), &Patch::Strategic(patch)).await.unwrap();
+    let data = patched.data.unwrap();
+    assert_eq!(data["v"], "new");
+    assert_eq!(data["w"], "added");
+    let stored = server.get::<ConfigMap>("default", "cm").unwrap();
+    let text = serde_json::to_string(&stored).unwrap();
+    assert!(!text.contains('$'), "directives are not stored: {text}");
+    assert_eq!(stored.metadata.labels.unwrap()["l"], "1");
+}
