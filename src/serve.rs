@@ -39,6 +39,8 @@ pub enum ServeError {
     Flags(String),
     #[error("workers did not stop within the drain timeout")]
     DrainTimeout,
+    #[error("the configuration provider stopped (see the log above)")]
+    ProviderStopped,
 }
 
 /// Run until SIGTERM or SIGINT, then drain and return.
@@ -58,8 +60,9 @@ pub fn run(args: RunArgs) -> Result<(), ServeError> {
     // The Kubernetes client is built first: a missing in-cluster config or
     // a bad kubeconfig fails before any listener starts.
     let kube = match &args.manifests {
-        Some(_) => {
+        Some(dir) => {
             args.kube.check_unused().map_err(ServeError::Flags)?;
+            dir::check_dir(dir)?;
             None
         }
         None => {
@@ -106,7 +109,20 @@ pub fn run(args: RunArgs) -> Result<(), ServeError> {
                 tokio::spawn(provide(dir, options, publisher, stop_rx))
             }
         };
-        wait_for_signal().await?;
+        // The provider runs until told to stop; should it end first (the
+        // directory became unwatchable), the controller cannot follow its
+        // source any more and stops too, with an error.
+        let mut provider = provider;
+        let provider_failed = tokio::select! {
+            signal = wait_for_signal() => {
+                signal?;
+                false
+            }
+            _ = &mut provider => {
+                tracing::error!("the configuration provider stopped; shutting down");
+                true
+            }
+        };
         tracing::info!(timeout = ?drain_timeout, "stopping: draining connections");
         workers.stop();
         let _ = stop_tx.send(true);
@@ -114,11 +130,13 @@ pub fn run(args: RunArgs) -> Result<(), ServeError> {
         let result = tokio::time::timeout(drain_timeout + Duration::from_secs(5), joined).await;
         // Let the provider stop on its own (a leader releases its Lease
         // here), but not for ever.
-        let mut provider = provider;
-        if tokio::time::timeout(Duration::from_secs(5), &mut provider).await.is_err() {
+        if !provider_failed
+            && tokio::time::timeout(Duration::from_secs(5), &mut provider).await.is_err()
+        {
             provider.abort();
         }
         match result {
+            Ok(_) if provider_failed => Err(ServeError::ProviderStopped),
             Ok(_) => {
                 tracing::info!("stopped");
                 Ok(())

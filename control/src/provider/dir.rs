@@ -74,13 +74,21 @@ impl FileLoad {
     }
 }
 
-/// Read every manifest file under `dir`, each into its own snapshot.
-fn load_files(dir: &Path) -> Result<Vec<FileLoad>, DirError> {
+/// That `dir` exists, is a directory and can be listed: checked before
+/// anything starts, so a wrong `--manifests` fails at once, naming it.
+pub fn check_dir(dir: &Path) -> Result<(), DirError> {
     let meta =
         std::fs::metadata(dir).map_err(|source| DirError::Read { path: dir.into(), source })?;
     if !meta.is_dir() {
         return Err(DirError::NotADirectory(dir.into()));
     }
+    std::fs::read_dir(dir).map_err(|source| DirError::Read { path: dir.into(), source })?;
+    Ok(())
+}
+
+/// Read every manifest file under `dir`, each into its own snapshot.
+fn load_files(dir: &Path) -> Result<Vec<FileLoad>, DirError> {
+    check_dir(dir)?;
     let mut paths = Vec::new();
     collect(dir, 0, &mut paths).map_err(|source| DirError::Read { path: dir.into(), source })?;
     Ok(paths.into_iter().filter_map(load_file).collect())
@@ -204,6 +212,7 @@ pub async fn run(
     mut sink: impl Publish,
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), DirError> {
+    check_dir(&dir)?;
     // Watch before the first read, so no change slips in between.
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<DebounceEventResult>();
     let mut debouncer = new_debouncer(DEBOUNCE, move |ev: DebounceEventResult| {
