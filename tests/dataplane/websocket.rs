@@ -9,16 +9,24 @@ use ringress::worker::IoEngine;
 
 /// A WebSocket handshake gets 101 from the upstream, then every byte the
 /// client sends comes back (the test upstream echoes).
-fn websocket_echo(engine: IoEngine) {
-    let up = Upstream::start("ws");
-    let proxy = Proxy::builder(engine)
-        .manifests(yaml(&[service("ws", &[up.addr]), ingress("i", None, &[("/", "Prefix", "ws")])]))
-        .start();
+/// Send a WebSocket handshake on a new client connection.
+fn upgrade(proxy: &Proxy) -> Client {
     let mut c = proxy.client();
     c.send(
         b"GET /chat HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\
           Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
     );
+    c
+}
+
+fn manifests(up: &Upstream) -> String {
+    yaml(&[service("ws", &[up.addr]), ingress("i", None, &[("/", "Prefix", "ws")])])
+}
+
+fn websocket_echo(engine: IoEngine) {
+    let up = Upstream::start("ws");
+    let proxy = Proxy::builder(engine).manifests(manifests(&up)).start();
+    let mut c = upgrade(&proxy);
     let r = c.response(false);
     assert_eq!(r.status, 101);
     assert!(r.header("upgrade").is_some_and(|u| u.eq_ignore_ascii_case("websocket")));
@@ -39,13 +47,9 @@ fn idle_websocket_is_closed(engine: IoEngine) {
     let up = Upstream::start("ws");
     let proxy = Proxy::builder(engine)
         .settings(|s| s.tunnel_idle_timeout = std::time::Duration::from_millis(300))
-        .manifests(yaml(&[service("ws", &[up.addr]), ingress("i", None, &[("/", "Prefix", "ws")])]))
+        .manifests(manifests(&up))
         .start();
-    let mut c = proxy.client();
-    c.send(
-        b"GET /chat HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\
-          Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
-    );
+    let mut c = upgrade(&proxy);
     assert_eq!(c.response(false).status, 101);
     c.w.write_all(b"ping").unwrap();
     let mut back = [0u8; 4];
