@@ -86,6 +86,8 @@ pub struct WorkerMetrics {
     pub upstream_errors: [Counter; UPSTREAM_ERROR_KINDS.len()],
     pub downstream_active: Counter,
     pub downstream_accepted: Counter,
+    /// Failed accepts (out of descriptors, mostly).
+    pub accept_errors: Counter,
     pub pool_reused: Counter,
     pub pool_new: Counter,
     pub upstream_retries: Counter,
@@ -182,7 +184,7 @@ impl Metrics {
             let v = self.sum(|w| w.upstream_errors[i].get());
             let _ = writeln!(o, "ringress_upstream_errors_total{{kind=\"{kind}\"}} {v}");
         }
-        let simple: [Series; 8] = [
+        let simple: [Series; 9] = [
             (
                 "ringress_downstream_connections_active",
                 "gauge",
@@ -209,6 +211,12 @@ impl Metrics {
                 "counter",
                 "Requests retried on a fresh upstream connection.",
                 |w| w.upstream_retries.get(),
+            ),
+            (
+                "ringress_accept_errors_total",
+                "counter",
+                "Failed accepts (out of file descriptors, mostly).",
+                |w| w.accept_errors.get(),
             ),
             (
                 "ringress_tunnels_active",

@@ -45,6 +45,7 @@ pub enum ServeError {
 
 /// Run until SIGTERM or SIGINT, then drain and return.
 pub fn run(args: RunArgs) -> Result<(), ServeError> {
+    raise_open_files_limit();
     let workers_n = args.workers.unwrap_or_else(engine::default_workers).max(1);
     let options = CompileOptions {
         ingress_class: args.ingress_class.clone(),
@@ -90,7 +91,7 @@ pub fn run(args: RunArgs) -> Result<(), ServeError> {
     tracing::info!(
         http = %workers.http_addr(),
         https = %args.https,
-        admin = %args.admin,
+        admin = %admin_listener.local_addr().map_or(args.admin, |a| a),
         workers = workers_n,
         source = %args.manifests.as_ref().map_or("kubernetes".into(), |d| d.display().to_string()),
         "ringress running"
@@ -144,6 +145,20 @@ pub fn run(args: RunArgs) -> Result<(), ServeError> {
             Err(_) => Err(ServeError::DrainTimeout),
         }
     })
+}
+
+/// Every connection is a descriptor (two while proxied): take the hard
+/// limit on open files, as nginx's `worker_rlimit_nofile` does, instead of
+/// the soft 1024 most shells give, which caps a worker near 500 clients.
+pub fn raise_open_files_limit() {
+    match rlimit::increase_nofile_limit(u64::MAX) {
+        Ok(limit) if limit < 4096 => tracing::warn!(
+            limit,
+            "open files limit is low; raise the hard limit (ulimit -Hn) for many connections"
+        ),
+        Ok(limit) => tracing::debug!(limit, "open files limit"),
+        Err(e) => tracing::warn!(error = %e, "cannot raise the open files limit"),
+    }
 }
 
 /// Keep the table in step with the manifests directory until `stop`.

@@ -1,9 +1,19 @@
-//! `ringress run` refuses a configuration source it cannot use before it
-//! listens: the process exits at once with a message naming the flag's
-//! value, and nothing is left serving an empty table.
+//! `ringress run` as a process: it refuses a configuration source it
+//! cannot use before it listens (exit at once, a message naming the
+//! flag's value, nothing left serving an empty table), and it survives
+//! running out of file descriptors.
 
-use std::process::{Command, Output, Stdio};
+#[allow(unused_imports)] // the shared builder re-exports more than this test uses
+#[path = "dataplane/support/mod.rs"]
+mod support;
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::mpsc;
 use std::time::{Duration, Instant};
+
+use support::{ingress, service, yaml, Client, Upstream};
 
 const DEADLINE: Duration = Duration::from_secs(20);
 
@@ -68,4 +78,120 @@ fn a_missing_kubeconfig_is_named_once() {
     let line = err.lines().find(|l| l.starts_with("ringress: ")).expect("an error line");
     assert!(line.contains(&format!("--kubeconfig {}", missing.display())), "{line}");
     assert_eq!(line.matches("No such file or directory").count(), 1, "{line}");
+}
+
+struct Running(Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn admin_get(admin: SocketAddr, path: &str) -> String {
+    let mut s = TcpStream::connect(admin).expect("connect to admin");
+    s.set_read_timeout(Some(DEADLINE)).unwrap();
+    write!(s, "GET {path} HTTP/1.1\r\nHost: admin\r\nConnection: close\r\n\r\n").unwrap();
+    let mut text = String::new();
+    s.read_to_string(&mut text).unwrap();
+    text
+}
+
+/// With a limit of 48 open files, 80 idle clients exhaust the worker's
+/// descriptors: accepts fail (counted and logged), the
+/// worker keeps serving the connections it has, and once clients leave it
+/// accepts and proxies again. Run under `prlimit`, so the limit is the
+/// child's alone.
+fn out_of_descriptors(engine: &str) {
+    let up = Upstream::start("a");
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("site.yaml"),
+        yaml(&[service("web", &[up.addr]), ingress("i", None, &[("/", "Prefix", "web")])]),
+    )
+    .unwrap();
+    let child = Command::new("prlimit")
+        .arg("--nofile=48:48")
+        .arg(env!("CARGO_BIN_EXE_ringress"))
+        .args(["run", "--manifests"])
+        .arg(dir.path())
+        .args(["--http=127.0.0.1:0", "--https=127.0.0.1:0", "--admin=127.0.0.1:0"])
+        .args(["--workers=1", "--no-pin", &format!("--io-engine={engine}")])
+        .env("RUST_LOG", "warn,ringress::serve=info")
+        .env("NO_COLOR", "1")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start ringress under prlimit");
+    let mut child = Running(child);
+    let (lines_tx, lines) = mpsc::channel();
+    let stderr = child.0.stderr.take().unwrap();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            let _ = lines_tx.send(line);
+        }
+    });
+    let field = |line: &str, name: &str| -> SocketAddr {
+        let prefix = format!("{name}=");
+        let addr = line.split_whitespace().find_map(|f| f.strip_prefix(prefix.as_str()));
+        addr.unwrap_or_else(|| panic!("{name}= in {line}")).parse().unwrap()
+    };
+    let (http, admin) = loop {
+        let line = lines.recv_timeout(DEADLINE).expect("ringress starts");
+        if line.contains("ringress running") {
+            break (field(&line, "http"), field(&line, "admin"));
+        }
+    };
+    let deadline = Instant::now() + DEADLINE;
+    while !admin_get(admin, "/readyz").starts_with("HTTP/1.1 200") {
+        assert!(Instant::now() < deadline, "ringress never became ready");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert_eq!(Client::connect(http).get("x", "/", "").status, 200);
+
+    // Hold more idle clients than the worker has descriptors for; the
+    // kernel completes their handshakes into the backlog regardless.
+    let held: Vec<TcpStream> = (0..80).map(|_| TcpStream::connect(http).unwrap()).collect();
+    let deadline = Instant::now() + DEADLINE;
+    let warning = loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let line = lines.recv_timeout(left).expect("an accept failure is logged");
+        if line.contains("accept failed") {
+            break line;
+        }
+    };
+    assert!(warning.contains("Too many open files"), "{warning}");
+    drop(held);
+
+    // Served again once descriptors are free.
+    let deadline = Instant::now() + DEADLINE;
+    loop {
+        let mut c = Client::connect(http);
+        c.w.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
+        c.send(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+        if c.try_response(false).is_some_and(|r| r.status == 200) {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the worker does not serve again");
+    }
+    let metrics = admin_get(admin, "/metrics");
+    let errors: u64 = metrics
+        .lines()
+        .find_map(|l| l.strip_prefix("ringress_accept_errors_total "))
+        .expect("the accept error counter")
+        .parse()
+        .unwrap();
+    assert!(errors > 0, "{metrics}");
+    assert!(child.0.try_wait().unwrap().is_none(), "ringress is still running");
+}
+
+#[test]
+fn out_of_descriptors_io_uring() {
+    out_of_descriptors("io-uring");
+}
+
+#[test]
+fn out_of_descriptors_epoll() {
+    out_of_descriptors("epoll");
 }

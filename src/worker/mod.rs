@@ -327,6 +327,7 @@ async fn accept_loop<K: StreamKind>(
     stop: Arc<AtomicBool>,
 ) {
     let kind = Rc::new(kind);
+    let mut last_warning: Option<Instant> = None;
     loop {
         let accepted = listener.accept().await;
         if stop.load(Ordering::Acquire) {
@@ -340,8 +341,14 @@ async fn accept_loop<K: StreamKind>(
             }
             Err(e) => {
                 // Out of file descriptors or a transient network error: wait
-                // a little instead of spinning.
-                tracing::warn!(worker = worker.index, error = %e, "accept failed");
+                // a little instead of spinning, and say so at most once a
+                // second (the counter has every failure).
+                worker.m().accept_errors.inc();
+                let now = Instant::now();
+                if last_warning.is_none_or(|t| now.duration_since(t) >= Duration::from_secs(1)) {
+                    last_warning = Some(now);
+                    tracing::warn!(worker = worker.index, error = %e, "accept failed");
+                }
                 monoio::time::sleep(Duration::from_millis(20)).await;
             }
         }
