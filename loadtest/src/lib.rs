@@ -53,14 +53,32 @@ pub enum Engine {
 
 /// Builds a monoio runtime with timers on the chosen engine.
 pub(crate) fn runtime(engine: Engine) -> std::io::Result<Runtime> {
-    use monoio::{IoUringDriver, LegacyDriver, RuntimeBuilder};
+    use monoio::LegacyDriver;
+    let legacy = || monoio::RuntimeBuilder::<LegacyDriver>::new().enable_timer().build();
     match engine {
-        Engine::Auto => RuntimeBuilder::<monoio::FusionDriver>::new().enable_timer().build(),
-        Engine::IoUring => {
-            Ok(RuntimeBuilder::<IoUringDriver>::new().enable_timer().build()?.into())
-        }
-        Engine::Epoll => Ok(RuntimeBuilder::<LegacyDriver>::new().enable_timer().build()?.into()),
+        Engine::Auto => match uring() {
+            Ok(rt) => Ok(rt.into()),
+            Err(_) => Ok(legacy()?.into()),
+        },
+        Engine::IoUring => Ok(uring()?.into()),
+        Engine::Epoll => Ok(legacy()?.into()),
     }
+}
+
+/// An io_uring runtime whose completions run their task work when the
+/// thread next enters the kernel (COOP_TASKRUN) rather than through an
+/// interrupt, submitted from this thread only (SINGLE_ISSUER); the plain
+/// ring on kernels that refuse those flags.
+fn uring() -> std::io::Result<monoio::Runtime<monoio::time::TimeDriver<monoio::IoUringDriver>>> {
+    let build = |ring: io_uring::Builder| {
+        monoio::RuntimeBuilder::<monoio::IoUringDriver>::new()
+            .uring_builder(ring)
+            .enable_timer()
+            .build()
+    };
+    let mut tuned = io_uring::IoUring::builder();
+    tuned.setup_coop_taskrun().setup_single_issuer();
+    build(tuned).or_else(|_| build(io_uring::IoUring::builder()))
 }
 
 /// Pins the calling thread to the `index`-th CPU this process may use
