@@ -104,8 +104,8 @@ pub struct RunArgs {
     #[arg(short = 'q', long)]
     pub quiet: bool,
     /// I/O engine of the load threads. epoll by default: on the machine
-    /// the benchmarks are written for it drove targets as hard as `wrk`,
-    /// where io_uring drove them 0.77–0.87× as hard (docs/benchmarks.md).
+    /// the benchmarks are written for it has driven targets as hard as
+    /// `wrk` in every run; io_uring has been 0.77–1.06× (docs/benchmarks.md).
     #[arg(long, value_enum, default_value_t = Engine::Epoll)]
     pub io_engine: Engine,
 }
