@@ -1,6 +1,11 @@
 //! Route lookup at 10,000 rules over 1,000 hosts: ns per `table.route()`.
 //!
 //! `cargo bench --bench route_lookup -- --warm-up-time 1 --measurement-time 3`
+//!
+//! With `ROUTE_LOOKUPS=N` in the environment it skips criterion and does
+//! N exact-host lookups after building the table, for instruction counts
+//! under callgrind (`benches/lookup-instructions.sh` subtracts a run with
+//! N=0, so only the lookups remain).
 
 mod control;
 
@@ -64,5 +69,27 @@ fn lookup(c: &mut Criterion) {
     g.finish();
 }
 
+/// `ROUTE_LOOKUPS=N`: build the table, then N lookups cycling over the
+/// exact-host requests, and nothing else.
+fn count_mode(n: usize) {
+    let table = table();
+    let reqs = requests("exact");
+    let mut found = 0usize;
+    for i in 0..n {
+        let (h, p) = &reqs[i % reqs.len()];
+        found += usize::from(black_box(table.route(black_box(h), black_box(p))).is_some());
+    }
+    assert_eq!(found, n, "every exact-host request has a route");
+    println!("{n} lookups over {} distinct requests", reqs.len());
+}
+
 criterion_group!(benches, lookup);
-criterion_main!(benches);
+
+fn main() {
+    if let Ok(n) = std::env::var("ROUTE_LOOKUPS") {
+        count_mode(n.parse().expect("ROUTE_LOOKUPS is a number of lookups"));
+        return;
+    }
+    benches();
+    Criterion::default().configure_from_args().final_summary();
+}
