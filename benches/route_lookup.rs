@@ -9,7 +9,7 @@
 
 mod control;
 
-use criterion::{black_box, criterion_group, criterion_main, Criterion, Throughput};
+use criterion::{black_box, criterion_group, Criterion, Throughput};
 use ringress_control::{compile, CompileOptions, RouteTable};
 
 const RULES: usize = 10_000;
