@@ -165,7 +165,7 @@ impl Conn {
             match after {
                 After::KeepAlive if !self.guard.is_draining() => {}
                 After::KeepAlive | After::Close => {
-                    if !self.p.request_complete {
+                    if head.has_body() && !self.p.request_complete {
                         // Answered before the body was read: the client may
                         // still be sending it (see lingering_close).
                         io::lingering_close(&mut down, &mut self.buf).await;
