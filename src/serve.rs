@@ -110,9 +110,9 @@ pub fn run(args: RunArgs) -> Result<(), ServeError> {
                 tokio::spawn(provide(dir, options, publisher, stop_rx))
             }
         };
-        // The provider runs until told to stop; should it end first (the
-        // directory became unwatchable), the controller cannot follow its
-        // source any more and stops too, with an error.
+        // The provider runs until told to stop; should it end first (its
+        // file watch ended), the controller cannot follow its source any
+        // more and stops too, with an error.
         let mut provider = provider;
         let provider_failed = tokio::select! {
             signal = wait_for_signal() => {
