@@ -248,17 +248,20 @@ pub async fn run(
             }
         };
         let (snapshot, diagnostics, kept) = last_good.resolve(files);
-        for file in &kept {
-            tracing::error!(
-                file = %file.display(),
-                "manifest file has errors; its last good version stays live"
-            );
-        }
+        let log_kept = || {
+            for file in &kept {
+                tracing::error!(
+                    file = %file.display(),
+                    "manifest file has errors; its last good version stays live"
+                );
+            }
+        };
         if snapshot == live.snapshot {
             // Errors already reported for these very objects are not news:
             // a watch event that changed nothing (a stray second batch, a
             // touched file) must not re-announce them.
             if diagnostics != reported && diagnostics.iter().any(Diagnostic::is_error) {
+                log_kept();
                 log(&diagnostics);
                 tracing::error!(
                     dir = %dir.display(),
@@ -277,6 +280,7 @@ pub async fn run(
             }
             continue;
         }
+        log_kept();
         reported = diagnostics.clone();
         live = publish(&mut sink, snapshot, diagnostics, &options).await;
     }
