@@ -73,17 +73,17 @@ async fn copy<R: AsyncReadRent, W: AsyncWriteRent>(
     let mut idle = false;
     'copy: loop {
         if !buf.is_empty() {
-            // A peer that stops reading stalls the write: the same idle
-            // limit applies.
-            let Some(left) = activity.remaining() else {
-                idle = true;
-                break;
-            };
-            match monoio::time::timeout(left, w.write_all(buf)).await {
+            // A peer that takes none of these bytes for the whole idle
+            // limit ends the tunnel. The limit runs from this write's
+            // start, not from the shared activity: a write cut short
+            // cannot be resumed (how much went out is lost with it), so it
+            // must not be cut while the other direction keeps the tunnel
+            // alive.
+            match monoio::time::timeout(activity.idle, w.write_all(buf)).await {
                 Ok((Ok(_), b)) => buf = b,
                 Ok((Err(_), _)) => break,
                 Err(_) => {
-                    idle = activity.remaining().is_none();
+                    idle = true;
                     break;
                 }
             }
