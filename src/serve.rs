@@ -91,7 +91,7 @@ pub fn run(args: RunArgs) -> Result<(), ServeError> {
     tracing::info!(
         http = %workers.http_addr(),
         https = %args.https,
-        admin = %admin_listener.local_addr().map_or(args.admin, |a| a),
+        admin = %admin_listener.local_addr().unwrap_or(args.admin),
         workers = workers_n,
         source = %args.manifests.as_ref().map_or("kubernetes".into(), |d| d.display().to_string()),
         "ringress running"

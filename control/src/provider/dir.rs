@@ -272,12 +272,11 @@ pub async fn run(
                     live_generation: live.generation,
                     diagnostics: &diagnostics,
                 });
-                reported = diagnostics;
             } else {
                 tracing::debug!(dir = %dir.display(), "manifests unchanged; nothing to publish");
                 sink.not_published(NotPublished::Unchanged { live_generation: live.generation });
-                reported = diagnostics;
             }
+            reported = diagnostics;
             continue;
         }
         log_kept();
