@@ -3,12 +3,12 @@
 //! rewriting it for the client and following a chunked body allocate
 //! nothing once the output buffer has grown to its working size.
 //!
-//! A counting global allocator, counting only on the thread that asks for
-//! it (the test harness allocates on its own threads meanwhile).
+//! The counting global allocator (`tests/counting_alloc`) counts only on
+//! the thread that asks for it (the test harness allocates on its own
+//! threads meanwhile).
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::cell::Cell;
 use std::net::{IpAddr, Ipv4Addr};
+use std::sync::atomic::Ordering;
 
 use ringress::http::{
     parse_request_head, parse_response_head, write_downstream_response_head,
@@ -16,42 +16,10 @@ use ringress::http::{
     ResponseContext,
 };
 
-struct Counting;
+#[path = "counting_alloc/mod.rs"]
+mod counting_alloc;
 
-thread_local! {
-    static COUNTING: Cell<bool> = const { Cell::new(false) };
-    static COUNT: Cell<u64> = const { Cell::new(0) };
-}
-
-fn note() {
-    let _ = COUNTING.try_with(|on| {
-        if on.get() {
-            let _ = COUNT.try_with(|c| c.set(c.get() + 1));
-        }
-    });
-}
-
-// SAFETY: every call is forwarded unchanged to the system allocator; the
-// wrapper only counts, in thread-locals that need no allocation.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        note();
-        // SAFETY: same contract as the caller's.
-        unsafe { System.alloc(layout) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: same contract as the caller's.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        note();
-        // SAFETY: same contract as the caller's.
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-}
-
-#[global_allocator]
-static ALLOCATOR: Counting = Counting;
+use counting_alloc::{count_on_this_thread, new_counter};
 
 const REQUEST: &[u8] = b"POST /api/v1/items?limit=10 HTTP/1.1\r\nHost: shop.example.com\r\n\
     User-Agent: Mozilla/5.0 (X11; Linux x86_64)\r\nAccept: application/json\r\n\
@@ -92,21 +60,22 @@ fn parse_and_rewrite_allocate_nothing_after_warm_up() {
     let expected = one_request(&ctx, &mut dates, &mut upstream, &mut downstream);
     assert!(expected > REQUEST.len());
 
-    COUNT.with(|c| c.set(0));
-    COUNTING.with(|on| on.set(true));
+    let requests = new_counter();
+    count_on_this_thread(Some(requests));
     let mut bytes = 0;
     for _ in 0..10_000 {
         bytes += one_request(&ctx, &mut dates, &mut upstream, &mut downstream);
     }
-    COUNTING.with(|on| on.set(false));
+    count_on_this_thread(None);
 
     assert_eq!(bytes, expected * 10_000);
-    assert_eq!(COUNT.with(Cell::get), 0, "allocations during 10,000 requests");
+    assert_eq!(requests.load(Ordering::Relaxed), 0, "allocations during 10,000 requests");
 
     // The counter itself works: one boxed value is one allocation.
-    COUNTING.with(|on| on.set(true));
+    let boxes = new_counter();
+    count_on_this_thread(Some(boxes));
     let boxed = std::hint::black_box(Box::new(bytes));
-    COUNTING.with(|on| on.set(false));
+    count_on_this_thread(None);
     assert_eq!(*boxed, bytes);
-    assert_eq!(COUNT.with(Cell::get), 1);
+    assert_eq!(boxes.load(Ordering::Relaxed), 1);
 }

@@ -5,59 +5,21 @@
 //! housekeeping timer) may allocate a little; that is time-bound, not
 //! request-bound, hence the bound below instead of zero.
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::cell::Cell;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 
+use crate::counting_alloc::{count_on_this_thread, new_counter};
 use crate::engines;
 use crate::support::*;
 use ringress::worker::IoEngine;
-
-struct Counting;
-
-thread_local! {
-    /// The counter of the test whose worker runs on this thread. Each test
-    /// has its own, so the io_uring and epoll variants running in parallel
-    /// never count each other's allocations.
-    static COUNTER: Cell<Option<&'static AtomicU64>> = const { Cell::new(None) };
-}
-
-fn count() {
-    if let Ok(Some(counter)) = COUNTER.try_with(Cell::get) {
-        counter.fetch_add(1, Ordering::Relaxed);
-    }
-}
-
-// SAFETY: every call is forwarded unchanged to the system allocator; the
-// counting touches only an atomic and a const-initialised thread-local.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        count();
-        // SAFETY: same contract as ours, forwarded.
-        unsafe { System.alloc(layout) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: `ptr` came from `System` through `alloc`/`realloc` above.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        count();
-        // SAFETY: forwarded with the caller's guarantees.
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-}
-
-#[global_allocator]
-static ALLOCATOR: Counting = Counting;
 
 /// After warm-up, 1000 proxied keep-alive requests cause no allocation per
 /// request on the worker thread (at most a handful in total, from the
 /// once-a-second chores during the run).
 fn warm_requests_do_not_allocate(engine: IoEngine) {
-    let worker_allocs: &'static AtomicU64 = Box::leak(Box::new(AtomicU64::new(0)));
+    let worker_allocs = new_counter();
     let up = Upstream::start("web");
     let proxy = Proxy::builder(engine)
-        .on_thread_start(move |_| COUNTER.with(|c| c.set(Some(worker_allocs))))
+        .on_thread_start(move |_| count_on_this_thread(Some(worker_allocs)))
         .settings(|s| s.keepalive_requests = 0)
         .manifests(yaml(&[
             service("web", &[up.addr]),

@@ -3,6 +3,9 @@
 
 mod support;
 
+#[path = "../counting_alloc/mod.rs"]
+mod counting_alloc;
+
 mod admin;
 mod alloc;
 mod bodies;
