@@ -9,45 +9,18 @@ mod support;
 #[path = "../control/tests/kube_support/mod.rs"]
 mod kube_support;
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
+#[path = "process_support/mod.rs"]
+mod process_support;
+
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use k8s_openapi::api::coordination::v1::Lease;
 use k8s_openapi::api::networking::v1::Ingress;
 use kube_support::{ingress, ingress_class, service, slice};
+use process_support::{start_addrs, Running, DEADLINE};
 use ringress_test_apiserver::ApiServer;
 use support::{Client, Upstream};
-
-const DEADLINE: Duration = Duration::from_secs(20);
-
-/// Remove ANSI colour sequences from a log line.
-fn plain(line: &str) -> String {
-    let mut out = String::new();
-    let mut chars = line.chars();
-    while let Some(c) = chars.next() {
-        if c == '\u{1b}' {
-            for c in chars.by_ref() {
-                if c.is_ascii_alphabetic() {
-                    break;
-                }
-            }
-        } else {
-            out.push(c);
-        }
-    }
-    out
-}
-
-struct Running(Child);
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
 
 fn until(what: &str, mut check: impl FnMut() -> bool) {
     let deadline = Instant::now() + DEADLINE;
@@ -88,25 +61,8 @@ fn run_kubernetes_serves_writes_status_and_releases_the_lease() {
         .spawn()
         .expect("start ringress");
     let mut child = Running(child);
-    let (lines_tx, lines) = mpsc::channel();
-    let stderr = child.0.stderr.take().unwrap();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            let _ = lines_tx.send(plain(&line));
-        }
-    });
-    let mut log = Vec::new();
-    let http = loop {
-        let line = lines.recv_timeout(DEADLINE).unwrap_or_else(|_| panic!("no start: {log:#?}"));
-        if line.contains("ringress running") {
-            let addr = line.split_whitespace().find_map(|f| f.strip_prefix("http="));
-            break addr
-                .expect("http=ADDR in the start line")
-                .parse::<std::net::SocketAddr>()
-                .unwrap();
-        }
-        log.push(line);
-    };
+    let lines = child.stderr_lines();
+    let [http] = start_addrs(&lines, ["http"]);
 
     // Served once the caches synced: a real request reaches the upstream.
     let mut response = None;

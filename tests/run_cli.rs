@@ -7,15 +7,16 @@
 #[path = "dataplane/support/mod.rs"]
 mod support;
 
-use std::io::{BufRead, BufReader, Read, Write};
+#[path = "process_support/mod.rs"]
+mod process_support;
+
+use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
-use std::process::{Child, Command, Output, Stdio};
-use std::sync::mpsc;
+use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
+use process_support::{start_addrs, Running, DEADLINE};
 use support::{ingress, service, yaml, Client, Upstream};
-
-const DEADLINE: Duration = Duration::from_secs(20);
 
 /// Run `ringress run ARGS` on ports 0; it must exit by itself.
 fn run(args: &[&str]) -> Output {
@@ -80,15 +81,6 @@ fn a_missing_kubeconfig_is_named_once() {
     assert_eq!(line.matches("No such file or directory").count(), 1, "{line}");
 }
 
-struct Running(Child);
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 fn admin_get(admin: SocketAddr, path: &str) -> String {
     let mut s = TcpStream::connect(admin).expect("connect to admin");
     s.set_read_timeout(Some(DEADLINE)).unwrap();
@@ -125,24 +117,8 @@ fn out_of_descriptors(engine: &str) {
         .spawn()
         .expect("start ringress under prlimit");
     let mut child = Running(child);
-    let (lines_tx, lines) = mpsc::channel();
-    let stderr = child.0.stderr.take().unwrap();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            let _ = lines_tx.send(line);
-        }
-    });
-    let field = |line: &str, name: &str| -> SocketAddr {
-        let prefix = format!("{name}=");
-        let addr = line.split_whitespace().find_map(|f| f.strip_prefix(prefix.as_str()));
-        addr.unwrap_or_else(|| panic!("{name}= in {line}")).parse().unwrap()
-    };
-    let (http, admin) = loop {
-        let line = lines.recv_timeout(DEADLINE).expect("ringress starts");
-        if line.contains("ringress running") {
-            break (field(&line, "http"), field(&line, "admin"));
-        }
-    };
+    let lines = child.stderr_lines();
+    let [http, admin] = start_addrs(&lines, ["http", "admin"]);
     let deadline = Instant::now() + DEADLINE;
     while !admin_get(admin, "/readyz").starts_with("HTTP/1.1 200") {
         assert!(Instant::now() < deadline, "ringress never became ready");
