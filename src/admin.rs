@@ -79,7 +79,8 @@ pub fn answer(path: &str, state: &AdminState) -> (u16, &'static str, String) {
             if state.metrics.all_workers_running() {
                 (200, "text/plain", "ok\n".into())
             } else {
-                (503, "text/plain", "workers not running\n".into())
+                let (alive, all) = (state.metrics.workers_alive(), state.metrics.workers.len());
+                (503, "text/plain", format!("{alive} of {all} workers running\n"))
             }
         }
         "/readyz" => {

@@ -19,6 +19,8 @@
 //! - [`error`]: the one error type, its source, status and label.
 //! - [`upstream`]: per-worker connection pool, endpoint choice, connect.
 //! - [`tls`]: TLS termination (certificates by SNI from the table).
+//! - [`stream`]: what a downstream stream (TCP, TLS) must offer, and its
+//!   promise about cancelled operations.
 //! - [`metrics`]: per-worker padded counters, summed for `/metrics`.
 //! - [`admin`]: `/healthz`, `/readyz`, `/routes`, `/metrics`.
 //! - [`demo`]: `ringress demo`, the examples with bundled upstreams.
@@ -33,6 +35,7 @@ pub mod kubernetes;
 pub mod listen;
 pub mod metrics;
 pub mod serve;
+pub mod stream;
 pub mod tls;
 pub mod upstream;
 pub mod worker;

@@ -88,6 +88,8 @@ pub struct WorkerMetrics {
     pub downstream_accepted: Counter,
     /// Failed accepts (out of descriptors, mostly).
     pub accept_errors: Counter,
+    /// Connection tasks that panicked (caught; the worker kept serving).
+    pub connection_panics: Counter,
     pub pool_reused: Counter,
     pub pool_new: Counter,
     pub upstream_retries: Counter,
@@ -100,8 +102,10 @@ pub struct WorkerMetrics {
     pub latency_sum_us: Counter,
     /// Generation of the table this worker loaded last.
     pub table_generation: Counter,
-    /// `Engine as u64`, 0 until the worker runs.
+    /// `Engine as u64`, 0 until the worker runs and after it stopped.
     pub engine: Counter,
+    /// 1 once the worker thread ended without being asked to stop.
+    pub died: Counter,
 }
 
 impl WorkerMetrics {
@@ -184,7 +188,7 @@ impl Metrics {
             let v = self.sum(|w| w.upstream_errors[i].get());
             let _ = writeln!(o, "ringress_upstream_errors_total{{kind=\"{kind}\"}} {v}");
         }
-        let simple: [Series; 9] = [
+        let simple: [Series; 10] = [
             (
                 "ringress_downstream_connections_active",
                 "gauge",
@@ -217,6 +221,12 @@ impl Metrics {
                 "counter",
                 "Failed accepts (out of file descriptors, mostly).",
                 |w| w.accept_errors.get(),
+            ),
+            (
+                "ringress_connection_panics_total",
+                "counter",
+                "Connections ended by a panic in their task (the worker kept serving; a bug).",
+                |w| w.connection_panics.get(),
             ),
             (
                 "ringress_tunnels_active",
@@ -290,6 +300,8 @@ impl Metrics {
                 w.table_generation.get()
             );
         }
+        help(o, "ringress_workers_alive", "gauge", "Worker threads running now.");
+        let _ = writeln!(o, "ringress_workers_alive {}", self.workers_alive());
         help(
             o,
             "ringress_worker_io_engine",
@@ -313,9 +325,21 @@ impl Metrics {
         self.workers.iter().all(|w| w.table_generation.get() > 0)
     }
 
-    /// True when every worker has started its runtime.
+    /// True when every worker has started its runtime and none has died.
     pub fn all_workers_running(&self) -> bool {
         self.workers.iter().all(|w| w.engine.get() != 0)
+    }
+
+    /// True when every worker thread ended without being asked to stop:
+    /// nothing is left to serve.
+    pub fn all_workers_died(&self) -> bool {
+        self.workers.iter().all(|w| w.died.get() != 0)
+    }
+
+    /// Workers whose runtime is running now (a worker that stopped or
+    /// died reads 0 in `engine`).
+    pub fn workers_alive(&self) -> usize {
+        self.workers.iter().filter(|w| w.engine.get() != 0).count()
     }
 }
 

@@ -41,6 +41,8 @@ pub enum ServeError {
     DrainTimeout,
     #[error("the configuration provider stopped (see the log above)")]
     ProviderStopped,
+    #[error("every worker thread ended unexpectedly (see the log above)")]
+    WorkersDied,
 }
 
 /// Run until SIGTERM or SIGINT, then drain and return.
@@ -98,7 +100,7 @@ pub fn run(args: RunArgs) -> Result<(), ServeError> {
     );
     rt.block_on(async move {
         let provider_stats = kube.as_ref().map(|(_, config)| config.stats.clone());
-        let state = AdminState { table, metrics, provider: provider_stats };
+        let state = AdminState { table, metrics: metrics.clone(), provider: provider_stats };
         tokio::spawn(admin::serve(admin_listener, state));
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
         let provider = match kube {
@@ -114,6 +116,7 @@ pub fn run(args: RunArgs) -> Result<(), ServeError> {
         // file watch ended), the controller cannot follow its source any
         // more and stops too, with an error.
         let mut provider = provider;
+        let mut workers_died = false;
         let provider_failed = tokio::select! {
             signal = wait_for_signal() => {
                 signal?;
@@ -122,6 +125,11 @@ pub fn run(args: RunArgs) -> Result<(), ServeError> {
             _ = &mut provider => {
                 tracing::error!("the configuration provider stopped; shutting down");
                 true
+            }
+            _ = every_worker_died(&metrics) => {
+                tracing::error!("no worker is left; shutting down");
+                workers_died = true;
+                false
             }
         };
         tracing::info!(timeout = ?drain_timeout, "stopping: draining connections");
@@ -138,6 +146,7 @@ pub fn run(args: RunArgs) -> Result<(), ServeError> {
         }
         match result {
             Ok(_) if provider_failed => Err(ServeError::ProviderStopped),
+            Ok(_) if workers_died => Err(ServeError::WorkersDied),
             Ok(_) => {
                 tracing::info!("stopped");
                 Ok(())
@@ -145,6 +154,14 @@ pub fn run(args: RunArgs) -> Result<(), ServeError> {
             Err(_) => Err(ServeError::DrainTimeout),
         }
     })
+}
+
+/// Resolves once every worker thread has ended without being asked to
+/// (see [`crate::worker::contain`]).
+async fn every_worker_died(metrics: &Metrics) {
+    while !metrics.all_workers_died() {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 }
 
 /// Every connection is a descriptor (two while proxied): take the hard

@@ -32,16 +32,26 @@ struct TlsProxy {
 
 impl TlsProxy {
     fn start(engine: IoEngine, workers: usize, yaml: &str) -> TlsProxy {
+        Self::start_with(engine, workers, yaml, Settings::default(), Duration::from_secs(10))
+    }
+
+    fn start_with(
+        engine: IoEngine,
+        workers: usize,
+        yaml: &str,
+        settings: Settings,
+        handshake_timeout: Duration,
+    ) -> TlsProxy {
         let mut publisher = Publisher::new();
         publisher.publish(table(yaml));
         let metrics = Arc::new(Metrics::new(workers));
-        let tls = ServerTls::new(publisher.handle().cell().clone(), Duration::from_secs(10))
+        let tls = ServerTls::new(publisher.handle().cell().clone(), handshake_timeout)
             .expect("tls setup");
         let options = WorkerOptions {
             workers,
             engine,
             pin: false,
-            settings: Settings::default(),
+            settings,
             http: "127.0.0.1:0".parse().expect("addr"),
             on_thread_start: None,
         };
@@ -327,6 +337,280 @@ fn base64_lines(der: &[u8]) -> String {
         .join("\n")
 }
 
+// ---------------------------------------------------------------------------
+// Hostile and slow clients over TLS. Each scenario runs on one worker and
+// is followed by fresh HTTP and HTTPS requests that must succeed on that
+// same worker, with no connection task having panicked.
+
+/// Settings with short client-side limits, so each scenario ends quickly.
+fn short_limits() -> Settings {
+    Settings {
+        client_head_timeout: Duration::from_millis(300),
+        client_body_timeout: Duration::from_millis(300),
+        tunnel_idle_timeout: Duration::from_millis(400),
+        ..Settings::default()
+    }
+}
+
+/// One worker on `yaml` (from [`setup`] with ssl-redirect off, so plain
+/// HTTP is served too) with [`short_limits`].
+fn hostile_proxy(engine: IoEngine, yaml: &str) -> TlsProxy {
+    TlsProxy::start_with(engine, 1, yaml, short_limits(), Duration::from_millis(300))
+}
+
+fn metric(proxy: &TlsProxy, name: &str) -> u64 {
+    let text = proxy.metrics.render(0, 0);
+    text.lines()
+        .find_map(|l| l.strip_prefix(name).and_then(|v| v.trim().parse().ok()))
+        .unwrap_or_else(|| panic!("{name} not in /metrics:\n{text}"))
+}
+
+/// Wait (bounded) until `name` reads `want`.
+fn wait_metric(proxy: &TlsProxy, name: &str, want: u64) {
+    let start = std::time::Instant::now();
+    while metric(proxy, name) != want {
+        assert!(start.elapsed() < DEADLINE, "{name} never reached {want}");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// The worker still serves: a fresh plain request and a fresh TLS request
+/// both get the upstream's answer, nothing panicked, the worker is alive.
+fn still_serving(proxy: &TlsProxy, ca: &Ca) {
+    let mut c = BufReader::new(tls_support::tcp(proxy.http));
+    c.get_mut().write_all(b"GET /after HTTP/1.1\r\nHost: a.example\r\n\r\n").expect("write");
+    let resp = read_response(&mut c);
+    assert_eq!((resp.status, resp.body.as_slice()), (200, &b"web\n"[..]), "fresh HTTP request");
+    let mut tls = tls_connect(proxy.https, &verifying_client(&ca.der()), "a.example");
+    send(&mut tls, b"GET /after HTTP/1.1\r\nHost: a.example\r\n\r\n");
+    let resp = read_response(&mut tls);
+    assert_eq!((resp.status, resp.body.as_slice()), (200, &b"web\n"[..]), "fresh HTTPS request");
+    assert_eq!(metric(proxy, "ringress_connection_panics_total"), 0);
+    assert_eq!(metric(proxy, "ringress_workers_alive"), 1);
+}
+
+/// Read until the proxy closes (end of stream, or an error such as a
+/// reset), returning what arrived.
+fn read_until_closed<R: Read>(r: &mut R) -> Vec<u8> {
+    let mut got = Vec::new();
+    let mut buf = [0u8; 4096];
+    loop {
+        match r.read(&mut buf) {
+            Ok(0) | Err(_) => return got,
+            Ok(n) => got.extend_from_slice(&buf[..n]),
+        }
+    }
+}
+
+fn redirect_off() -> (Ca, Leaf, Upstream, String) {
+    setup(&[("ringress.io/ssl-redirect", "false")])
+}
+
+/// A partial request head over TLS past `--client-head-timeout` gets 408
+/// and a closed connection; the cancelled TLS read leaves the stream
+/// closed, never a panic on the next read or on the close_notify.
+fn partial_head_over_tls_past_the_head_timeout(engine: IoEngine) {
+    let (ca, _, _up, yaml) = redirect_off();
+    let proxy = hostile_proxy(engine, &yaml);
+    let mut tls = tls_connect(proxy.https, &verifying_client(&ca.der()), "a.example");
+    send(&mut tls, b"GET / HTTP/1.1\r\n");
+    let answer = String::from_utf8_lossy(&read_until_closed(&mut tls)).into_owned();
+    assert!(answer.starts_with("HTTP/1.1 408 "), "{answer:?}");
+    still_serving(&proxy, &ca);
+}
+
+/// A request body that stops arriving over TLS past
+/// `--client-body-timeout`: the connection ends (408 when nothing was
+/// answered yet) and the worker serves on.
+fn stalled_request_body_over_tls_past_the_body_timeout(engine: IoEngine) {
+    let (ca, _, up, yaml) = redirect_off();
+    let proxy = hostile_proxy(engine, &yaml);
+    let mut tls = tls_connect(proxy.https, &verifying_client(&ca.der()), "a.example");
+    send(&mut tls, b"POST /echo HTTP/1.1\r\nHost: a.example\r\nContent-Length: 100000\r\n\r\n");
+    send(&mut tls, &[b'x'; 1000]);
+    let answer = String::from_utf8_lossy(&read_until_closed(&mut tls)).into_owned();
+    assert!(answer.is_empty() || answer.starts_with("HTTP/1.1 408 "), "{answer:?}");
+    wait_metric(&proxy, "ringress_downstream_connections_active", 0);
+    assert_eq!(up.requests.load(std::sync::atomic::Ordering::SeqCst), 0, "no complete request");
+    still_serving(&proxy, &ca);
+}
+
+/// A client that asks for a large response over TLS and never reads it:
+/// the stalled write is cut after `--client-body-timeout` and the
+/// connection closed, without a close_notify on the broken stream.
+fn slow_reader_of_a_large_response_over_tls(engine: IoEngine) {
+    let (ca, _, _up, yaml) = redirect_off();
+    let proxy = hostile_proxy(engine, &yaml);
+    let mut tls = tls_connect(proxy.https, &verifying_client(&ca.der()), "a.example");
+    let n = 64 * 1024 * 1024;
+    send(
+        &mut tls,
+        format!("GET /big HTTP/1.1\r\nHost: a.example\r\nx-test-body-bytes: {n}\r\n\r\n")
+            .as_bytes(),
+    );
+    // Never read: the proxy's writes stall once the socket buffers fill.
+    wait_metric(&proxy, "ringress_downstream_connections_active", 0);
+    drop(tls);
+    still_serving(&proxy, &ca);
+}
+
+/// A WebSocket-over-TLS client that sends nothing while the upstream
+/// talks: the quiet direction's read is never cut and resumed (the tunnel
+/// stays open while the upstream talks); once both sides are quiet for
+/// `--tunnel-idle-timeout` the tunnel closes.
+fn quiet_websocket_client_with_a_chatty_upstream(engine: IoEngine) {
+    let (ca, _, _up, yaml) = redirect_off();
+    let chatty = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let chatty_addr = chatty.local_addr().expect("addr");
+    let talker = std::thread::spawn(move || {
+        let (stream, _) = chatty.accept().expect("accept");
+        let mut r = BufReader::new(stream.try_clone().expect("clone"));
+        upstream::read_request(&mut r).expect("upgrade request");
+        let mut w = stream;
+        w.write_all(b"HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n")
+            .expect("101");
+        // Talk for three idle limits, a line every 50 ms.
+        for i in 0..24 {
+            w.write_all(format!("tick {i}\n").as_bytes()).expect("tick");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        // Then fall quiet and wait for the proxy to close the tunnel.
+        read_until_closed(&mut r);
+    });
+    let yaml = yaml
+        .replace(&format!("port: {}", _up.addr.port()), &format!("port: {}", chatty_addr.port()));
+    let proxy = hostile_proxy(engine, &yaml);
+    let mut tls = tls_connect(proxy.https, &verifying_client(&ca.der()), "a.example");
+    send(
+        &mut tls,
+        b"GET /chat HTTP/1.1\r\nHost: a.example\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\
+          Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
+    );
+    assert_eq!(read_response(&mut tls).status, 101);
+    let heard = String::from_utf8_lossy(&read_until_closed(&mut tls)).into_owned();
+    assert!(heard.contains("tick 0\n") && heard.contains("tick 23\n"), "{heard:?}");
+    talker.join().expect("chatty upstream");
+    wait_metric(&proxy, "ringress_tunnels_idle_closed_total", 1);
+    still_serving_after_tunnel(&proxy, &ca, &_up);
+}
+
+/// [`still_serving`] for the tunnel test, whose table routes to a
+/// one-shot upstream: check the worker with a request it answers itself
+/// (no route: 404) over both listeners.
+fn still_serving_after_tunnel(proxy: &TlsProxy, ca: &Ca, _up: &Upstream) {
+    let mut c = BufReader::new(tls_support::tcp(proxy.http));
+    c.get_mut().write_all(b"GET / HTTP/1.1\r\nHost: nobody.example\r\n\r\n").expect("write");
+    assert_eq!(read_response(&mut c).status, 404, "fresh HTTP request");
+    let mut tls = tls_connect(proxy.https, &verifying_client(&ca.der()), "a.example");
+    send(&mut tls, b"GET / HTTP/1.1\r\nHost: nobody.example\r\n\r\n");
+    assert_eq!(read_response(&mut tls).status, 404, "fresh HTTPS request");
+    assert_eq!(metric(proxy, "ringress_connection_panics_total"), 0);
+    assert_eq!(metric(proxy, "ringress_workers_alive"), 1);
+}
+
+/// A TLS handshake that stops halfway (ClientHello sent, the server's
+/// flight read, then silence) is cut at `--tls-handshake-timeout` and
+/// counted; the worker serves on.
+fn tls_handshake_that_stops_halfway(engine: IoEngine) {
+    let (ca, _, _up, yaml) = redirect_off();
+    let proxy = hostile_proxy(engine, &yaml);
+    let name = rustls::pki_types::ServerName::try_from("a.example").expect("name");
+    let mut client = ClientConnection::new(verifying_client(&ca.der()), name).expect("client");
+    let mut hello = Vec::new();
+    while client.wants_write() {
+        client.write_tls(&mut hello).expect("client hello");
+    }
+    let mut raw = tls_support::tcp(proxy.https);
+    raw.write_all(&hello).expect("send ClientHello");
+    // The server's flight arrives, then the client never finishes.
+    let flight = read_until_closed(&mut raw);
+    assert!(!flight.is_empty(), "the server answered the ClientHello");
+    wait_metric(&proxy, "ringress_tls_handshake_failures_total{kind=\"timeout\"}", 1);
+    still_serving(&proxy, &ca);
+}
+
+/// A worker thread that dies is taken out of service: /healthz answers
+/// 503, `ringress_workers_alive` drops, and its listening sockets leave
+/// the SO_REUSEPORT group, so every new connection reaches the worker
+/// that is left instead of hanging in a dead one's queue.
+fn a_dead_worker_is_reported_and_gets_no_connections(engine: IoEngine) {
+    let (ca, _, _up, yaml) = redirect_off();
+    let mut publisher = Publisher::new();
+    publisher.publish(table(&yaml));
+    let metrics = Arc::new(Metrics::new(2));
+    let tls =
+        ServerTls::new(publisher.handle().cell().clone(), Duration::from_secs(10)).expect("tls");
+    let options = WorkerOptions {
+        workers: 2,
+        engine,
+        pin: false,
+        settings: Settings::default(),
+        http: "127.0.0.1:0".parse().expect("addr"),
+        on_thread_start: Some(Arc::new(|i| {
+            if i == 1 {
+                panic!("worker 1 dies at start (test)");
+            }
+        })),
+    };
+    let https = Some(("127.0.0.1:0".parse().expect("addr"), tls.https_factory(metrics.clone())));
+    let w = worker::start::<Https>(options, publisher.handle(), metrics.clone(), https)
+        .expect("start workers");
+    let proxy = TlsProxy {
+        http: w.http_addr(),
+        https: w.https_addr().expect("https"),
+        metrics: metrics.clone(),
+        _publisher: publisher,
+        workers: Some(w),
+    };
+    let start = std::time::Instant::now();
+    while metrics.workers[1].died.get() == 0 || metrics.workers_alive() != 1 {
+        assert!(start.elapsed() < DEADLINE, "worker 1 never reported dead");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let state = ringress::admin::AdminState {
+        table: proxy._publisher.handle(),
+        metrics: metrics.clone(),
+        provider: None,
+    };
+    let (status, _, body) = ringress::admin::answer("/healthz", &state);
+    assert_eq!((status, body.as_str()), (503, "1 of 2 workers running\n"));
+    assert!(!metrics.all_workers_died());
+    for _ in 0..16 {
+        let mut c = BufReader::new(tls_support::tcp(proxy.http));
+        c.get_mut().write_all(b"GET / HTTP/1.1\r\nHost: a.example\r\n\r\n").expect("write");
+        assert_eq!(read_response(&mut c).status, 200);
+        let mut tls = tls_connect(proxy.https, &verifying_client(&ca.der()), "a.example");
+        send(&mut tls, b"GET / HTTP/1.1\r\nHost: a.example\r\n\r\n");
+        assert_eq!(read_response(&mut tls).status, 200);
+    }
+    assert_eq!(metric(&proxy, "ringress_workers_alive"), 1);
+}
+
+/// When every worker dies the process has nothing left to serve with:
+/// `all_workers_died` (which `ringress run` waits on to exit non-zero)
+/// turns true.
+fn every_worker_dead_is_seen(engine: IoEngine) {
+    let metrics = Arc::new(Metrics::new(2));
+    let publisher = Publisher::new();
+    let options = WorkerOptions {
+        workers: 2,
+        engine,
+        pin: false,
+        settings: Settings::default(),
+        http: "127.0.0.1:0".parse().expect("addr"),
+        on_thread_start: Some(Arc::new(|_| panic!("every worker dies (test)"))),
+    };
+    let w = worker::start::<Https>(options, publisher.handle(), metrics.clone(), None)
+        .expect("start workers");
+    let start = std::time::Instant::now();
+    while !metrics.all_workers_died() {
+        assert!(start.elapsed() < DEADLINE, "the deaths were never seen");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert_eq!(metrics.workers_alive(), 0);
+    w.join();
+}
+
 macro_rules! engines {
     ($($name:ident),* $(,)?) => {
         mod io_uring { $( #[test] fn $name() { super::$name(ringress::worker::IoEngine::IoUring) } )* }
@@ -343,4 +627,11 @@ engines!(
     sessions_resume_on_every_worker,
     bad_handshake_is_counted_in_metrics,
     curl_gets_through,
+    partial_head_over_tls_past_the_head_timeout,
+    stalled_request_body_over_tls_past_the_body_timeout,
+    slow_reader_of_a_large_response_over_tls,
+    quiet_websocket_client_with_a_chatty_upstream,
+    tls_handshake_that_stops_halfway,
+    a_dead_worker_is_reported_and_gets_no_connections,
+    every_worker_dead_is_seen,
 );

@@ -22,7 +22,7 @@ use std::net::SocketAddr;
 use std::rc::Rc;
 use std::time::Instant;
 
-use monoio::io::{AsyncReadRent, AsyncWriteRent, Split};
+use monoio::io::{AsyncReadRent, AsyncWriteRent};
 use monoio::net::TcpStream;
 use ringress_control::table::Backend;
 use ringress_control::RouteTable;
@@ -32,6 +32,7 @@ use crate::http::{
     parse_request_head, parse_response_head, write_redirect, write_status_response, ForwardContext,
     HeadLimits, RequestHead, ResponseHead,
 };
+use crate::stream::DownstreamStream;
 use crate::worker::drain::ConnGuard;
 use crate::worker::{StreamKind, Worker};
 use io::{consume, read_more, write_all, IoFail};
@@ -47,7 +48,7 @@ pub async fn serve<K: StreamKind>(
     peer: SocketAddr,
 ) {
     let guard = worker.drain.enter();
-    worker.m().downstream_active.inc();
+    let _active = Active::enter(&worker);
     let port = tcp.local_addr().map_or(0, |a| a.port());
     match kind.wrap(tcp).await {
         Ok(down) => {
@@ -57,7 +58,23 @@ pub async fn serve<K: StreamKind>(
         }
         Err(e) => tracing::debug!(%peer, error = %e, "downstream handshake failed"),
     }
-    worker.m().downstream_active.sub(1);
+}
+
+/// Counts the connection in `ringress_downstream_active` for as long as it
+/// lives, however it ends (a panic caught at the task's edge included).
+struct Active(Rc<Worker>);
+
+impl Active {
+    fn enter(worker: &Rc<Worker>) -> Self {
+        worker.m().downstream_active.inc();
+        Self(worker.clone())
+    }
+}
+
+impl Drop for Active {
+    fn drop(&mut self) {
+        self.0.m().downstream_active.sub(1);
+    }
 }
 
 /// What happens to the connection after a request.
@@ -126,10 +143,7 @@ impl Conn {
         }
     }
 
-    async fn run<S>(&mut self, mut down: S)
-    where
-        S: AsyncReadRent + AsyncWriteRent + Split + 'static,
-    {
+    async fn run<S: DownstreamStream>(&mut self, mut down: S) {
         loop {
             let head = match self.read_head(&mut down).await {
                 Ok(Some(head)) => head,

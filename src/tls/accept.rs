@@ -8,8 +8,9 @@ use std::time::Duration;
 
 use crossbeam_utils::CachePadded;
 use monoio::io::{AsyncReadRent, AsyncWriteRent};
-use monoio_rustls::{ServerTlsStream, TlsError};
 use rustls::ServerConfig;
+
+use super::stream::TlsStream;
 
 /// Why a handshake did not complete. The label is the `kind` of
 /// `ringress_tls_handshake_failures_total` in `/metrics`.
@@ -51,15 +52,9 @@ impl FailureKind {
         }
     }
 
-    /// Classify an error returned by the handshake.
-    pub fn of(error: &TlsError) -> FailureKind {
-        match error {
-            TlsError::Rustls(e) => Self::of_rustls(e),
-            TlsError::Io(e) => Self::of_io(e),
-        }
-    }
-
-    fn of_io(error: &io::Error) -> FailureKind {
+    /// Classify an error returned by the handshake: a rustls error carried
+    /// inside the I/O error, or the socket's own.
+    pub fn of(error: &io::Error) -> FailureKind {
         if let Some(inner) = error.get_ref().and_then(|e| e.downcast_ref::<rustls::Error>()) {
             return Self::of_rustls(inner);
         }
@@ -121,7 +116,7 @@ pub struct HandshakeError {
 /// ticketer, own session cache), the deadline and its counters.
 #[derive(Clone)]
 pub struct TlsAcceptor {
-    inner: monoio_rustls::TlsAcceptor,
+    config: Arc<ServerConfig>,
     timeout: Duration,
     failures: Arc<HandshakeFailures>,
 }
@@ -132,7 +127,7 @@ impl TlsAcceptor {
         timeout: Duration,
         failures: Arc<HandshakeFailures>,
     ) -> Self {
-        Self { inner: monoio_rustls::TlsAcceptor::from(config), timeout, failures }
+        Self { config, timeout, failures }
     }
 
     /// The counters this acceptor writes.
@@ -143,16 +138,14 @@ impl TlsAcceptor {
     /// Run the server handshake on `io` within the deadline. On failure the
     /// stream is dropped (the connection closes), the failure is counted by
     /// kind and returned for the caller to log at debug level.
-    pub async fn handshake<IO>(&self, io: IO) -> Result<ServerTlsStream<IO>, HandshakeError>
+    pub async fn handshake<IO>(&self, io: IO) -> Result<TlsStream<IO>, HandshakeError>
     where
         IO: AsyncReadRent + AsyncWriteRent,
     {
-        let result = match monoio::time::timeout(self.timeout, self.inner.accept(io)).await {
+        let accept = TlsStream::accept(self.config.clone(), io);
+        let result = match monoio::time::timeout(self.timeout, accept).await {
             Ok(Ok(stream)) => return Ok(stream),
-            Ok(Err(error)) => {
-                let kind = FailureKind::of(&error);
-                HandshakeError { kind, source: error.into() }
-            }
+            Ok(Err(error)) => HandshakeError { kind: FailureKind::of(&error), source: error },
             Err(_elapsed) => HandshakeError {
                 kind: FailureKind::Timeout,
                 source: io::Error::new(io::ErrorKind::TimedOut, "TLS handshake deadline passed"),

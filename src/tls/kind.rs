@@ -4,8 +4,8 @@
 use std::io;
 
 use monoio::net::TcpStream;
-use monoio_rustls::ServerTlsStream;
 
+use super::stream::TlsStream;
 use super::TlsAcceptor;
 use crate::worker::StreamKind;
 
@@ -21,7 +21,7 @@ impl Https {
 }
 
 impl StreamKind for Https {
-    type Stream = ServerTlsStream<TcpStream>;
+    type Stream = TlsStream<TcpStream>;
 
     fn is_https(&self) -> bool {
         true

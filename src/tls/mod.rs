@@ -9,6 +9,7 @@
 //! - [`tickets`]: the session-ticket key shared by every worker and rotated.
 //! - [`accept`]: the handshake with its deadline, and the failure counters
 //!   by kind.
+//! - [`stream`]: the TLS stream itself, over rustls, safe to cancel.
 //! - [`kind`]: the `--https` listener's [`StreamKind`](crate::worker::StreamKind).
 //!
 //! # Sharing
@@ -27,6 +28,7 @@ pub mod accept;
 pub mod default_cert;
 pub mod kind;
 pub mod resolver;
+pub mod stream;
 pub mod tickets;
 
 use std::sync::Arc;
@@ -46,6 +48,7 @@ pub use accept::{FailureKind, HandshakeError, HandshakeFailures, TlsAcceptor};
 pub use default_cert::self_signed;
 pub use kind::Https;
 pub use resolver::TableCertResolver;
+pub use stream::TlsStream;
 
 /// Default for `--tls-handshake-timeout`.
 pub const DEFAULT_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);

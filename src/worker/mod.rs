@@ -7,6 +7,7 @@
 //! - [`Workers::stop`] (from the control thread) stops accepting; each
 //!   worker then drains ([`drain`]) and its thread ends.
 
+pub mod contain;
 pub mod drain;
 pub mod engine;
 pub mod settings;
@@ -22,7 +23,6 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use arc_swap::{ArcSwap, Cache};
-use monoio::io::{AsyncReadRent, AsyncWriteRent, Split};
 use monoio::net::{TcpListener, TcpStream};
 use ringress_control::{RouteTable, TableHandle};
 use socket2::Socket;
@@ -33,13 +33,14 @@ pub use settings::Settings;
 use crate::http::date::HTTP_DATE_LEN;
 use crate::http::DateCache;
 use crate::metrics::{Engine, Metrics, WorkerMetrics};
+use crate::stream::DownstreamStream;
 use crate::upstream::{Balancer, Pool};
 use drain::Drain;
 
 /// How accepted TCP connections become the stream the proxy speaks HTTP
 /// over: plain TCP here; TLS plugs in as another kind.
 pub trait StreamKind: 'static {
-    type Stream: AsyncReadRent + AsyncWriteRent + Split + 'static;
+    type Stream: DownstreamStream;
     /// Whether requests on this listener arrived over TLS
     /// (`X-Forwarded-Proto: https`).
     fn is_https(&self) -> bool;
@@ -232,18 +233,34 @@ pub fn start<K: StreamKind>(
     for s in http.iter().chain(https_sockets.iter().flatten()) {
         dups.push(s.try_clone()?);
     }
+    let mut own_dups = Vec::with_capacity(n);
+    for (h, s) in http.iter().zip(https_sockets.iter()) {
+        let mut own = vec![h.try_clone()?];
+        if let Some(s) = s {
+            own.push(s.try_clone()?);
+        }
+        own_dups.push(own);
+    }
     let flag = Arc::new(AtomicBool::new(false));
     let cores = if options.pin { engine::usable_cores() } else { Vec::new() };
     let mut threads = Vec::with_capacity(n);
-    for (i, (http, https)) in http.into_iter().zip(https_sockets).enumerate() {
+    let per_worker = http.into_iter().zip(https_sockets).zip(own_dups);
+    for (i, ((http, https), own)) in per_worker.enumerate() {
         let core = if cores.is_empty() { None } else { Some(cores[i % cores.len()]) };
         let (settings, engine_choice) = (options.settings.clone(), options.engine);
         let (metrics, table, flag) = (metrics.clone(), table.clone(), flag.clone());
-        let metrics_end = metrics.clone();
+        let exit = contain::WorkerExit {
+            index: i,
+            metrics: metrics.clone(),
+            listeners: own,
+            stop: flag.clone(),
+        };
         let factory = factory.clone();
         let on_start = options.on_thread_start.clone();
         let thread =
             std::thread::Builder::new().name(format!("ringress-worker-{i}")).spawn(move || {
+                // Dropped when this thread ends, by return or panic.
+                let _exit = exit;
                 if let Some(f) = on_start {
                     f(i);
                 }
@@ -262,7 +279,6 @@ pub fn start<K: StreamKind>(
                 if let Err(e) = engine::block_on(engine_choice, run) {
                     tracing::error!(worker = i, error = %e, "worker could not start its runtime");
                 }
-                metrics_end.workers[i].engine.set(0);
             })?;
         threads.push(thread);
     }
@@ -337,7 +353,14 @@ async fn accept_loop<K: StreamKind>(
             Ok((tcp, peer)) => {
                 let _ = tcp.set_nodelay(true);
                 worker.m().downstream_accepted.inc();
-                monoio::spawn(crate::conn::serve(worker.clone(), kind.clone(), tcp, peer));
+                let (w, k) = (worker.clone(), kind.clone());
+                monoio::spawn(async move {
+                    let conn = crate::conn::serve(w.clone(), k, tcp, peer);
+                    if contain::contained(conn).await.is_err() {
+                        w.m().connection_panics.inc();
+                        tracing::error!(worker = w.index, %peer, "a connection task panicked; connection closed, worker serving on");
+                    }
+                });
             }
             Err(e) => {
                 // Out of file descriptors or a transient network error: wait

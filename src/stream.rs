@@ -1,0 +1,36 @@
+//! The contract of a downstream stream: what the request phases need from
+//! plain TCP and from TLS alike.
+//!
+//! Below `conn`, `worker` and `tls`, so each of them can name it without
+//! importing another.
+
+use monoio::io::{AsyncReadRent, AsyncWriteRent, OwnedReadHalf, OwnedWriteHalf, Splitable};
+use monoio::net::TcpStream;
+
+/// A stream the proxy reads requests from and writes responses to, which
+/// can be cut into a read half and a write half for a tunnel (WebSocket),
+/// each driven by its own future.
+///
+/// # Cancellation
+///
+/// Every stream here keeps one promise: an operation whose future is
+/// dropped before it finished (a timeout, a `select!` that chose another
+/// branch) never makes a later call panic. Whether a later call can still
+/// succeed depends on the stream: see `docs/architecture.md`, "Timeouts and
+/// cancelled I/O".
+pub trait DownstreamStream: AsyncReadRent + AsyncWriteRent + 'static {
+    type Read: AsyncReadRent + 'static;
+    type Write: AsyncWriteRent + 'static;
+
+    /// The two halves, to be driven concurrently.
+    fn into_halves(self) -> (Self::Read, Self::Write);
+}
+
+impl DownstreamStream for TcpStream {
+    type Read = OwnedReadHalf<TcpStream>;
+    type Write = OwnedWriteHalf<TcpStream>;
+
+    fn into_halves(self) -> (Self::Read, Self::Write) {
+        self.into_split()
+    }
+}
