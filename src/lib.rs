@@ -12,6 +12,8 @@
 //! - [`worker`]: one thread per core, each a monoio runtime (io_uring or
 //!   epoll), its accept loops, housekeeping and drain.
 //! - [`listen`]: `SO_REUSEPORT` listening sockets.
+//! - [`buffers`]: each worker's pool of request buffers, taken when bytes
+//!   arrive and given back when a connection goes idle.
 //! - [`conn`]: a downstream connection and the phases of a request:
 //!   `read_head`, `route`, `pick_endpoint`, `forward`, `relay_response`.
 //! - [`http`]: the HTTP/1.1 codec (heads into offsets, framing, chunked
@@ -26,6 +28,7 @@
 //! - [`demo`]: `ringress demo`, the examples with bundled upstreams.
 
 pub mod admin;
+pub mod buffers;
 pub mod cli;
 pub mod conn;
 pub mod demo;

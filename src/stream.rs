@@ -24,6 +24,10 @@ pub trait DownstreamStream: AsyncReadRent + AsyncWriteRent + 'static {
 
     /// The two halves, to be driven concurrently.
     fn into_halves(self) -> (Self::Read, Self::Write);
+
+    /// The connection is about to wait, idle, for its next request: give
+    /// back the large buffers the stream holds (see [`crate::buffers`]).
+    fn release_idle(&mut self) {}
 }
 
 impl DownstreamStream for TcpStream {

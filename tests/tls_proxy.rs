@@ -469,17 +469,18 @@ fn quiet_websocket_client_with_a_chatty_upstream(engine: IoEngine) {
         let mut w = stream;
         w.write_all(b"HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n")
             .expect("101");
-        // Talk for three idle limits, a line every 50 ms.
-        for i in 0..24 {
+        // Talk for 2.5 idle limits, a line every 25 ms.
+        for i in 0..100 {
             w.write_all(format!("tick {i}\n").as_bytes()).expect("tick");
-            std::thread::sleep(Duration::from_millis(50));
+            std::thread::sleep(Duration::from_millis(25));
         }
         // Then fall quiet and wait for the proxy to close the tunnel.
         read_until_closed(&mut r);
     });
     let yaml = yaml
         .replace(&format!("port: {}", _up.addr.port()), &format!("port: {}", chatty_addr.port()));
-    let proxy = hostile_proxy(engine, &yaml);
+    let settings = Settings { tunnel_idle_timeout: Duration::from_secs(1), ..short_limits() };
+    let proxy = TlsProxy::start_with(engine, 1, &yaml, settings, Duration::from_secs(10));
     let mut tls = tls_connect(proxy.https, &verifying_client(&ca.der()), "a.example");
     send(
         &mut tls,
@@ -488,7 +489,7 @@ fn quiet_websocket_client_with_a_chatty_upstream(engine: IoEngine) {
     );
     assert_eq!(read_response(&mut tls).status, 101);
     let heard = String::from_utf8_lossy(&read_until_closed(&mut tls)).into_owned();
-    assert!(heard.contains("tick 0\n") && heard.contains("tick 23\n"), "{heard:?}");
+    assert!(heard.contains("tick 0\n") && heard.contains("tick 99\n"), "{heard:?}");
     talker.join().expect("chatty upstream");
     wait_metric(&proxy, "ringress_tunnels_idle_closed_total", 1);
     still_serving_after_tunnel(&proxy, &ca, &_up);

@@ -27,6 +27,7 @@ use monoio::net::TcpStream;
 use ringress_control::table::Backend;
 use ringress_control::RouteTable;
 
+use crate::buffers;
 use crate::error::ProxyError;
 use crate::http::{
     parse_request_head, parse_response_head, write_redirect, write_status_response, ForwardContext,
@@ -36,9 +37,6 @@ use crate::stream::DownstreamStream;
 use crate::worker::drain::ConnGuard;
 use crate::worker::{StreamKind, Worker};
 use io::{consume, read_more, write_all, IoFail};
-
-/// Initial capacity of the per-connection buffers.
-const BUF_CAPACITY: usize = 16 * 1024;
 
 /// Serve one accepted connection until it closes.
 pub async fn serve<K: StreamKind>(
@@ -117,6 +115,9 @@ pub struct Conn {
     out: Vec<u8>,
     /// Upstream bytes: the response head, then body bytes.
     ubuf: Vec<u8>,
+    /// What an idle connection waits with: `buf`, `out` and `ubuf` go back
+    /// to the worker's pool between requests ([`crate::buffers`]).
+    idle: Vec<u8>,
     requests: u32,
     p: Progress,
 }
@@ -135,9 +136,10 @@ impl Conn {
             fwd,
             https,
             limits,
-            buf: Vec::with_capacity(BUF_CAPACITY),
-            out: Vec::with_capacity(4096),
-            ubuf: Vec::with_capacity(BUF_CAPACITY),
+            buf: Vec::new(),
+            out: Vec::new(),
+            ubuf: Vec::new(),
+            idle: Vec::with_capacity(buffers::IDLE_CAPACITY),
             requests: 0,
             p: Progress::default(),
         }
@@ -204,11 +206,12 @@ impl Conn {
 
     /// Phase 1: wait for the next request head and parse it. `Ok(None)`:
     /// the connection ends quietly (client closed, idle timeout, drain).
-    async fn read_head<S: AsyncReadRent>(
+    async fn read_head<S: DownstreamStream>(
         &mut self,
         down: &mut S,
     ) -> Result<Option<RequestHead>, ProxyError> {
-        let settings = &self.worker.settings;
+        let (keepalive_timeout, head_timeout) =
+            (self.worker.settings.keepalive_timeout, self.worker.settings.client_head_timeout);
         let mut deadline: Option<Instant> = None;
         loop {
             if !self.buf.is_empty() {
@@ -216,22 +219,25 @@ impl Conn {
                     return Ok(Some(head));
                 }
                 // Part of a head: from now on the head timeout runs.
-                deadline.get_or_insert_with(|| Instant::now() + settings.client_head_timeout);
+                deadline.get_or_insert_with(|| Instant::now() + head_timeout);
             }
             let n = if self.buf.is_empty() && deadline.is_none() {
                 // Idle between requests: the keep-alive timeout applies, and
-                // a drain ends the wait.
-                let read = read_more(down, &mut self.buf, settings.keepalive_timeout);
-                monoio::select! {
+                // a drain ends the wait. The large buffers wait in the pool.
+                self.release_buffers();
+                down.release_idle();
+                let read = read_more(down, &mut self.idle, keepalive_timeout);
+                let n = monoio::select! {
                     r = read => match r {
                         Ok(n) => n,
                         Err(_) => return Ok(None),
                     },
                     _ = self.guard.draining() => return Ok(None),
-                }
+                };
+                self.take_buffers();
+                n
             } else {
-                let deadline =
-                    *deadline.get_or_insert_with(|| Instant::now() + settings.client_head_timeout);
+                let deadline = *deadline.get_or_insert_with(|| Instant::now() + head_timeout);
                 let left = deadline.saturating_duration_since(Instant::now());
                 match read_more(down, &mut self.buf, left).await {
                     Ok(n) => n,
@@ -244,6 +250,24 @@ impl Conn {
                 return Ok(None);
             }
         }
+    }
+
+    /// Give `buf`, `out` and `ubuf` back to the worker's pool (`buf` is
+    /// empty: nothing of a request is pending).
+    fn release_buffers(&mut self) {
+        buffers::release(&mut self.buf);
+        buffers::release(&mut self.out);
+        buffers::release(&mut self.ubuf);
+    }
+
+    /// Bytes arrived on an idle connection: take the request buffers from
+    /// the pool and move what arrived into `buf`.
+    fn take_buffers(&mut self) {
+        buffers::ensure(&mut self.buf);
+        buffers::ensure(&mut self.out);
+        buffers::ensure(&mut self.ubuf);
+        self.buf.extend_from_slice(&self.idle);
+        self.idle.clear();
     }
 
     /// Phases 2 to 5 for one request.
@@ -493,6 +517,12 @@ impl Conn {
             let _ = write_all(down, &mut self.out, limit).await;
         }
         close
+    }
+}
+
+impl Drop for Conn {
+    fn drop(&mut self) {
+        self.release_buffers();
     }
 }
 

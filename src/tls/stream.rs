@@ -32,10 +32,12 @@ use monoio::net::TcpStream;
 use monoio::BufResult;
 use rustls::{ServerConfig, ServerConnection};
 
+use crate::buffers;
 use crate::stream::DownstreamStream;
 
-/// Ciphertext read from the socket per read: one full TLS record.
-const CIPHERTEXT_READ: usize = 16 * 1024 + 512;
+/// Most plaintext one write encrypts: one full record, whose ciphertext
+/// fits a pooled buffer ([`buffers::CAPACITY`]).
+const PLAINTEXT_PER_WRITE: usize = 16 * 1024;
 
 /// Longest [`AsyncWriteRent::shutdown`] waits for the peer to take the
 /// `close_notify` before it closes the socket anyway: a client that stopped
@@ -88,18 +90,37 @@ fn invalid(e: rustls::Error) -> io::Error {
 }
 
 /// The read direction: ciphertext taken from the socket and not yet given
-/// to rustls is `buf[pos..]`.
+/// to rustls is `buf[pos..]`. `buf` is a pooled buffer, given back while
+/// the connection is idle; the idle wait reads into `small`.
 #[derive(Debug)]
 struct Inbound {
     buf: Vec<u8>,
     pos: usize,
+    small: Vec<u8>,
+    /// The next read is the idle wait: read into `small`.
+    idle: bool,
     eof: bool,
     side: Side,
 }
 
 impl Inbound {
     fn new() -> Self {
-        Self { buf: Vec::with_capacity(CIPHERTEXT_READ), pos: 0, eof: false, side: Side::Ready }
+        Self {
+            buf: Vec::new(),
+            pos: 0,
+            small: Vec::with_capacity(buffers::IDLE_CAPACITY),
+            idle: false,
+            eof: false,
+            side: Side::Ready,
+        }
+    }
+
+    /// Give the pooled buffer back until bytes arrive (nothing is pending).
+    fn release_idle(&mut self) {
+        if self.side == Side::Ready && !self.has_ciphertext() {
+            buffers::release(&mut self.buf);
+            self.idle = true;
+        }
     }
 
     fn has_ciphertext(&self) -> bool {
@@ -127,14 +148,25 @@ impl Inbound {
     /// to the operation; should the future be dropped, the buffer goes with
     /// it and the side stays busy (see the module comment).
     async fn fill<R: AsyncReadRent>(&mut self, io: &mut R) -> io::Result<()> {
-        let mut buf = std::mem::take(&mut self.buf);
+        let idle = std::mem::take(&mut self.idle);
+        let mut buf = if idle {
+            std::mem::take(&mut self.small)
+        } else {
+            buffers::ensure(&mut self.buf);
+            std::mem::take(&mut self.buf)
+        };
         buf.clear();
         self.pos = 0;
-        if buf.capacity() < CIPHERTEXT_READ {
-            buf.reserve(CIPHERTEXT_READ);
+        let (result, mut buf) = io.read(buf).await;
+        if idle {
+            // Bytes arrived: back to a pooled buffer for the request.
+            self.buf = buffers::take();
+            self.buf.extend_from_slice(&buf);
+            buf.clear();
+            self.small = buf;
+        } else {
+            self.buf = buf;
         }
-        let (result, buf) = io.read(buf).await;
-        self.buf = buf;
         if result? == 0 {
             self.eof = true;
         }
@@ -156,6 +188,7 @@ impl Outbound {
 
     /// Move every record rustls wants to send into `buf`.
     fn collect(&mut self, session: &mut ServerConnection) -> io::Result<()> {
+        buffers::ensure(&mut self.buf);
         while session.wants_write() {
             session.write_tls(&mut self.buf)?;
         }
@@ -183,6 +216,18 @@ enum Step {
     Again,
     /// Nothing buffered: read from the socket.
     Fill,
+}
+
+impl Drop for Inbound {
+    fn drop(&mut self) {
+        buffers::release(&mut self.buf);
+    }
+}
+
+impl Drop for Outbound {
+    fn drop(&mut self) {
+        buffers::release(&mut self.buf);
+    }
 }
 
 /// Read plaintext into `dst`: `Ok(0)` after the client's `close_notify`,
@@ -255,6 +300,7 @@ async fn write_plain<W: AsyncWriteRent>(
     out.side.enter()?;
     let encrypted = {
         let mut s = session.borrow_mut();
+        let data = &data[..data.len().min(PLAINTEXT_PER_WRITE)];
         s.writer().write(data).and_then(|n| out.collect(&mut s).map(|()| n))
     };
     let result = match encrypted {
@@ -465,5 +511,12 @@ impl DownstreamStream for TlsStream<TcpStream> {
             TlsReadHalf { io: r, session: self.session.clone(), inb: self.inb },
             TlsWriteHalf { io: w, session: self.session, out: self.out },
         )
+    }
+
+    fn release_idle(&mut self) {
+        self.inb.release_idle();
+        if self.out.side == Side::Ready {
+            buffers::release(&mut self.out.buf);
+        }
     }
 }
