@@ -16,7 +16,7 @@ RINGRESS=${RINGRESS:-$ROOT/target/release/ringress}
 OUT=${OUT:-$(mktemp -d /tmp/ringress-idle.XXXXXX)}
 mkdir -p "$OUT"
 trap cleanup EXIT
-ulimit -n $((4 * N + 1024))
+ulimit -n $((2 * N + 1024))
 
 [ -x "$RINGRESS" ] || die "$RINGRESS missing: cargo build --release"
 make_cert
