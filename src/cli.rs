@@ -9,6 +9,7 @@ use std::time::Duration;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::upstream::Balance;
+use crate::worker::settings::DEFAULT_MAX_CONNECTIONS;
 use crate::worker::{IoEngine, Settings};
 
 /// Kubernetes Ingress controller with an io_uring, thread-per-core HTTP
@@ -165,6 +166,22 @@ pub struct RunArgs {
     /// Longest request line in bytes (else 414).
     #[arg(long, value_name = "BYTES", default_value_t = 8 * 1024)]
     pub max_request_line: usize,
+    /// Open client connections for the whole process, split evenly over
+    /// the workers (the remainder to the first ones). A connection over
+    /// its worker's share is closed at once, unread, and counted in
+    /// `ringress_connections_refused_total`.
+    #[arg(
+        long,
+        value_name = "N",
+        default_value_t = DEFAULT_MAX_CONNECTIONS,
+        value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..)
+    )]
+    pub max_connections: usize,
+    /// Largest request body, as nginx's `client_max_body_size`: bytes, or
+    /// with a `k`, `m` or `g` suffix (1024-based, any case); `0`: no limit.
+    /// A larger body is answered 413.
+    #[arg(long, value_name = "SIZE", default_value = "1m", value_parser = parse_size)]
+    pub max_body_size: u64,
 }
 
 impl RunArgs {
@@ -191,6 +208,8 @@ impl RunArgs {
             max_headers: self.max_headers,
             max_request_line_bytes: self.max_request_line,
             https_port: Some(self.https.port()),
+            max_connections: self.max_connections,
+            max_body_size: (self.max_body_size > 0).then_some(self.max_body_size),
         }
     }
 }
@@ -237,6 +256,28 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
     Duration::try_from_secs_f64(seconds).map_err(|e| format!("`{text}`: {e}"))
 }
 
+/// A size as nginx reads one (`client_max_body_size`): a decimal number
+/// of bytes, or with a `k`, `m` or `g` suffix in either case (1024-based):
+/// `512k`, `1m`, `8M`, `0`.
+pub fn parse_size(text: &str) -> Result<u64, String> {
+    let (number, shift) = match text.as_bytes().last() {
+        Some(b'k' | b'K') => (&text[..text.len() - 1], 10),
+        Some(b'm' | b'M') => (&text[..text.len() - 1], 20),
+        Some(b'g' | b'G') => (&text[..text.len() - 1], 30),
+        _ => (text, 0),
+    };
+    if number.is_empty() || !number.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(format!(
+            "`{text}` is not a size like 512k, 1m, 8m or 0 (bytes, or a k, m or g suffix)"
+        ));
+    }
+    number
+        .parse::<u64>()
+        .ok()
+        .and_then(|n| n.checked_mul(1 << shift))
+        .ok_or_else(|| format!("`{text}` is too large a size"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -276,6 +317,54 @@ mod tests {
         assert_eq!(s.client_head_timeout, Duration::from_secs(10));
         assert_eq!(s.upstream_connect_timeout, Duration::from_secs(5));
         assert_eq!(s.drain_timeout, Duration::from_secs(30));
+        assert_eq!(s.max_connections, 65_536);
+        assert_eq!(s.max_body_size, Some(1024 * 1024));
+    }
+
+    /// Sizes read as nginx reads them: 1024-based suffixes, any case, a
+    /// bare number is bytes; `--max-body-size 0` is no limit.
+    #[test]
+    fn sizes_parse_like_nginx() {
+        assert_eq!(parse_size("0"), Ok(0));
+        assert_eq!(parse_size("1024"), Ok(1024));
+        assert_eq!(parse_size("512k"), Ok(512 * 1024));
+        assert_eq!(parse_size("512K"), Ok(512 * 1024));
+        assert_eq!(parse_size("1m"), Ok(1 << 20));
+        assert_eq!(parse_size("8M"), Ok(8 << 20));
+        assert_eq!(parse_size("2g"), Ok(2 << 30));
+        assert_eq!(parse_size("2G"), Ok(2 << 30));
+        for bad in ["", "k", "1.5m", "-1", "1mb", "1 m", " 1m", "1t", "ten", "99999999999999g"] {
+            assert!(parse_size(bad).is_err(), "{bad:?}");
+        }
+        let run = |extra: &[&str]| {
+            let mut argv = vec!["ringress", "run", "--manifests", "m"];
+            argv.extend_from_slice(extra);
+            Cli::try_parse_from(argv).map(|cli| match cli.command {
+                Command::Run(args) => args.settings(),
+                _ => panic!("not run"),
+            })
+        };
+        assert_eq!(run(&["--max-body-size", "0"]).unwrap().max_body_size, None);
+        assert_eq!(run(&["--max-body-size", "8m"]).unwrap().max_body_size, Some(8 << 20));
+    }
+
+    /// A bad size or connection count is refused with an error that names
+    /// the flag and says what is wrong.
+    #[test]
+    fn bad_limits_are_refused_naming_the_flag() {
+        let err = |extra: &[&str]| {
+            let mut argv = vec!["ringress", "run", "--manifests", "m"];
+            argv.extend_from_slice(extra);
+            Cli::try_parse_from(argv).map(|_| ()).unwrap_err().to_string()
+        };
+        let e = err(&["--max-body-size", "1mb"]);
+        assert!(e.contains("--max-body-size") && e.contains("`1mb` is not a size"), "{e}");
+        let e = err(&["--max-body-size=-1"]);
+        assert!(e.contains("--max-body-size"), "{e}");
+        let e = err(&["--max-connections", "0"]);
+        assert!(e.contains("--max-connections"), "{e}");
+        let e = err(&["--max-connections", "many"]);
+        assert!(e.contains("--max-connections"), "{e}");
     }
 
     /// The engine names on the command line are `auto`, `io-uring`, `epoll`.

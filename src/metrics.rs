@@ -90,6 +90,9 @@ pub struct WorkerMetrics {
     pub accept_errors: Counter,
     /// Connection tasks that panicked (caught; the worker kept serving).
     pub connection_panics: Counter,
+    /// Connections closed unread at accept: the worker held its share of
+    /// `--max-connections`.
+    pub connections_refused: Counter,
     pub pool_reused: Counter,
     pub pool_new: Counter,
     pub upstream_retries: Counter,
@@ -188,7 +191,7 @@ impl Metrics {
             let v = self.sum(|w| w.upstream_errors[i].get());
             let _ = writeln!(o, "ringress_upstream_errors_total{{kind=\"{kind}\"}} {v}");
         }
-        let simple: [Series; 10] = [
+        let simple: [Series; 11] = [
             (
                 "ringress_downstream_connections_active",
                 "gauge",
@@ -215,6 +218,12 @@ impl Metrics {
                 "counter",
                 "Requests retried on a fresh upstream connection.",
                 |w| w.upstream_retries.get(),
+            ),
+            (
+                "ringress_connections_refused_total",
+                "counter",
+                "Downstream connections closed unread because their worker held its share of --max-connections.",
+                |w| w.connections_refused.get(),
             ),
             (
                 "ringress_accept_errors_total",
@@ -364,6 +373,8 @@ mod tests {
         m.workers[0].error(2, 404);
         m.workers[0].latency(Duration::from_micros(300));
         m.workers[1].engine.set(Engine::Epoll as u64);
+        m.workers[0].connections_refused.inc();
+        m.workers[1].connections_refused.add(2);
         m.tls_failures[0].record(FailureKind::Timeout);
         m.tls_failures[1].record(FailureKind::Timeout);
         let text = m.render(3, 4);
@@ -380,6 +391,8 @@ mod tests {
         assert!(text.contains("ringress_request_duration_seconds_bucket{le=\"0.0005\"} 1"));
         assert!(text.contains("ringress_request_duration_seconds_count 1"));
         assert!(text.contains("ringress_table_generation 3"));
+        assert!(text.contains("# TYPE ringress_connections_refused_total counter"), "{text}");
+        assert!(text.contains("\nringress_connections_refused_total 3\n"), "{text}");
         assert!(text.contains("ringress_worker_io_engine{worker=\"1\",engine=\"epoll\"} 1"));
         assert!(!text.contains("worker=\"0\",engine"));
     }

@@ -49,6 +49,13 @@ pub enum ServeError {
 pub fn run(args: RunArgs) -> Result<(), ServeError> {
     raise_open_files_limit();
     let workers_n = args.workers.unwrap_or_else(engine::default_workers).max(1);
+    if args.max_connections < workers_n {
+        return Err(ServeError::Flags(format!(
+            "--max-connections {} is less than the number of workers ({workers_n}): \
+             each worker needs a share of at least one connection",
+            args.max_connections
+        )));
+    }
     let options = CompileOptions {
         ingress_class: args.ingress_class.clone(),
         default_certificate: args.default_certificate.as_ref().map(SecretRef::pair),

@@ -18,13 +18,15 @@ use std::time::{Duration, Instant};
 use process_support::{start_addrs, Running, DEADLINE};
 use support::{ingress, service, yaml, Client, Upstream};
 
-/// Run `ringress run ARGS` on ports 0; it must exit by itself.
+/// Run `ringress run ARGS` on ports 0 (one worker unless ARGS say); it
+/// must exit by itself.
 fn run(args: &[&str]) -> Output {
     let mut child = Command::new(env!("CARGO_BIN_EXE_ringress"))
         .arg("run")
         .args(args)
         .args(["--http=127.0.0.1:0", "--https=127.0.0.1:0", "--admin=127.0.0.1:0"])
-        .args(["--workers=1", "--no-pin"])
+        .args(["--no-pin"])
+        .args(args.iter().all(|a| !a.starts_with("--workers")).then_some("--workers=1"))
         .env("NO_COLOR", "1")
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -65,6 +67,32 @@ fn a_file_given_as_manifests_directory_stops_the_start() {
     let out = run(&["--manifests", file.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     assert!(stderr(&out).contains("not a directory"), "{}", stderr(&out));
+}
+
+/// A size `--max-body-size` cannot read is a usage error (exit 2) whose
+/// message names the flag and the value.
+#[test]
+fn a_bad_body_size_is_refused_naming_the_flag() {
+    let dir = tempfile::tempdir().unwrap();
+    for bad in ["1mb", "1.5m", "lots"] {
+        let out = run(&["--manifests", dir.path().to_str().unwrap(), "--max-body-size", bad]);
+        assert_eq!(out.status.code(), Some(2), "{bad}: {}", stderr(&out));
+        let err = stderr(&out);
+        assert!(err.contains("--max-body-size") && err.contains(&format!("`{bad}`")), "{err}");
+    }
+}
+
+/// Fewer connections than workers would leave a worker refusing every
+/// connection the kernel hands it: refused at start, naming the flag.
+#[test]
+fn fewer_connections_than_workers_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let out =
+        run(&["--manifests", dir.path().to_str().unwrap(), "--workers=2", "--max-connections=1"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(err.contains("--max-connections 1 is less than the number of workers (2)"), "{err}");
+    assert!(!err.contains("ringress running"), "it must not start serving: {err}");
 }
 
 /// A kubeconfig that does not exist: the message names it, and each cause

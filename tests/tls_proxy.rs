@@ -198,7 +198,9 @@ fn ssl_redirect_false_serves_plain_http(engine: IoEngine) {
 /// Bodies of several MiB both ways over TLS, in both framings.
 fn multi_mib_bodies_both_ways(engine: IoEngine) {
     let (ca, _, _up, yaml) = setup(&[]);
-    let proxy = TlsProxy::start(engine, 1, &yaml);
+    // No body limit: the upload is several MiB.
+    let settings = Settings { max_body_size: None, ..Settings::default() };
+    let proxy = TlsProxy::start_with(engine, 1, &yaml, settings, Duration::from_secs(10));
     let mut tls = tls_connect(proxy.https, &verifying_client(&ca.der()), "a.example");
 
     let upload = pattern_body(5 * 1024 * 1024 + 7);

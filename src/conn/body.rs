@@ -57,8 +57,12 @@ where
             }
             BodyFraming::Chunked => {
                 let mut state = ChunkedState::new();
-                let (k, done) = state.advance(&c.buf).map_err(ProxyError::BadRequestBody)?;
+                let mut data = 0u64;
+                let (k, done) = state
+                    .advance_with(&c.buf, |d| data += d.len() as u64)
+                    .map_err(ProxyError::BadRequestBody)?;
                 if done {
+                    check_body_size(data, c.p.body_limit)?;
                     c.out.extend_from_slice(&c.buf[..k]);
                     consume(&mut c.buf, k);
                     Rest::Done
@@ -82,6 +86,8 @@ where
     if head.expect_continue && c.buf.is_empty() {
         write_static(down, CONTINUE, down_limit).await.map_err(down_err)?;
     }
+    // Chunk data seen so far (a declared length was checked up front).
+    let mut data = 0u64;
     loop {
         if c.buf.is_empty() {
             let n = read_more(down, &mut c.buf, down_limit).await.map_err(down_err)?;
@@ -95,7 +101,15 @@ where
                 *left -= k;
                 (k as usize, *left == 0)
             }
-            Rest::Chunked(state) => state.advance(&c.buf).map_err(ProxyError::BadRequestBody)?,
+            Rest::Chunked(state) => {
+                let step = state
+                    .advance_with(&c.buf, |d| data += d.len() as u64)
+                    .map_err(ProxyError::BadRequestBody)?;
+                // Counted before these bytes go up: the upstream never
+                // gets more than the limit.
+                check_body_size(data, c.p.body_limit)?;
+                step
+            }
             Rest::Done => (0, true),
         };
         write_range(up, &mut c.buf, 0, k, up_limit)
@@ -106,6 +120,17 @@ where
             c.p.request_complete = true;
             return Ok(());
         }
+    }
+}
+
+/// A chunked body that has grown past the limit is refused (413 while no
+/// response has started; the upstream connection it was going to is
+/// dropped with the error, never pooled).
+#[inline]
+fn check_body_size(data: u64, limit: Option<u64>) -> Result<(), ProxyError> {
+    match limit {
+        Some(limit) if data > limit => Err(ProxyError::BodyTooLarge),
+        _ => Ok(()),
     }
 }
 

@@ -24,14 +24,14 @@ use std::time::Instant;
 
 use monoio::io::{AsyncReadRent, AsyncWriteRent};
 use monoio::net::TcpStream;
-use ringress_control::table::Backend;
+use ringress_control::table::{Backend, Route};
 use ringress_control::RouteTable;
 
 use crate::buffers;
 use crate::error::ProxyError;
 use crate::http::{
-    parse_request_head, parse_response_head, write_redirect, write_status_response, ForwardContext,
-    HeadLimits, RequestHead, ResponseHead,
+    parse_request_head, parse_response_head, write_redirect, write_status_response, BodyFraming,
+    ForwardContext, HeadLimits, RequestHead, ResponseHead,
 };
 use crate::stream::DownstreamStream;
 use crate::worker::drain::ConnGuard;
@@ -99,6 +99,9 @@ struct Progress {
     head_consumed: bool,
     /// When the request head was complete: the clock of this request.
     started: Option<Instant>,
+    /// The largest body this request may send (`None`: no limit), set
+    /// once its route is known ([`Conn::body_limit`]).
+    body_limit: Option<u64>,
 }
 
 /// A downstream connection's state, reused for every request on it.
@@ -277,10 +280,16 @@ impl Conn {
     {
         // Taken once, held until this request ends.
         let table = self.worker.load_table();
-        let backend = match self.route(&table, head)? {
-            Routed::Backend(backend) => backend,
-            Routed::Redirect => return self.redirect(down, head).await,
-        };
+        let route = self.route(&table, head)?;
+        self.p.body_limit = self.body_limit(route);
+        self.check_declared_body(head)?;
+        if route.redirect_to_https && !self.https {
+            return self.redirect(down, head).await;
+        }
+        let backend = &route.backend;
+        if backend.endpoints.is_empty() {
+            return Err(ProxyError::NoEndpoints);
+        }
         let addr = self.pick_endpoint(backend)?;
         self.worker.balancer.started(addr);
         let result = self.forward_and_relay(down, head, backend, addr).await;
@@ -288,19 +297,35 @@ impl Conn {
         result
     }
 
-    /// Phase 2: the route for this request's host and path.
+    /// Phase 2: the route for this request's host and path (404 without
+    /// one). Then, in this order, as nginx: the body limit (413), the
+    /// redirect to https (308), a backend without endpoints (503).
     fn route<'t>(
         &self,
         table: &'t RouteTable,
         head: &RequestHead,
-    ) -> Result<Routed<'t>, ProxyError> {
+    ) -> Result<&'t Route, ProxyError> {
         let host = head.host(&self.buf).unwrap_or("");
         let path = head.path(&self.buf);
-        match table.route(host, path) {
-            None => Err(ProxyError::RouteNotFound),
-            Some(route) if route.redirect_to_https && !self.https => Ok(Routed::Redirect),
-            Some(route) if route.backend.endpoints.is_empty() => Err(ProxyError::NoEndpoints),
-            Some(route) => Ok(Routed::Backend(&route.backend)),
+        table.route(host, path).ok_or(ProxyError::RouteNotFound)
+    }
+
+    /// The largest request body this request may send (`None`: no limit):
+    /// `--max-body-size` for now. A per-route limit (the `proxy-body-size`
+    /// annotation) takes its place here, read from `_route`.
+    #[inline]
+    fn body_limit(&self, _route: &Route) -> Option<u64> {
+        self.worker.settings.max_body_size
+    }
+
+    /// A declared `Content-Length` over the limit is refused before any
+    /// upstream is contacted (a chunked body is counted as it streams, see
+    /// `body::forward`).
+    #[inline]
+    fn check_declared_body(&self, head: &RequestHead) -> Result<(), ProxyError> {
+        match (head.framing, self.p.body_limit) {
+            (BodyFraming::Length(n), Some(limit)) if n > limit => Err(ProxyError::BodyTooLarge),
+            _ => Ok(()),
         }
     }
 
@@ -373,15 +398,21 @@ impl Conn {
         }
     }
 
+    /// Whether a request that failed on a pooled connection may be sent
+    /// again on a fresh one. Only an idempotent method (RFC 9110 §9.2.2:
+    /// GET, HEAD, OPTIONS, TRACE, PUT, DELETE) is replayed: once a byte of
+    /// a POST, PATCH or unknown method was written, the upstream may have
+    /// acted on it, body or not. (A connect failure, where nothing was
+    /// written, moves to another endpoint whatever the method.)
     fn can_retry(&self, head: &RequestHead, e: &ProxyError) -> bool {
         let p = self.p;
         // `out` must still hold the request (a timed-out write loses it).
-        !self.out.is_empty()
+        head.method_kind.is_idempotent()
+            && !self.out.is_empty()
             && matches!(e.source(), crate::error::Source::Upstream)
             && !p.upstream_answered
             && !p.response_started
             && !p.body_streamed
-            && (head.method_kind.is_idempotent() || !head.has_body())
     }
 
     /// A pooled connection to `addr`, or a new one.
@@ -524,11 +555,6 @@ impl Drop for Conn {
     fn drop(&mut self) {
         self.release_buffers();
     }
-}
-
-enum Routed<'t> {
-    Backend(&'t Backend),
-    Redirect,
 }
 
 /// The `kind` label of an upstream error, as an index into

@@ -5,6 +5,8 @@
 
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
+
+use super::{shrink, Live};
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
@@ -177,6 +179,32 @@ impl Balancer {
         }
     }
 
+    /// Forget what is kept for backends and endpoints no longer in the
+    /// table. Called when the worker sees a new table generation, never
+    /// per request; a request still in flight on an older table may add an
+    /// entry back, which the next generation prunes.
+    pub fn prune(&self, live: &Live<'_>) {
+        let mut cursors = self.cursors.borrow_mut();
+        cursors.retain(|k, _| live.has_backend(k));
+        shrink(&mut cursors);
+        let mut endpoints = self.endpoints.borrow_mut();
+        let mut backing_off = self.backing_off.get();
+        endpoints.retain(|addr, state| {
+            let keep = live.has_endpoint(*addr);
+            if !keep && state.backoff_until.is_some() {
+                backing_off = backing_off.saturating_sub(1);
+            }
+            keep
+        });
+        shrink(&mut endpoints);
+        self.backing_off.set(backing_off);
+    }
+
+    /// Backends with a cursor and endpoints with state (tests, admin).
+    pub fn tracked(&self) -> (usize, usize) {
+        (self.cursors.borrow().len(), self.endpoints.borrow().len())
+    }
+
     fn next_random(&self) -> u64 {
         // xorshift64*: plenty for choosing between endpoints.
         let mut x = self.rng.get();
@@ -191,6 +219,7 @@ impl Balancer {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::upstream::Live;
     use ringress_control::table::ServicePortRef;
     use std::sync::Arc;
 
@@ -244,6 +273,68 @@ mod tests {
         }
         let now = Instant::now();
         for _ in 0..10 {
+            assert_eq!(b.pick(&be, now).unwrap().port(), 1001);
+        }
+    }
+
+    /// 100,000 endpoint changes, each a new table whose one backend (one of
+    /// seven Services) has two endpoints on addresses never seen before,
+    /// with picks, requests and failures between them: after each prune
+    /// the balancer holds state only for the live backend and endpoints,
+    /// back-off bookkeeping included, and its maps stay small.
+    #[test]
+    fn state_is_pruned_to_the_live_endpoints() {
+        for mode in [Balance::RoundRobin, Balance::LeastOutstanding] {
+            let b = Balancer::new(mode, Duration::from_secs(5), 7);
+            let now = Instant::now();
+            for i in 0..100_000u32 {
+                let addr = |j: u32| {
+                    let n = 2 * i + j;
+                    SocketAddr::from(([10, (n >> 16) as u8, (n >> 8) as u8, n as u8], 1000))
+                };
+                let be = Backend {
+                    key: BackendKey {
+                        namespace: "ns".into(),
+                        service: format!("svc-{}", i % 7).into(),
+                        port: ServicePortRef::Number(80),
+                    },
+                    endpoints: Arc::from(vec![
+                        Endpoint { addr: addr(0) },
+                        Endpoint { addr: addr(1) },
+                    ]),
+                };
+                let picked = b.pick(&be, now).unwrap();
+                b.started(picked);
+                b.failed(addr(0), now);
+                b.finished(picked);
+                let _ = b.pick(&be, now);
+                b.prune(&Live::new([&be]));
+                let (cursors, endpoints) = b.tracked();
+                assert!(
+                    cursors <= 1 && endpoints <= 2,
+                    "{i}: {cursors} cursors, {endpoints} endpoints"
+                );
+                assert!(b.backing_off.get() <= endpoints, "{i}: back-off count out of step");
+            }
+            assert!(b.cursors.borrow().capacity() <= 64);
+            assert!(b.endpoints.borrow().capacity() <= 64);
+            // A table without those backends forgets everything.
+            b.prune(&Live::new([]));
+            assert_eq!(b.tracked(), (0, 0));
+            assert_eq!(b.backing_off.get(), 0);
+        }
+    }
+
+    /// Pruning keeps the state of endpoints that stay: a back-off survives
+    /// a new table that still lists the endpoint.
+    #[test]
+    fn pruning_keeps_live_endpoint_state() {
+        let b = Balancer::new(Balance::RoundRobin, Duration::from_secs(5), 7);
+        let be = backend(2);
+        let now = Instant::now();
+        b.failed(be.endpoints[0].addr, now);
+        b.prune(&Live::new([&be]));
+        for _ in 0..4 {
             assert_eq!(b.pick(&be, now).unwrap().port(), 1001);
         }
     }

@@ -12,6 +12,8 @@ use std::time::{Duration, Instant};
 
 use monoio::net::TcpStream;
 
+use super::{shrink, Live};
+
 /// Idle connections younger than this are reused without checking them.
 const PEEK_AFTER: Duration = Duration::from_millis(500);
 
@@ -71,6 +73,20 @@ impl Pool {
             list.retain(|c| now.saturating_duration_since(c.since) < self.idle_timeout);
             !list.is_empty()
         });
+        shrink(&mut idle);
+    }
+
+    /// Close the idle connections to endpoints no longer in the table
+    /// (called once per table generation, never per request).
+    pub fn prune(&self, live: &Live<'_>) {
+        let mut idle = self.idle.borrow_mut();
+        idle.retain(|addr, _| live.has_endpoint(*addr));
+        shrink(&mut idle);
+    }
+
+    /// Endpoints with idle connections (tests, admin).
+    pub fn endpoints(&self) -> usize {
+        self.idle.borrow().len()
     }
 
     /// Idle connections to `addr` (for tests and the admin view).
@@ -98,5 +114,53 @@ fn peer_closed(stream: &TcpStream) -> bool {
         !matches!(err.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::Interrupted)
     } else {
         true
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ringress_control::table::{Backend, BackendKey, Endpoint, ServicePortRef};
+    use std::sync::Arc;
+
+    fn backend(addrs: &[SocketAddr]) -> Backend {
+        Backend {
+            key: BackendKey {
+                namespace: "ns".into(),
+                service: "svc".into(),
+                port: ServicePortRef::Number(80),
+            },
+            endpoints: Arc::from(addrs.iter().map(|&addr| Endpoint { addr }).collect::<Vec<_>>()),
+        }
+    }
+
+    /// Idle connections to an endpoint that left the table are closed by
+    /// the prune; those to endpoints still listed stay.
+    #[test]
+    fn prune_closes_connections_to_departed_endpoints() {
+        let mut rt = monoio::RuntimeBuilder::<monoio::LegacyDriver>::new()
+            .enable_timer()
+            .build()
+            .expect("runtime");
+        rt.block_on(async {
+            let a = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            let b = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            let (a_addr, b_addr) = (a.local_addr().unwrap(), b.local_addr().unwrap());
+            let pool = Pool::new(8, Duration::from_secs(60));
+            let now = Instant::now();
+            for addr in [a_addr, a_addr, b_addr] {
+                pool.put(addr, TcpStream::connect_addr(addr).await.unwrap(), now);
+            }
+            assert_eq!(pool.endpoints(), 2);
+            pool.prune(&Live::new([&backend(&[b_addr])]));
+            assert_eq!((pool.idle_count(a_addr), pool.idle_count(b_addr)), (0, 1));
+            assert_eq!(pool.endpoints(), 1);
+            // The pruned connections were closed: the listener's side reads EOF.
+            let (mut peer, _) = a.accept().unwrap();
+            peer.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+            assert_eq!(std::io::Read::read(&mut peer, &mut [0u8; 1]).unwrap(), 0);
+            pool.prune(&Live::new([]));
+            assert_eq!(pool.endpoints(), 0);
+        });
     }
 }

@@ -10,6 +10,7 @@
 pub mod contain;
 pub mod drain;
 pub mod engine;
+pub mod limit;
 pub mod settings;
 
 use std::cell::RefCell;
@@ -34,8 +35,9 @@ use crate::http::date::HTTP_DATE_LEN;
 use crate::http::DateCache;
 use crate::metrics::{Engine, Metrics, WorkerMetrics};
 use crate::stream::DownstreamStream;
-use crate::upstream::{Balancer, Pool};
+use crate::upstream::{Balancer, Live, Pool};
 use drain::Drain;
+use limit::ConnLimit;
 
 /// How accepted TCP connections become the stream the proxy speaks HTTP
 /// over: plain TCP here; TLS plugs in as another kind.
@@ -88,6 +90,8 @@ pub struct Worker {
     pub pool: Pool,
     pub balancer: Balancer,
     pub drain: Rc<Drain>,
+    /// This worker's share of `--max-connections`.
+    pub conn_limit: Rc<ConnLimit>,
     table: RefCell<TableCache>,
     date: RefCell<DateCache>,
 }
@@ -101,7 +105,13 @@ struct TableCache {
 }
 
 impl Worker {
-    fn new(index: usize, settings: Settings, metrics: Arc<Metrics>, table: &TableHandle) -> Self {
+    fn new(
+        index: usize,
+        settings: Settings,
+        max_connections: usize,
+        metrics: Arc<Metrics>,
+        table: &TableHandle,
+    ) -> Self {
         let mut cache = Cache::new(Arc::clone(table.cell()));
         let current = Rc::new(Arc::clone(cache.load()));
         metrics.workers[index].table_generation.set(current.generation());
@@ -114,6 +124,7 @@ impl Worker {
             settings,
             metrics,
             drain: Rc::new(Drain::default()),
+            conn_limit: ConnLimit::new(max_connections),
             table: RefCell::new(TableCache { cache, current }),
             date: RefCell::new(DateCache::new()),
         }
@@ -131,6 +142,15 @@ impl Worker {
     #[inline]
     pub fn m(&self) -> &WorkerMetrics {
         &self.metrics.workers[self.index]
+    }
+
+    /// Drop the balancer and pool state of backends and endpoints that are
+    /// not in `table` (once per generation, from housekeeping: the cost is
+    /// one pass over the table, never on the request path).
+    pub fn prune_upstream_state(&self, table: &RouteTable) {
+        let live = Live::new(table.backends().map(|b| &**b));
+        self.balancer.prune(&live);
+        self.pool.prune(&live);
     }
 
     /// The current table, taken once per request and held until it ends.
@@ -248,6 +268,7 @@ pub fn start<K: StreamKind>(
     for (i, ((http, https), own)) in per_worker.enumerate() {
         let core = if cores.is_empty() { None } else { Some(cores[i % cores.len()]) };
         let (settings, engine_choice) = (options.settings.clone(), options.engine);
+        let max_connections = settings::connection_share(settings.max_connections, n, i);
         let (metrics, table, flag) = (metrics.clone(), table.clone(), flag.clone());
         let exit = contain::WorkerExit {
             index: i,
@@ -271,7 +292,8 @@ pub fn start<K: StreamKind>(
                 }
                 let https = https.zip(factory.map(|f| f(i, &table)));
                 let run = move |engine: Engine| {
-                    let worker = Rc::new(Worker::new(i, settings, metrics, &table));
+                    let worker =
+                        Rc::new(Worker::new(i, settings, max_connections, metrics, &table));
                     worker.m().engine.set(engine as u64);
                     tracing::info!(worker = i, engine = engine.label(), "worker running");
                     run_worker(worker, http, https, flag)
@@ -344,6 +366,7 @@ async fn accept_loop<K: StreamKind>(
 ) {
     let kind = Rc::new(kind);
     let mut last_warning: Option<Instant> = None;
+    let mut last_refusal: Option<Instant> = None;
     loop {
         let accepted = listener.accept().await;
         if stop.load(Ordering::Acquire) {
@@ -351,6 +374,23 @@ async fn accept_loop<K: StreamKind>(
         }
         match accepted {
             Ok((tcp, peer)) => {
+                let Some(slot) = worker.conn_limit.try_acquire() else {
+                    // Over this worker's share of --max-connections: close
+                    // at once, without reading, and count it.
+                    worker.m().connections_refused.inc();
+                    drop(tcp);
+                    let now = Instant::now();
+                    if last_refusal.is_none_or(|t| now.duration_since(t) >= Duration::from_secs(1))
+                    {
+                        last_refusal = Some(now);
+                        tracing::warn!(
+                            worker = worker.index,
+                            limit = worker.conn_limit.max(),
+                            "connection limit reached; refusing connections (--max-connections)"
+                        );
+                    }
+                    continue;
+                };
                 let _ = tcp.set_nodelay(true);
                 worker.m().downstream_accepted.inc();
                 let (w, k) = (worker.clone(), kind.clone());
@@ -360,6 +400,9 @@ async fn accept_loop<K: StreamKind>(
                         w.m().connection_panics.inc();
                         tracing::error!(worker = w.index, %peer, "a connection task panicked; connection closed, worker serving on");
                     }
+                    // The connection's place under --max-connections,
+                    // given back however its task ended.
+                    drop(slot);
                 });
             }
             Err(e) => {
@@ -378,15 +421,89 @@ async fn accept_loop<K: StreamKind>(
     }
 }
 
-/// Periodic worker chores: close expired pooled connections and load the
-/// table so `/readyz` sees that this worker has one even without traffic.
+/// Periodic worker chores: close expired pooled connections, load the
+/// table so `/readyz` sees that this worker has one even without traffic,
+/// and on each new table generation forget the balancer and pool state of
+/// endpoints that left it.
 async fn housekeeping(worker: Rc<Worker>) {
+    let mut pruned_for = None;
     while !worker.drain.is_draining() {
         let table = worker.load_table();
         let live = table.generation() > 0;
+        if pruned_for != Some(table.generation()) {
+            pruned_for = Some(table.generation());
+            worker.prune_upstream_state(&table);
+        }
         drop(table);
         worker.pool.sweep(Instant::now());
         let pause = if live { Duration::from_secs(1) } else { Duration::from_millis(50) };
         monoio::time::sleep(pause).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ringress_control::{compile_yaml, CompileOptions, Publisher};
+
+    /// Manifests routing every request to one endpoint on 127.0.0.1:`port`.
+    fn table_with_endpoint(port: u16) -> RouteTable {
+        let yaml = format!(
+            "apiVersion: networking.k8s.io/v1
+kind: IngressClass
+metadata: {{name: ringress}}
+spec: {{controller: ringress.io/ingress-controller}}
+---
+apiVersion: v1
+kind: Service
+metadata: {{name: web, namespace: default}}
+spec:
+  ports: [{{name: http, port: 80}}]
+---
+apiVersion: discovery.k8s.io/v1
+kind: EndpointSlice
+metadata:
+  name: web-1
+  namespace: default
+  labels: {{kubernetes.io/service-name: web}}
+addressType: IPv4
+ports: [{{name: http, port: {port}}}]
+endpoints: [{{addresses: [\"127.0.0.1\"], conditions: {{ready: true}}}}]
+---
+apiVersion: networking.k8s.io/v1
+kind: Ingress
+metadata: {{name: i, namespace: default}}
+spec:
+  ingressClassName: ringress
+  defaultBackend:
+    service: {{name: web, port: {{number: 80}}}}
+"
+        );
+        compile_yaml(&yaml, &CompileOptions::default()).0
+    }
+
+    /// Compiled tables published one after another, each moving the
+    /// backend to a new endpoint port, with a pick and a failure on each:
+    /// pruning on each new generation keeps the worker's balancer state to
+    /// the one live endpoint.
+    #[test]
+    fn each_generation_prunes_departed_endpoints() {
+        let mut publisher = Publisher::new();
+        let worker =
+            Worker::new(0, Settings::default(), 1, Arc::new(Metrics::new(1)), &publisher.handle());
+        let now = Instant::now();
+        for port in 1000..1300 {
+            publisher.publish(table_with_endpoint(port));
+            let table = worker.load_table();
+            let backend = &table.route("any.example", "/").expect("default backend").backend;
+            let addr = worker.balancer.pick(backend, now).expect("an endpoint");
+            assert_eq!(addr.port(), port);
+            worker.balancer.failed(addr, now);
+            worker.prune_upstream_state(&table);
+            assert_eq!(worker.balancer.tracked().1, 1, "only the live endpoint at port {port}");
+        }
+        publisher.publish(RouteTable::empty());
+        worker.prune_upstream_state(&worker.load_table());
+        assert_eq!(worker.balancer.tracked(), (0, 0));
     }
 }

@@ -39,6 +39,27 @@ pub struct Settings {
     pub max_request_line_bytes: usize,
     /// Port of the HTTPS listener, for redirects to https (`None`: 443).
     pub https_port: Option<u16>,
+    /// Open downstream connections allowed for the whole process, split
+    /// over the workers by [`connection_share`]; one over its worker's
+    /// share is closed unread.
+    pub max_connections: usize,
+    /// Largest request body in bytes (`None`: no limit), as nginx's
+    /// `client_max_body_size`. The default of every request; a route's own
+    /// limit, when it has one, replaces it (see `Conn::body_limit`).
+    pub max_body_size: Option<u64>,
+}
+
+/// Default of `--max-connections`.
+pub const DEFAULT_MAX_CONNECTIONS: usize = 65_536;
+
+/// Default of `--max-body-size` (1 MiB, as ingress-nginx's `proxy-body-size`).
+pub const DEFAULT_MAX_BODY_SIZE: u64 = 1024 * 1024;
+
+/// Worker `index`'s share of `total` connections over `workers` workers:
+/// an even split, the remainder going one each to the first workers.
+pub fn connection_share(total: usize, workers: usize, index: usize) -> usize {
+    let workers = workers.max(1);
+    total / workers + usize::from(index < total % workers)
 }
 
 impl Default for Settings {
@@ -61,6 +82,22 @@ impl Default for Settings {
             max_headers: 100,
             max_request_line_bytes: 8 * 1024,
             https_port: None,
+            max_connections: DEFAULT_MAX_CONNECTIONS,
+            max_body_size: Some(DEFAULT_MAX_BODY_SIZE),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The shares add up to the total; the first workers take the remainder.
+    #[test]
+    fn connection_shares_split_evenly_remainder_first() {
+        let shares: Vec<usize> = (0..4).map(|i| connection_share(10, 4, i)).collect();
+        assert_eq!(shares, [3, 3, 2, 2]);
+        assert_eq!((0..3).map(|i| connection_share(65_536, 3, i)).sum::<usize>(), 65_536);
+        assert_eq!(connection_share(2, 1, 0), 2);
     }
 }

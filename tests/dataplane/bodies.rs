@@ -9,8 +9,11 @@ use ringress::worker::IoEngine;
 
 const BIG: usize = 5 * 1024 * 1024 + 13;
 
+/// A proxy without a body limit (the bodies here are larger than the
+/// default `--max-body-size`; the limit has its own tests in `limits`).
 fn proxy(engine: IoEngine, up: &Upstream) -> Proxy {
     Proxy::builder(engine)
+        .settings(|s| s.max_body_size = None)
         .manifests(yaml(&[
             service("web", &[up.addr]),
             ingress("i", None, &[("/", "Prefix", "web")]),
@@ -119,6 +122,7 @@ fn early_answer_during_upload_is_relayed(engine: IoEngine) {
         let _ = std::io::Read::read(&mut r, &mut some);
     });
     let proxy = Proxy::builder(engine)
+        .settings(|s| s.max_body_size = None)
         .manifests(yaml(&[service("web", &[addr]), ingress("i", None, &[("/", "Prefix", "web")])]))
         .start();
     let mut c = proxy.client();

@@ -12,6 +12,8 @@ mod bodies;
 mod errors;
 mod keepalive;
 mod lifecycle;
+mod limits;
+mod retries;
 mod routing;
 mod smuggling;
 mod websocket;
