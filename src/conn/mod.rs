@@ -155,7 +155,7 @@ impl Conn {
                 Ok(None) => return,
                 Err(e) => {
                     self.fail(&mut down, &e, None).await;
-                    io::lingering_close(&mut down, &mut self.buf).await;
+                    Box::pin(io::lingering_close(&mut down, &mut self.buf)).await;
                     return;
                 }
             };
@@ -169,7 +169,7 @@ impl Conn {
                     if close {
                         if !matches!(e.source(), crate::error::Source::Upstream) {
                             // Unread request bytes may follow: see lingering_close.
-                            io::lingering_close(&mut down, &mut self.buf).await;
+                            Box::pin(io::lingering_close(&mut down, &mut self.buf)).await;
                         }
                         After::Close
                     } else {
@@ -187,7 +187,7 @@ impl Conn {
                     if head.has_body() && !self.p.request_complete {
                         // Answered before the body was read: the client may
                         // still be sending it (see lingering_close).
-                        io::lingering_close(&mut down, &mut self.buf).await;
+                        Box::pin(io::lingering_close(&mut down, &mut self.buf)).await;
                     }
                     return;
                 }
@@ -197,7 +197,8 @@ impl Conn {
                     let m = self.worker.m();
                     m.tunnels_active.inc();
                     let idle = self.worker.settings.tunnel_idle_timeout;
-                    if tunnel::run(down, up, pending_down, pending_up, idle).await {
+                    // Boxed: rare, and inline it would grow every connection's task.
+                    if Box::pin(tunnel::run(down, up, pending_down, pending_up, idle)).await {
                         m.tunnels_idle_closed.inc();
                     }
                     m.tunnels_active.sub(1);

@@ -15,10 +15,10 @@
 
 use std::future::Future;
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::pin::pin;
+use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::task::Poll;
+use std::task::{Context, Poll};
 
 use socket2::Socket;
 
@@ -26,20 +26,52 @@ use crate::metrics::Metrics;
 
 /// Run `task`, turning a panic inside it into `Err(())`. The task's state
 /// is dropped when this returns, panic or not.
-pub async fn contained<F: Future<Output = ()>>(task: F) -> Result<(), ()> {
-    let mut task = pin!(task);
-    std::future::poll_fn(move |cx| {
+///
+/// A struct rather than an `async fn`: an `async fn` would hold the task
+/// twice in its state (the argument and the pinned local), doubling every
+/// connection's task allocation.
+pub struct Contained<F> {
+    task: Option<F>,
+}
+
+impl<F> Contained<F> {
+    pub fn new(task: F) -> Self {
+        Self { task: Some(task) }
+    }
+}
+
+impl<F: Future<Output = ()>> Future for Contained<F> {
+    type Output = Result<(), ()>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        // SAFETY: `task` is never moved out of `self`: it is polled in
+        // place and dropped in place (set to `None`), so pinning `self`
+        // pins `task` (structural pinning of one field; `Contained` has no
+        // Drop impl and is not `Unpin`-dependent).
+        let slot = unsafe { &mut self.get_unchecked_mut().task };
+        let Some(task) = slot.as_mut() else {
+            return Poll::Ready(Ok(()));
+        };
+        // SAFETY: see above; `task` stays where it is until dropped.
+        let task = unsafe { Pin::new_unchecked(task) };
         // AssertUnwindSafe: after a panic the task is never polled again;
         // what it shared with the worker (counters, the pool, the table
         // cache) is only touched through RefCell borrows that a panic
         // releases as it unwinds.
-        match catch_unwind(AssertUnwindSafe(|| task.as_mut().poll(cx))) {
-            Ok(Poll::Ready(())) => Poll::Ready(Ok(())),
-            Ok(Poll::Pending) => Poll::Pending,
-            Err(_) => Poll::Ready(Err(())),
-        }
-    })
-    .await
+        let result = match catch_unwind(AssertUnwindSafe(|| task.poll(cx))) {
+            Ok(Poll::Pending) => return Poll::Pending,
+            Ok(Poll::Ready(())) => Ok(()),
+            Err(_) => Err(()),
+        };
+        // Dropped in place, now: its connection closes at once.
+        *slot = None;
+        Poll::Ready(result)
+    }
+}
+
+/// [`Contained`] as a function.
+pub fn contained<F: Future<Output = ()>>(task: F) -> Contained<F> {
+    Contained::new(task)
 }
 
 /// Held by a worker thread for its whole life; dropped when the thread

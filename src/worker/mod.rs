@@ -395,8 +395,10 @@ async fn accept_loop<K: StreamKind>(
                 worker.m().downstream_accepted.inc();
                 let (w, k) = (worker.clone(), kind.clone());
                 monoio::spawn(async move {
-                    let conn = crate::conn::serve(w.clone(), k, tcp, peer);
-                    if contain::contained(conn).await.is_err() {
+                    if contain::contained(crate::conn::serve(w.clone(), k, tcp, peer))
+                        .await
+                        .is_err()
+                    {
                         w.m().connection_panics.inc();
                         tracing::error!(worker = w.index, %peer, "a connection task panicked; connection closed, worker serving on");
                     }
