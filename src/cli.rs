@@ -182,6 +182,12 @@ pub struct RunArgs {
     /// A larger body is answered 413.
     #[arg(long, value_name = "SIZE", default_value = "1m", value_parser = parse_size)]
     pub max_body_size: u64,
+    /// Also forward client upgrades to this protocol (repeatable; compared
+    /// case-insensitively; `websocket` is always allowed). Offers of other
+    /// protocols, `h2c` included, are removed and the request is served as
+    /// plain HTTP/1.1.
+    #[arg(long = "allow-upgrade", value_name = "TOKEN", value_parser = parse_upgrade_token)]
+    pub allow_upgrade: Vec<String>,
 }
 
 impl RunArgs {
@@ -210,7 +216,34 @@ impl RunArgs {
             https_port: Some(self.https.port()),
             max_connections: self.max_connections,
             max_body_size: (self.max_body_size > 0).then_some(self.max_body_size),
+            allowed_upgrades: self.allowed_upgrades(),
         }
+    }
+
+    /// `websocket`, then each `--allow-upgrade` once, in lower case.
+    fn allowed_upgrades(&self) -> Vec<String> {
+        let mut all = vec![crate::http::upgrade::WEBSOCKET.to_string()];
+        for t in &self.allow_upgrade {
+            if !all.contains(t) {
+                all.push(t.clone());
+            }
+        }
+        all
+    }
+}
+
+/// A protocol token as `Upgrade` names it: `name` or `name/version`, each
+/// a non-empty run of `tchar` (RFC 9110 §7.8); returned in lower case.
+pub fn parse_upgrade_token(text: &str) -> Result<String, String> {
+    let tchars = |s: &str| !s.is_empty() && s.bytes().all(crate::http::fields::is_tchar);
+    let ok = match text.split_once('/') {
+        Some((name, version)) => tchars(name) && tchars(version),
+        None => tchars(text),
+    };
+    if ok {
+        Ok(text.to_ascii_lowercase())
+    } else {
+        Err(format!("`{text}` is not a protocol token like h2c or foo/2"))
     }
 }
 
@@ -365,6 +398,27 @@ mod tests {
         assert!(e.contains("--max-connections"), "{e}");
         let e = err(&["--max-connections", "many"]);
         assert!(e.contains("--max-connections"), "{e}");
+    }
+
+    /// `--allow-upgrade` is repeatable and adds to `websocket`, in lower
+    /// case and once each; a malformed token is refused.
+    #[test]
+    fn allow_upgrade_adds_tokens_to_websocket() {
+        let parse = |extra: &[&str]| {
+            let mut argv = vec!["ringress", "run", "--manifests", "m"];
+            argv.extend_from_slice(extra);
+            Cli::try_parse_from(argv).map(|cli| match cli.command {
+                Command::Run(args) => args.settings().allowed_upgrades,
+                _ => panic!("not run"),
+            })
+        };
+        assert_eq!(parse(&[]).unwrap(), ["websocket"]);
+        let flags =
+            ["--allow-upgrade", "H2C", "--allow-upgrade", "foo/2", "--allow-upgrade", "h2c"];
+        assert_eq!(parse(&flags).unwrap(), ["websocket", "h2c", "foo/2"]);
+        for bad in ["", "a b", "a/", "/2", "a,b", "a/b/c"] {
+            assert!(parse(&["--allow-upgrade", bad]).is_err(), "{bad:?}");
+        }
     }
 
     /// The engine names on the command line are `auto`, `io-uring`, `epoll`.

@@ -79,3 +79,28 @@ fn parse_and_rewrite_allocate_nothing_after_warm_up() {
     assert_eq!(*boxed, bytes);
     assert_eq!(boxes.load(Ordering::Relaxed), 1);
 }
+
+/// Normalising paths allocates nothing: a normal path is never copied, and
+/// one that needs work reuses the caller's scratch buffer once it has grown.
+#[test]
+fn path_normalisation_allocates_nothing_after_warm_up() {
+    use ringress::http::normalize::normalize_path;
+    let normal = b"/api/v1/items.json?limit=10&next=/../%2e";
+    let dotted = b"/public/%2e%2e/api/./v1/items%7e?limit=10";
+    let mut scratch = Vec::new();
+    assert_eq!(normalize_path(normal, &mut scratch), Ok(false));
+    assert_eq!(scratch.capacity(), 0, "a normal path is not copied");
+    assert_eq!(normalize_path(dotted, &mut scratch), Ok(true));
+    assert_eq!(scratch, b"/api/v1/items~?limit=10");
+
+    let allocations = new_counter();
+    count_on_this_thread(Some(allocations));
+    let mut changed = 0;
+    for _ in 0..10_000 {
+        changed += usize::from(normalize_path(normal, &mut scratch).unwrap());
+        changed += usize::from(normalize_path(dotted, &mut scratch).unwrap());
+    }
+    count_on_this_thread(None);
+    assert_eq!(changed, 10_000);
+    assert_eq!(allocations.load(Ordering::Relaxed), 0, "allocations during 20,000 paths");
+}

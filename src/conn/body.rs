@@ -201,7 +201,7 @@ where
     let force_close = c.force_close() || !c.p.request_complete;
     let date = c.worker.date();
     let ctx = ResponseContext::new(head, &resp, &date, force_close);
-    if resp.status == 101 && !(resp.upgrade && head.upgrade) {
+    if resp.status == 101 && !c.switch_agreed(head, &resp) {
         return Err(ProxyError::UpstreamBadResponse(HeadError::BadStatusLine));
     }
     c.out.clear();

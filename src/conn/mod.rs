@@ -29,9 +29,11 @@ use ringress_control::RouteTable;
 
 use crate::buffers;
 use crate::error::ProxyError;
+use crate::http::normalize::normalize_request_path;
+use crate::http::upgrade::{restrict_upgrade, switch_agreed};
 use crate::http::{
-    parse_request_head, parse_response_head, write_redirect, write_status_response, BodyFraming,
-    ForwardContext, HeadLimits, RequestHead, ResponseHead,
+    parse_response_head, write_redirect, write_status_response, BodyFraming, ForwardContext,
+    HeadLimits, HeadScan, RequestHead, ResponseHead,
 };
 use crate::stream::DownstreamStream;
 use crate::worker::drain::ConnGuard;
@@ -208,8 +210,11 @@ impl Conn {
         }
     }
 
-    /// Phase 1: wait for the next request head and parse it. `Ok(None)`:
-    /// the connection ends quietly (client closed, idle timeout, drain).
+    /// Phase 1: wait for the next request head and parse it, then
+    /// normalise its path (what is routed on and forwarded, see
+    /// `http::normalize`) and keep only the allowed protocols of an
+    /// upgrade offer (see `http::upgrade`). `Ok(None)`: the connection
+    /// ends quietly (client closed, idle timeout, drain).
     async fn read_head<S: DownstreamStream>(
         &mut self,
         down: &mut S,
@@ -217,9 +222,19 @@ impl Conn {
         let (keepalive_timeout, head_timeout) =
             (self.worker.settings.keepalive_timeout, self.worker.settings.client_head_timeout);
         let mut deadline: Option<Instant> = None;
+        // Only the bytes each read adds are scanned; the parser runs when a
+        // line end or a blank line arrives (see `HeadScan`), so a head
+        // trickling in a byte per segment costs linear work, not a re-parse
+        // per read.
+        let mut scan = HeadScan::new();
         loop {
             if !self.buf.is_empty() {
-                if let Some(head) = parse_request_head(&self.buf, &self.limits)? {
+                if let Some(mut head) = scan.parse_request(&self.buf, &self.limits)? {
+                    // `out` is free until the upstream head is written: it is
+                    // the scratch space of a path that needs normalising.
+                    normalize_request_path(&mut self.buf, &mut head, &mut self.out)?;
+                    let allowed = &self.worker.settings.allowed_upgrades;
+                    restrict_upgrade(&mut self.buf, &mut head, allowed);
                     return Ok(Some(head));
                 }
                 // Part of a head: from now on the head timeout runs.
@@ -474,6 +489,19 @@ impl Conn {
         S: AsyncReadRent + AsyncWriteRent,
     {
         body::relay_response(self, down, head, up, addr).await
+    }
+
+    /// Whether an upstream's `101` may turn this request into a tunnel:
+    /// both sides asked for an upgrade, and the upstream switched only to
+    /// protocols the client offered and the proxy forwarded.
+    fn switch_agreed(&self, head: &RequestHead, resp: &ResponseHead) -> bool {
+        resp.upgrade
+            && head.upgrade
+            && switch_agreed(
+                resp.header(&self.ubuf, "upgrade").unwrap_or_default(),
+                head.upgrade_offered,
+                &self.worker.settings.allowed_upgrades,
+            )
     }
 
     /// The clock of the current request (read once, when its head arrived).

@@ -79,6 +79,13 @@ pub enum HeadError {
     /// it would change how the next hop reads the message.
     #[error("Connection names an end-to-end framing header")]
     ConnectionNamesProtectedHeader,
+    /// The path has more `..` segments than segments to remove: it climbs
+    /// above the root (see [`super::normalize`]).
+    #[error("path climbs above the root")]
+    PathAboveRoot,
+    /// A `%` in the path not followed by two hex digits.
+    #[error("malformed percent-encoding in the path")]
+    BadPercentEncoding,
 }
 
 impl HeadError {
@@ -118,6 +125,8 @@ impl HeadError {
             HeadError::UnsupportedTransferEncoding => "unsupported_transfer_encoding",
             HeadError::TransferEncodingInHttp10 => "transfer_encoding_in_http10",
             HeadError::ConnectionNamesProtectedHeader => "connection_names_protected_header",
+            HeadError::PathAboveRoot => "path_above_root",
+            HeadError::BadPercentEncoding => "bad_percent_encoding",
         }
     }
 }

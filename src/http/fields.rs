@@ -42,6 +42,8 @@ pub enum Known {
     Date,
     /// `Server`.
     Server,
+    /// `HTTP2-Settings` (only meaningful with an `h2c` upgrade).
+    Http2Settings,
     /// `Content_Length` or `Transfer_Encoding`: a name some servers (CGI
     /// gateways) read as the framing field. Refused.
     FramingLookalike,
@@ -64,6 +66,7 @@ pub fn classify(name: &[u8]) -> Known {
         10 if eq(b"connection") => Known::Connection,
         10 if eq(b"keep-alive") => Known::KeepAlive,
         14 if eq(b"content-length") => Known::ContentLength,
+        14 if eq(b"http2-settings") => Known::Http2Settings,
         15 if eq(b"x-forwarded-for") => Known::XForwardedFor,
         16 if eq(b"proxy-connection") => Known::ProxyConnection,
         16 if eq(b"x-forwarded-host") => Known::XForwardedHost,

@@ -109,8 +109,20 @@ pub struct RequestHead {
     /// `Expect: 100-continue` in an HTTP/1.1 request (the Expect line is
     /// not forwarded: the proxy answers `100 Continue` itself).
     pub expect_continue: bool,
-    /// An HTTP/1.1 upgrade request (`Connection: upgrade` and `Upgrade`).
+    /// An HTTP/1.1 upgrade request (`Connection: upgrade` and `Upgrade`)
+    /// that is forwarded as one. The parser sets it for every such request;
+    /// [`super::upgrade::restrict_upgrade`] clears it when none of the
+    /// offered protocols is allowed.
     pub upgrade: bool,
+    /// The index of the `Upgrade` line that is forwarded with an upgrade.
+    pub upgrade_line: Option<usize>,
+    /// The allowed protocols the client offered, one bit per index in the
+    /// allow-list (see [`super::upgrade`]).
+    pub upgrade_offered: u64,
+    /// `HTTP2-Settings` lines (dropped unless an `h2c` upgrade is forwarded).
+    pub http2_settings: HeaderSet,
+    /// An `h2c` upgrade is forwarded, with the `HTTP2-Settings` lines.
+    pub h2c: bool,
     /// Header lines not forwarded (hop-by-hop, overwritten or re-emitted).
     pub drop: HeaderSet,
     /// Received `X-Forwarded-For` lines, appended to on forwarding.
@@ -124,6 +136,12 @@ impl RequestHead {
     #[inline]
     pub fn headers(&self) -> &[HeaderSpan] {
         &self.headers[..self.header_count]
+    }
+
+    /// The header lines, for the in-place edits of [`super::upgrade`].
+    #[inline]
+    pub(crate) fn headers_mut(&mut self) -> &mut [HeaderSpan] {
+        &mut self.headers[..self.header_count]
     }
 
     /// The method token.
@@ -222,6 +240,10 @@ pub fn parse_request_head(
         keep_alive: false,
         expect_continue: false,
         upgrade: false,
+        upgrade_line: None,
+        upgrade_offered: 0,
+        http2_settings: HeaderSet::default(),
+        h2c: false,
         drop: HeaderSet::default(),
         forwarded_for: HeaderSet::default(),
         header_count: 0,
@@ -332,6 +354,10 @@ fn derive(buf: &[u8], head: &mut RequestHead) -> Result<(), HeadError> {
                     head.drop.insert(i);
                 }
             }
+            Known::Http2Settings => {
+                head.http2_settings.insert(i);
+                head.drop.insert(i);
+            }
             Known::XForwardedFor => {
                 head.forwarded_for.insert(i);
                 head.drop.insert(i);
@@ -379,6 +405,7 @@ fn derive(buf: &[u8], head: &mut RequestHead) -> Result<(), HeadError> {
     head.keep_alive = !tokens.close && (http11 || tokens.keep_alive);
     if let (true, true, Some(i)) = (http11, tokens.upgrade, upgrade_line) {
         head.upgrade = true;
+        head.upgrade_line = Some(i);
         head.drop.remove(i);
     }
     Ok(())

@@ -17,6 +17,10 @@
 //! - [`rewrite`]: [`write_upstream_request_head`] and
 //!   [`write_downstream_response_head`].
 //! - [`scan`]: [`HeadScan`], when to re-run the parser on a trickling head.
+//! - [`normalize`]: [`normalize::normalize_path`], the path routed on and
+//!   forwarded (percent-decoding of unreserved bytes, dot segments).
+//! - [`upgrade`]: which `Upgrade` protocols are forwarded, and whether an
+//!   upstream's `101` matches the offer.
 //! - [`status`]: the responses the proxy writes itself (errors, redirect,
 //!   `100 Continue`).
 //! - [`date`]: [`DateCache`], the per-worker `Date` header value.
@@ -28,11 +32,13 @@ pub mod errors;
 pub mod fields;
 pub mod framing;
 pub mod head;
+pub mod normalize;
 mod parse;
 pub mod response;
 pub mod rewrite;
 pub mod scan;
 pub mod status;
+pub mod upgrade;
 
 #[cfg(test)]
 mod tests;
@@ -46,7 +52,7 @@ pub use response::{parse_response_head, ResponseHead};
 pub use rewrite::{
     write_downstream_response_head, write_upstream_request_head, ForwardContext, ResponseContext,
 };
-pub use scan::HeadScan;
+pub use scan::{HeadScan, ScanWork};
 pub use status::{write_redirect, write_status_response, Status, CONTINUE};
 
 /// Largest request or response head (start line plus header lines plus the

@@ -67,7 +67,8 @@ fn header(out: &mut Vec<u8>, name: &[u8], value: &[u8]) {
 /// `X-Forwarded-For` (received values, then the client), `X-Forwarded-Proto`,
 /// `X-Forwarded-Host`, `X-Forwarded-Port`, `X-Real-IP`, and
 /// `Connection: keep-alive` (or `Connection: upgrade` for an upgrade, whose
-/// `Upgrade` line is kept).
+/// `Upgrade` line is kept, `Connection: upgrade, HTTP2-Settings` for an
+/// `h2c` one).
 pub fn write_upstream_request_head(
     src: &[u8],
     head: &RequestHead,
@@ -126,7 +127,11 @@ pub fn write_upstream_request_head(
     }
     header(out, b"X-Forwarded-Port: ", ctx.port());
     header(out, b"X-Real-IP: ", ctx.client_ip());
-    out.extend_from_slice(if head.upgrade {
+    out.extend_from_slice(if head.upgrade && head.h2c {
+        // Kept only with an h2c upgrade (see `upgrade::restrict_upgrade`),
+        // and hop-by-hop: the Connection line names it (RFC 9113 §3.2).
+        b"Connection: upgrade, HTTP2-Settings\r\n\r\n".as_slice()
+    } else if head.upgrade {
         b"Connection: upgrade\r\n\r\n".as_slice()
     } else {
         b"Connection: keep-alive\r\n\r\n".as_slice()

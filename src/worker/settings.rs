@@ -47,6 +47,9 @@ pub struct Settings {
     /// `client_max_body_size`. The default of every request; a route's own
     /// limit, when it has one, replaces it (see `Conn::body_limit`).
     pub max_body_size: Option<u64>,
+    /// Protocols an `Upgrade` may name and be forwarded (lower case;
+    /// `websocket` first, then `--allow-upgrade`), see `http::upgrade`.
+    pub allowed_upgrades: Vec<String>,
 }
 
 /// Default of `--max-connections`.
@@ -84,6 +87,7 @@ impl Default for Settings {
             https_port: None,
             max_connections: DEFAULT_MAX_CONNECTIONS,
             max_body_size: Some(DEFAULT_MAX_BODY_SIZE),
+            allowed_upgrades: vec![crate::http::upgrade::WEBSOCKET.to_string()],
         }
     }
 }

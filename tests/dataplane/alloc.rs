@@ -16,6 +16,17 @@ use ringress::worker::IoEngine;
 /// request on the worker thread (at most a handful in total, from the
 /// once-a-second chores during the run).
 fn warm_requests_do_not_allocate(engine: IoEngine) {
+    warm_requests_to_do_not_allocate(engine, "/path?q=1", "/path?q=1");
+}
+
+/// The same with a path that is normalised (decoded, dot segments removed)
+/// before routing and forwarding: the per-connection scratch buffer is
+/// reused, nothing is allocated per request.
+fn warm_normalised_requests_do_not_allocate(engine: IoEngine) {
+    warm_requests_to_do_not_allocate(engine, "/a/%2e%2e/p%61th/./?q=1", "/path/?q=1");
+}
+
+fn warm_requests_to_do_not_allocate(engine: IoEngine, path: &str, seen: &str) {
     let worker_allocs = new_counter();
     let up = Upstream::start("web");
     let proxy = Proxy::builder(engine)
@@ -27,7 +38,10 @@ fn warm_requests_do_not_allocate(engine: IoEngine) {
         ]))
         .start();
     let mut c = proxy.client();
-    let request = b"GET /path?q=1 HTTP/1.1\r\nHost: shop.example\r\nUser-Agent: t\r\n\r\n";
+    let request = format!("GET {path} HTTP/1.1\r\nHost: shop.example\r\nUser-Agent: t\r\n\r\n");
+    let request = request.as_bytes();
+    c.send(request);
+    assert_eq!(c.response(false).header("x-seen-path"), Some(seen));
     for _ in 0..1000 {
         c.send(request);
         assert_eq!(c.response(false).status, 200);
@@ -44,4 +58,4 @@ fn warm_requests_do_not_allocate(engine: IoEngine) {
     assert!(allocations <= bound, "{allocations} allocations on the worker for 1000 requests");
 }
 
-engines!(warm_requests_do_not_allocate);
+engines!(warm_requests_do_not_allocate, warm_normalised_requests_do_not_allocate);

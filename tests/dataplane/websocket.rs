@@ -1,5 +1,6 @@
 //! `Connection: Upgrade`: the handshake is forwarded, then bytes flow both
-//! ways until a side closes.
+//! ways until a side closes. Only allowed protocols pass (`websocket`, and
+//! those of `--allow-upgrade`); an upstream's 101 must match the offer.
 
 use std::io::{Read, Write};
 
@@ -75,4 +76,88 @@ fn idle_websocket_is_closed(engine: IoEngine) {
     }
 }
 
-engines!(websocket_echo, idle_websocket_is_closed);
+fn h2c_offer(extra: &str) -> String {
+    format!(
+        "GET /h2 HTTP/1.1\r\nHost: x\r\nConnection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\n\
+         HTTP2-Settings: AAMAAABkAAQAAP__\r\n{extra}\r\n"
+    )
+}
+
+/// By default a client's `Upgrade: h2c` is removed, with `upgrade` in its
+/// Connection line and with HTTP2-Settings: the upstream gets a plain
+/// HTTP/1.1 request, answers 200, and the connection stays usable.
+fn h2c_upgrade_is_served_as_plain_http11(engine: IoEngine) {
+    let up = Upstream::start("ws");
+    let proxy = Proxy::builder(engine).manifests(manifests(&up)).start();
+    let mut c = proxy.client();
+    for _ in 0..2 {
+        c.send(h2c_offer("").as_bytes());
+        let r = c.response(false);
+        assert_eq!(r.status, 200, "{r:?}");
+        assert_eq!(r.header("x-seen-upgrade"), None, "{r:?}");
+        assert_eq!(r.header("x-seen-http2-settings"), None, "{r:?}");
+        assert_eq!(r.header("x-seen-connection"), Some("keep-alive"), "{r:?}");
+    }
+    // An offer of several protocols keeps only the allowed one.
+    let mut c = proxy.client();
+    c.send(
+        b"GET / HTTP/1.1\r\nHost: x\r\nConnection: upgrade\r\nUpgrade: h2c, WebSocket, irc/6.9\r\n\r\n",
+    );
+    let r = c.response(false);
+    assert_eq!(r.status, 101);
+    assert_eq!(r.header("x-seen-upgrade"), Some("WebSocket"), "{r:?}");
+}
+
+/// `--allow-upgrade h2c` (any case) lets the h2c offer through with its
+/// HTTP2-Settings line, and the upstream's 101 for it opens the tunnel.
+fn allowed_upgrade_token_is_forwarded(engine: IoEngine) {
+    let up = Upstream::start("ws");
+    let proxy = Proxy::builder(engine)
+        .settings(|s| s.allowed_upgrades.push("h2c".to_string()))
+        .manifests(manifests(&up))
+        .start();
+    let mut c = proxy.client();
+    c.send(h2c_offer("x-test-upgrade: H2C\r\n").as_bytes());
+    let r = c.response(false);
+    assert_eq!(r.status, 101, "{r:?}");
+    assert_eq!(r.header("x-seen-upgrade"), Some("h2c"));
+    c.w.write_all(b"PRI * HTTP/2.0").unwrap();
+    let mut back = [0u8; 14];
+    c.r.read_exact(&mut back).unwrap();
+    assert_eq!(&back, b"PRI * HTTP/2.0");
+}
+
+/// An upstream 101 switching to a protocol the client did not offer, or
+/// when the client offered none, is a 502 and no tunnel opens.
+fn upstream_101_without_a_matching_offer_is_502(engine: IoEngine) {
+    let up = Upstream::start("ws");
+    let proxy = Proxy::builder(engine)
+        .settings(|s| s.allowed_upgrades.push("h2c".to_string()))
+        .manifests(manifests(&up))
+        .start();
+    // Offered websocket, switched to h2c.
+    let mut c = proxy.client();
+    c.send(
+        b"GET / HTTP/1.1\r\nHost: x\r\nConnection: upgrade\r\nUpgrade: websocket\r\n\
+          x-test-upgrade: h2c\r\n\r\n",
+    );
+    assert_eq!(c.response(false).status, 502);
+    // Offered nothing.
+    let r = proxy.client().get("x", "/", "x-test-upgrade: websocket\r\n");
+    assert_eq!(r.status, 502);
+    // Offered h2c, which is removed by default: the upstream's 101 to it is
+    // not accepted either.
+    let default = Proxy::builder(engine).manifests(manifests(&up)).start();
+    let mut c = default.client();
+    c.send(h2c_offer("x-test-upgrade: h2c\r\n").as_bytes());
+    assert_eq!(c.response(false).status, 502);
+    assert!(proxy.metrics_text().contains("\nringress_tunnels_active 0\n"));
+}
+
+engines!(
+    websocket_echo,
+    idle_websocket_is_closed,
+    h2c_upgrade_is_served_as_plain_http11,
+    allowed_upgrade_token_is_forwarded,
+    upstream_101_without_a_matching_offer_is_502
+);

@@ -3,8 +3,10 @@
 
 mod chunked;
 mod fuzz;
+mod normalize;
 mod request;
 mod response;
 mod rewrite;
 mod scan;
 mod status;
+mod upgrade;

@@ -9,7 +9,10 @@
 //! - `x-test-close-quietly: 1`: answer as if keeping alive, then close;
 //! - `x-test-garbage: 1`: answer bytes that are not HTTP;
 //! - `x-test-drop: 1`: close without answering;
-//! - `Upgrade: websocket`: answer 101 and echo bytes until closed.
+//! - `Upgrade: websocket`: answer 101 and echo bytes until closed;
+//! - `x-test-upgrade: TOKEN`: answer 101 with `Upgrade: TOKEN` (whatever
+//!   the request offered) and echo bytes until closed; a 101 carries the
+//!   request's Upgrade value as `x-seen-upgrade`.
 //!
 //! Otherwise the body echoes the request body, or is `NAME\n`. Every
 //! answer carries `x-upstream: NAME`, `x-conn: <connection number>` and the
@@ -153,9 +156,21 @@ fn serve(stream: TcpStream, id: usize, name: &str, requests: &AtomicUsize) {
             let _ = w.write_all(b"this is not http\r\n\r\n");
             return;
         }
-        if req.header("upgrade").is_some_and(|u| u.eq_ignore_ascii_case("websocket")) {
+        let switch_to = match req.header("x-test-upgrade") {
+            Some(token) => Some(token.to_string()),
+            None => req
+                .header("upgrade")
+                .filter(|u| u.eq_ignore_ascii_case("websocket"))
+                .map(|_| "websocket".to_string()),
+        };
+        if let Some(token) = switch_to {
+            let seen = req.header("upgrade").unwrap_or("");
             let _ = w.write_all(
-                b"HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n",
+                format!(
+                    "HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: {token}\r\n\
+                     x-seen-upgrade: {seen}\r\n\r\n"
+                )
+                .as_bytes(),
             );
             let mut buf = [0u8; 4096];
             loop {
@@ -191,6 +206,8 @@ fn serve(stream: TcpStream, id: usize, name: &str, requests: &AtomicUsize) {
             "host",
             "connection",
             "expect",
+            "upgrade",
+            "http2-settings",
         ] {
             if let Some(v) = req.header(h) {
                 head.push_str(&format!("x-seen-{h}: {v}\r\n"));
