@@ -14,6 +14,8 @@
 //! - [`listen`]: `SO_REUSEPORT` listening sockets.
 //! - [`buffers`]: each worker's pool of request buffers, taken when bytes
 //!   arrive and given back when a connection goes idle.
+//! - [`recycle`]: recycled allocations for a request's futures, so idle
+//!   connections stay small.
 //! - [`conn`]: a downstream connection and the phases of a request:
 //!   `read_head`, `route`, `pick_endpoint`, `forward`, `relay_response`.
 //! - [`http`]: the HTTP/1.1 codec (heads into offsets, framing, chunked
@@ -37,6 +39,7 @@ pub mod http;
 pub mod kubernetes;
 pub mod listen;
 pub mod metrics;
+pub mod recycle;
 pub mod serve;
 pub mod stream;
 pub mod tls;

@@ -35,6 +35,7 @@ use crate::http::{
     parse_response_head, write_redirect, write_status_response, BodyFraming, ForwardContext,
     HeadLimits, HeadScan, RequestHead, ResponseHead,
 };
+use crate::recycle::Recycled;
 use crate::stream::DownstreamStream;
 use crate::worker::drain::ConnGuard;
 use crate::worker::{StreamKind, Worker};
@@ -152,47 +153,21 @@ impl Conn {
 
     async fn run<S: DownstreamStream>(&mut self, mut down: S) {
         loop {
-            let head = match self.read_head(&mut down).await {
-                Ok(Some(head)) => head,
+            // The request's phases run in a recycled block (see
+            // `crate::recycle`): inline, their futures would make every
+            // connection's task, idle ones included, several KiB larger.
+            let request = match self.read_head(&mut down).await {
+                Ok(Some(head)) => Recycled::new(self.request(&mut down, head)),
                 Ok(None) => return,
                 Err(e) => {
-                    self.fail(&mut down, &e, None).await;
-                    Box::pin(io::lingering_close(&mut down, &mut self.buf)).await;
+                    // Boxed for the same reason; this connection ends here.
+                    Box::pin(self.refuse(&mut down, e)).await;
                     return;
                 }
             };
-            self.requests += 1;
-            let started = Instant::now();
-            self.p = Progress { started: Some(started), ..Progress::default() };
-            let after = match self.proxy(&mut down, &head).await {
-                Ok(after) => after,
-                Err(e) => {
-                    let close = self.fail(&mut down, &e, Some(&head)).await;
-                    if close {
-                        if !matches!(e.source(), crate::error::Source::Upstream) {
-                            // Unread request bytes may follow: see lingering_close.
-                            Box::pin(io::lingering_close(&mut down, &mut self.buf)).await;
-                        }
-                        After::Close
-                    } else {
-                        After::KeepAlive
-                    }
-                }
-            };
-            if !self.p.head_consumed {
-                consume(&mut self.buf, head.head_len);
-            }
-            self.worker.m().latency(started.elapsed());
-            match after {
-                After::KeepAlive if !self.guard.is_draining() => {}
-                After::KeepAlive | After::Close => {
-                    if head.has_body() && !self.p.request_complete {
-                        // Answered before the body was read: the client may
-                        // still be sending it (see lingering_close).
-                        Box::pin(io::lingering_close(&mut down, &mut self.buf)).await;
-                    }
-                    return;
-                }
+            match request.await {
+                After::KeepAlive => {}
+                After::Close => return,
                 After::Upgrade(up) => {
                     let pending_down = std::mem::take(&mut self.buf);
                     let pending_up = std::mem::take(&mut self.ubuf);
@@ -207,6 +182,51 @@ impl Conn {
                     return;
                 }
             }
+        }
+    }
+
+    /// A head that could not be read: answer it and close.
+    async fn refuse<S: DownstreamStream>(&mut self, down: &mut S, e: ProxyError) {
+        self.fail(down, &e, None).await;
+        io::lingering_close(down, &mut self.buf).await;
+    }
+
+    /// One request after its head: the phases, then what the connection
+    /// does next (`KeepAlive` only when it may take another request).
+    async fn request<S: DownstreamStream>(&mut self, down: &mut S, head: RequestHead) -> After {
+        self.requests += 1;
+        let started = Instant::now();
+        self.p = Progress { started: Some(started), ..Progress::default() };
+        let after = match self.proxy(down, &head).await {
+            Ok(after) => after,
+            Err(e) => {
+                let close = self.fail(down, &e, Some(&head)).await;
+                if close {
+                    if !matches!(e.source(), crate::error::Source::Upstream) {
+                        // Unread request bytes may follow: see lingering_close.
+                        io::lingering_close(down, &mut self.buf).await;
+                    }
+                    After::Close
+                } else {
+                    After::KeepAlive
+                }
+            }
+        };
+        if !self.p.head_consumed {
+            consume(&mut self.buf, head.head_len);
+        }
+        self.worker.m().latency(started.elapsed());
+        match after {
+            After::KeepAlive if !self.guard.is_draining() => After::KeepAlive,
+            After::KeepAlive | After::Close => {
+                if head.has_body() && !self.p.request_complete {
+                    // Answered before the body was read: the client may
+                    // still be sending it (see lingering_close).
+                    io::lingering_close(down, &mut self.buf).await;
+                }
+                After::Close
+            }
+            upgrade @ After::Upgrade(_) => upgrade,
         }
     }
 
