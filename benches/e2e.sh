@@ -16,6 +16,8 @@
 #        ROUNDS=1 DURATION=3 benches/e2e.sh   # quick smoke run
 # Knobs: ROUNDS DURATION WARMUP CONNECTIONS CASES PROTOCOLS ORIGIN BASE_PORT
 #        PROXY_CPU LOAD_CPU LOAD LOAD_ARGS RINGRESS OUT CERT (ecdsa|rsa)
+# Before/after in one run: BASELINE=path/to/older/ringress \
+#        CASES="baseline-1 ringress-1 nginx" benches/e2e.sh
 # Handshakes: PROTOCOLS=https LOAD_ARGS="-H Connection:close --no-tls-resume"
 # Needs: target/release/ringress-load and target/release/ringress
 # (cargo build --release), nginx, openssl, curl, python3; HAProxy optional.
@@ -34,7 +36,7 @@ trap cleanup EXIT
 
 [ -x "$LOAD" ] || die "$LOAD missing: cargo build --release -p ringress-loadtest"
 for p in "$ORIGIN_HTTP" "$ORIGIN_HTTPS" $(seq $((BASE_PORT + 1)) $((BASE_PORT + 10))) \
-    $(seq $((BASE_PORT + 901)) $((BASE_PORT + 902))); do
+    $(seq $((BASE_PORT + 901)) $((BASE_PORT + 902))) $(seq $((BASE_PORT + 911)) $((BASE_PORT + 912))); do
     port_free "$p" || die "port $p is in use; set BASE_PORT"
 done
 make_cert
@@ -63,9 +65,15 @@ start_case() {
         render "$ROOT/benches/haproxy.cfg" "$OUT/haproxy.cfg"
         start_pinned "$PROXY_CPU" haproxy haproxy -db -f "$OUT/haproxy.cfg"
         ;;
-    ringress-*)
-        local workers=${name#ringress-} cpus=$PROXY_CPU
-        [ -x "$RINGRESS" ] || { log "$RINGRESS missing: skipping $name"; return 1; }
+    ringress-* | baseline-*)
+        # baseline-N: the same, with the binary $BASELINE (an older build,
+        # for a before/after ratio measured in one run).
+        local workers=${name#*-} cpus=$PROXY_CPU bin=$RINGRESS admin=$((BASE_PORT + 900 + ${name#*-}))
+        if [ "${name%%-*}" = baseline ]; then
+            bin=${BASELINE:-}
+            admin=$((admin + 10))
+        fi
+        [ -x "$bin" ] || { log "${bin:-BASELINE} missing: skipping $name"; return 1; }
         [ "$workers" -gt 1 ] && cpus="$PROXY_CPU,$LOAD_CPU"
         mkdir -p "$OUT/manifests-$name"
         render "$ROOT/benches/ringress-manifests.yaml" /dev/stdout |
@@ -73,11 +81,11 @@ start_case() {
                 -e "s|@KEY_B64@|$(base64 -w0 "$OUT/key.pem")|" >"$OUT/manifests-$name/bench.yaml"
         # Peers keep downstream connections open without a request limit.
         local -a extra=()
-        "$RINGRESS" run --help 2>/dev/null | grep -q -- --keepalive-requests &&
+        "$bin" run --help 2>/dev/null | grep -q -- --keepalive-requests &&
             extra=(--keepalive-requests 0)
-        start_pinned "$cpus" "$name" "$RINGRESS" run --manifests "$OUT/manifests-$name" \
+        start_pinned "$cpus" "$name" "$bin" run --manifests "$OUT/manifests-$name" \
             --http "127.0.0.1:$PROXY_HTTP" --https "127.0.0.1:$PROXY_HTTPS" \
-            --admin "127.0.0.1:$((BASE_PORT + 900 + workers))" --workers "$workers" "${extra[@]}"
+            --admin "127.0.0.1:$admin" --workers "$workers" "${extra[@]}"
         ;;
     *) die "unknown case $name" ;;
     esac
