@@ -56,7 +56,7 @@ for target in "${targets[@]}"; do
   if fuzz run "$target" "$work" "$seeds" -- \
     -max_total_time="$seconds" -timeout="$timeout" -rss_limit_mb=2048 \
     -max_len=20000 -print_final_stats=1 "${dict[@]}" >"$log" 2>&1; then
-    grep -E '^#[0-9]+ +DONE|^stat::(number_of_executed_units|average_exec_per_sec)' "$log" || true
+    grep -E '^#[0-9]+[[:space:]]+DONE|^stat::(number_of_executed_units|average_exec_per_sec)' "$log" || true
   else
     cat "$log"
     failed+=("$target")
