@@ -41,7 +41,7 @@ fi
 
 start=$(date +%s)
 fuzz build
-echo "fuzz: built ${#targets[@]} targets in $(($(date +%s) - start)) s"
+echo "fuzz: built the targets in $(($(date +%s) - start)) s"
 
 failed=()
 for target in "${targets[@]}"; do
