@@ -6,7 +6,8 @@ messages of each shape the codec knows plus the refused ones the unit and
 data-plane tests check (request smuggling: duplicate or differing
 Content-Length, Content-Length with Transfer-Encoding, codings other than
 one final chunked, obs-fold, bare LF and CR, bad bytes in names and values,
-bad chunk sizes). libFuzzer mutates from these; findings of long runs go to
+bad chunk sizes), and the dot-segment and escape cases of path
+normalisation. libFuzzer mutates from these; findings of long runs go to
 fuzz/work/, not here.
 """
 import os
@@ -128,6 +129,39 @@ RESPONSES = {
     "framing-lookalike": b"HTTP/1.1 200 OK\r\nContent_Length: 1\r\n\r\n",
 }
 
+# Request targets as the normaliser sees them (origin-form, query kept).
+PATHS = {
+    "root": b"/",
+    "plain": b"/a/b/c.html?x=1",
+    "empty-segments": b"/a//b///c/",
+    "dot-dot": b"/public/../admin",
+    "dot": b"/a/./b/.",
+    "encoded-dot-dot": b"/public/%2e%2e/admin",
+    "encoded-dot-dot-upper": b"/public/%2E%2E/admin",
+    "mixed-dot-dot": b"/public/.%2e/admin",
+    "encoded-dot": b"/a/%2e/b",
+    "encoded-slash": b"/public%2F..%2Fadmin",
+    "encoded-backslash": b"/public/..%5Cadmin",
+    "literal-backslash": b"/public\\..\\admin",
+    "unreserved-escapes": b"/%41%62%2D%5f%7E%30",
+    "reserved-escapes-lower": b"/%2f%3f%23%25%c3%a9",
+    "climb-above-root": b"/..",
+    "climb-after-pop": b"/a/../..",
+    "climb-encoded": b"/%2e%2e/etc/passwd",
+    "deep-climb": b"/a/b/../../../c",
+    "trailing-dot-dot": b"/a/b/..",
+    "dot-dot-after-empty": b"/a//..",
+    "query-with-dots": b"/a/b/..?next=/../x&y=%2e%2e",
+    "query-only-dots": b"/?/../",
+    "bad-escape": b"/%zz",
+    "short-escape": b"/a%4",
+    "percent-at-end": b"/a/%",
+    "dot-dot-then-bad-escape": b"/../%zz",
+    "asterisk": b"*",
+    "not-a-path": b"a/../b",
+    "dotted-names": b"/.well-known/..hidden/...",
+}
+
 # Chunked seeds carry the split prefix of the chunked target: a first byte
 # whose low four bits give k, then k piece sizes (each + 1).
 CHUNKED_BODIES = {
@@ -179,6 +213,7 @@ def write(target, seeds):
 
 write("request_head", REQUESTS)
 write("response_head", RESPONSES)
+write("normalize_path", PATHS)
 chunked = {}
 for name, body in CHUNKED_BODIES.items():
     for suffix, prefix in SPLITS.items():
