@@ -120,7 +120,13 @@ pub fn parse_response_head(
     let mut head = ResponseHead {
         head_len,
         status,
-        reason: resp.reason.map(|r| Span::of(buf, r.as_bytes())).unwrap_or_default(),
+        // Without a reason phrase httparse hands back a static "", not a
+        // slice of `buf`: a span of it would point outside the buffer.
+        reason: resp
+            .reason
+            .filter(|r| !r.is_empty())
+            .map(|r| Span::of(buf, r.as_bytes()))
+            .unwrap_or_default(),
         minor_version: version,
         framing: ResponseFraming::CloseDelimited,
         content_length: None,
