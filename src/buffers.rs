@@ -20,7 +20,9 @@ use std::cell::RefCell;
 /// never grows it.
 pub const CAPACITY: usize = 16 * 1024 + 1024;
 
-/// Capacity of the buffer an idle connection waits with.
+/// Capacity of the buffer an idle connection waits with (nginx's
+/// `client_header_buffer_size` default): most request heads arrive whole
+/// in it; a longer one continues in a pooled buffer.
 pub const IDLE_CAPACITY: usize = 1024;
 
 /// Most free buffers one worker keeps (17 MiB).
