@@ -1,13 +1,24 @@
 //! The data plane's one error type. Every way a proxied request can fail is
 //! a variant of [`ProxyError`]; its source (which side is to blame), the
-//! status answered downstream and the metric label are mapped here, in one
-//! place, and nowhere else.
+//! status answered downstream, the metric labels and the mapping of I/O
+//! failures into it are here, in one place, and nowhere else. The metric
+//! series (`ringress_request_errors_total{source,status}`,
+//! `ringress_upstream_errors_total{kind}`) are derived from [`Source::ALL`]
+//! and [`UpstreamKind::ALL`].
 
 use std::io;
 
 use thiserror::Error;
 
 use crate::http::{ChunkError, HeadError};
+
+/// Why a read or write did not complete.
+#[derive(Debug)]
+pub enum IoFail {
+    /// Its deadline passed (the operation was dropped).
+    Timeout,
+    Io(io::Error),
+}
 
 /// Which side a failure came from (for logs and metrics).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -21,12 +32,51 @@ pub enum Source {
 }
 
 impl Source {
+    /// Every source, in the order of their metric series.
+    pub const ALL: [Source; 3] = [Source::Downstream, Source::Upstream, Source::Internal];
+
     /// A static label for metrics.
     pub fn label(self) -> &'static str {
         match self {
             Source::Downstream => "downstream",
             Source::Upstream => "upstream",
             Source::Internal => "internal",
+        }
+    }
+}
+
+/// The `kind` of an upstream failure in `ringress_upstream_errors_total`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum UpstreamKind {
+    /// Connecting failed (refused, unreachable, timed out).
+    Connect,
+    /// The response or its body did not arrive in time.
+    Timeout,
+    /// The upstream reset or broke the connection.
+    Reset,
+    /// The upstream broke HTTP (bad head, bad chunk, closed early).
+    Protocol,
+    /// Any other I/O failure.
+    Other,
+}
+
+impl UpstreamKind {
+    /// Every kind, in the order of their metric series.
+    pub const ALL: [UpstreamKind; 5] = [
+        UpstreamKind::Connect,
+        UpstreamKind::Timeout,
+        UpstreamKind::Reset,
+        UpstreamKind::Protocol,
+        UpstreamKind::Other,
+    ];
+
+    pub fn label(self) -> &'static str {
+        match self {
+            UpstreamKind::Connect => "connect",
+            UpstreamKind::Timeout => "timeout",
+            UpstreamKind::Reset => "reset",
+            UpstreamKind::Protocol => "protocol",
+            UpstreamKind::Other => "other",
         }
     }
 }
@@ -93,9 +143,6 @@ pub enum ProxyError {
     /// Reading from or writing to the upstream failed (502).
     #[error("upstream i/o: {0}")]
     UpstreamIo(#[source] io::Error),
-    /// The proxy broke one of its own invariants (500).
-    #[error("internal error: {0}")]
-    Internal(&'static str),
 }
 
 impl From<HeadError> for ProxyError {
@@ -105,13 +152,49 @@ impl From<HeadError> for ProxyError {
 }
 
 impl ProxyError {
-    /// Which side is to blame.
-    pub fn source(&self) -> Source {
+    /// A failed downstream read or write (a timeout there is the client's
+    /// body or write stalling).
+    pub fn downstream_io(e: IoFail) -> Self {
+        match e {
+            IoFail::Timeout => ProxyError::ClientBodyTimeout,
+            IoFail::Io(e) => ProxyError::DownstreamIo(e),
+        }
+    }
+
+    /// A failed upstream read or write; `timeout` names what timed out.
+    pub fn upstream_io(e: IoFail, timeout: ProxyError) -> Self {
+        match e {
+            IoFail::Timeout => timeout,
+            IoFail::Io(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::ConnectionReset | io::ErrorKind::BrokenPipe
+                ) =>
+            {
+                ProxyError::UpstreamReset
+            }
+            IoFail::Io(e) => ProxyError::UpstreamIo(e),
+        }
+    }
+
+    /// A failed upstream connect (`upstream::connect` reports its deadline
+    /// as `TimedOut`).
+    pub fn upstream_connect(e: io::Error) -> Self {
+        match e.kind() {
+            io::ErrorKind::ConnectionRefused => ProxyError::UpstreamConnectRefused,
+            io::ErrorKind::TimedOut => ProxyError::UpstreamConnectTimeout,
+            _ => ProxyError::UpstreamConnectFailed(e),
+        }
+    }
+
+    /// Which side is to blame. (Not `source`: that is
+    /// `std::error::Error::source`, the cause.)
+    pub fn blame(&self) -> Source {
         use ProxyError::*;
         match self {
             BadRequest(_) | BadRequestBody(_) | BodyTooLarge | ClientHeadTimeout
             | ClientBodyTimeout | DownstreamClosed | DownstreamIo(_) => Source::Downstream,
-            RouteNotFound | NoEndpoints | Internal(_) => Source::Internal,
+            RouteNotFound | NoEndpoints => Source::Internal,
             UpstreamConnectRefused
             | UpstreamConnectFailed(_)
             | UpstreamConnectTimeout
@@ -143,8 +226,25 @@ impl ProxyError {
             | UpstreamChunk(_)
             | UpstreamIo(_) => 502,
             UpstreamConnectTimeout | UpstreamTimeout | UpstreamBodyTimeout => 504,
-            Internal(_) => 500,
         }
+    }
+
+    /// The kind counted in `ringress_upstream_errors_total`, for upstream
+    /// failures.
+    pub fn upstream_kind(&self) -> Option<UpstreamKind> {
+        use ProxyError::*;
+        Some(match self {
+            UpstreamConnectRefused | UpstreamConnectFailed(_) | UpstreamConnectTimeout => {
+                UpstreamKind::Connect
+            }
+            UpstreamTimeout | UpstreamBodyTimeout => UpstreamKind::Timeout,
+            UpstreamReset => UpstreamKind::Reset,
+            UpstreamClosedEarly | UpstreamBadResponse(_) | UpstreamChunk(_) => {
+                UpstreamKind::Protocol
+            }
+            UpstreamIo(_) => UpstreamKind::Other,
+            _ => return None,
+        })
     }
 
     /// The answer as one of the proxy's own responses.
@@ -183,7 +283,75 @@ impl ProxyError {
             UpstreamTimeout => "upstream_timeout",
             UpstreamBodyTimeout => "upstream_body_timeout",
             UpstreamIo(_) => "upstream_io",
-            Internal(_) => "internal",
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The metric series are indexed by `as usize`: ALL must be in
+    /// discriminant order, and labels distinct.
+    #[test]
+    fn all_lists_are_in_index_order_with_distinct_labels() {
+        for (i, s) in Source::ALL.iter().enumerate() {
+            assert_eq!(*s as usize, i);
+        }
+        for (i, k) in UpstreamKind::ALL.iter().enumerate() {
+            assert_eq!(*k as usize, i);
+        }
+        let mut labels: Vec<_> = UpstreamKind::ALL.iter().map(|k| k.label()).collect();
+        labels.sort_unstable();
+        labels.dedup();
+        assert_eq!(labels.len(), UpstreamKind::ALL.len());
+    }
+
+    /// A reset or broken pipe from the upstream is a reset; a deadline is
+    /// the timeout the caller names; anything else is upstream I/O.
+    #[test]
+    fn upstream_io_failures_map_to_their_kind() {
+        let io = |k| IoFail::Io(io::Error::from(k));
+        let reset = ProxyError::upstream_io(
+            io(io::ErrorKind::ConnectionReset),
+            ProxyError::UpstreamTimeout,
+        );
+        assert!(matches!(reset, ProxyError::UpstreamReset));
+        let pipe =
+            ProxyError::upstream_io(io(io::ErrorKind::BrokenPipe), ProxyError::UpstreamTimeout);
+        assert_eq!(pipe.upstream_kind(), Some(UpstreamKind::Reset));
+        let late = ProxyError::upstream_io(IoFail::Timeout, ProxyError::UpstreamBodyTimeout);
+        assert!(matches!(late, ProxyError::UpstreamBodyTimeout));
+        assert_eq!(late.upstream_kind(), Some(UpstreamKind::Timeout));
+        let other = ProxyError::upstream_io(io(io::ErrorKind::Other), ProxyError::UpstreamTimeout);
+        assert_eq!((other.upstream_kind(), other.status()), (Some(UpstreamKind::Other), 502));
+    }
+
+    /// Connect failures: refused 502, timed out 504, both of kind connect.
+    #[test]
+    fn connect_failures_map_to_their_status() {
+        let refused = ProxyError::upstream_connect(io::ErrorKind::ConnectionRefused.into());
+        let late = ProxyError::upstream_connect(io::ErrorKind::TimedOut.into());
+        let other = ProxyError::upstream_connect(io::ErrorKind::HostUnreachable.into());
+        assert_eq!((refused.status(), late.status(), other.status()), (502, 504, 502));
+        for e in [refused, late, other] {
+            assert_eq!(
+                (e.blame(), e.upstream_kind()),
+                (Source::Upstream, Some(UpstreamKind::Connect))
+            );
+        }
+    }
+
+    /// A downstream deadline is the client's stall (408); downstream
+    /// failures are never counted as upstream kinds.
+    #[test]
+    fn downstream_io_failures_are_the_clients() {
+        let late = ProxyError::downstream_io(IoFail::Timeout);
+        assert_eq!(
+            (late.status(), late.blame(), late.upstream_kind()),
+            (408, Source::Downstream, None)
+        );
+        let gone = ProxyError::downstream_io(IoFail::Io(io::ErrorKind::ConnectionReset.into()));
+        assert_eq!((gone.blame(), gone.upstream_kind()), (Source::Downstream, None));
     }
 }

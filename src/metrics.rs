@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use crossbeam_utils::CachePadded;
 
+use crate::error::{Source, UpstreamKind};
 use crate::tls::{FailureKind, HandshakeFailures};
 
 /// Upper bounds of the request latency histogram, in microseconds.
@@ -20,12 +21,6 @@ pub const LATENCY_BUCKETS_US: [u64; 14] = [
 /// Statuses a failed request is counted under (the last one catches any
 /// other).
 pub const ERROR_STATUSES: [u16; 11] = [400, 404, 408, 413, 414, 431, 500, 502, 503, 504, 0];
-
-/// Sources of failures, the `source` label.
-pub const ERROR_SOURCES: [&str; 3] = ["downstream", "upstream", "internal"];
-
-/// Upstream error kinds counted separately (the `kind` label).
-pub const UPSTREAM_ERROR_KINDS: [&str; 5] = ["connect", "timeout", "reset", "protocol", "other"];
 
 /// The I/O engine a worker runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -82,8 +77,8 @@ pub struct WorkerMetrics {
     pub responses: [Counter; 5],
     /// Failed requests by source (downstream, upstream, internal) and
     /// status (see [`ERROR_STATUSES`]).
-    pub errors: [[Counter; ERROR_STATUSES.len()]; 3],
-    pub upstream_errors: [Counter; UPSTREAM_ERROR_KINDS.len()],
+    pub errors: [[Counter; ERROR_STATUSES.len()]; Source::ALL.len()],
+    pub upstream_errors: [Counter; UpstreamKind::ALL.len()],
     pub downstream_active: Counter,
     pub downstream_accepted: Counter,
     /// Failed accepts (out of descriptors, mostly).
@@ -120,10 +115,10 @@ impl WorkerMetrics {
 
     /// Count a failed request by the side at fault and its status.
     #[inline]
-    pub fn error(&self, source: usize, status: u16) {
+    pub fn error(&self, source: Source, status: u16) {
         let i =
             ERROR_STATUSES.iter().position(|s| *s == status).unwrap_or(ERROR_STATUSES.len() - 1);
-        self.errors[source.min(2)][i].inc();
+        self.errors[source as usize][i].inc();
     }
 
     #[inline]
@@ -176,7 +171,8 @@ impl Metrics {
             "counter",
             "Failed requests by side at fault and status.",
         );
-        for (si, source) in ERROR_SOURCES.iter().enumerate() {
+        for source in Source::ALL {
+            let (si, source) = (source as usize, source.label());
             for (i, status) in ERROR_STATUSES.iter().enumerate() {
                 let v = self.sum(|w| w.errors[si][i].get());
                 let status = if *status == 0 { "other".to_string() } else { status.to_string() };
@@ -187,7 +183,8 @@ impl Metrics {
             }
         }
         help(o, "ringress_upstream_errors_total", "counter", "Upstream failures by kind.");
-        for (i, kind) in UPSTREAM_ERROR_KINDS.iter().enumerate() {
+        for kind in UpstreamKind::ALL {
+            let (i, kind) = (kind as usize, kind.label());
             let v = self.sum(|w| w.upstream_errors[i].get());
             let _ = writeln!(o, "ringress_upstream_errors_total{{kind=\"{kind}\"}} {v}");
         }
@@ -370,7 +367,7 @@ mod tests {
         m.workers[0].response(200);
         m.workers[1].response(204);
         m.workers[1].response(503);
-        m.workers[0].error(2, 404);
+        m.workers[0].error(Source::Internal, 404);
         m.workers[0].latency(Duration::from_micros(300));
         m.workers[1].engine.set(Engine::Epoll as u64);
         m.workers[0].connections_refused.inc();

@@ -9,7 +9,7 @@ use monoio::io::{AsyncReadRent, AsyncWriteRent};
 use monoio::net::TcpStream;
 
 use super::io::{consume, read_more, write_all, write_range, write_static, IoFail};
-use super::{down_err, parse_response, up_err, After, Conn};
+use super::{parse_response, After, Conn};
 use crate::error::ProxyError;
 use crate::http::{
     write_downstream_response_head, write_upstream_request_head, BodyFraming, ChunkedState,
@@ -77,20 +77,21 @@ where
     }
     write_all(up, &mut c.out, up_limit)
         .await
-        .map_err(|e| up_err(e, ProxyError::UpstreamTimeout))?;
+        .map_err(|e| ProxyError::upstream_io(e, ProxyError::UpstreamTimeout))?;
     if matches!(rest, Rest::Done) {
         return Ok(());
     }
     // The body continues beyond what was buffered: stream it.
     c.p.body_streamed = true;
     if head.expect_continue && c.buf.is_empty() {
-        write_static(down, CONTINUE, down_limit).await.map_err(down_err)?;
+        write_static(down, CONTINUE, down_limit).await.map_err(ProxyError::downstream_io)?;
     }
     // Chunk data seen so far (a declared length was checked up front).
     let mut data = 0u64;
     loop {
         if c.buf.is_empty() {
-            let n = read_more(down, &mut c.buf, down_limit).await.map_err(down_err)?;
+            let n =
+                read_more(down, &mut c.buf, down_limit).await.map_err(ProxyError::downstream_io)?;
             if n == 0 {
                 return Err(ProxyError::DownstreamClosed);
             }
@@ -114,7 +115,7 @@ where
         };
         write_range(up, &mut c.buf, 0, k, up_limit)
             .await
-            .map_err(|e| up_err(e, ProxyError::UpstreamTimeout))?;
+            .map_err(|e| ProxyError::upstream_io(e, ProxyError::UpstreamTimeout))?;
         consume(&mut c.buf, k);
         if done {
             c.p.request_complete = true;
@@ -159,7 +160,7 @@ async fn read_response_head(
         };
         let n = read_more(up, &mut c.ubuf, left)
             .await
-            .map_err(|e| up_err(e, ProxyError::UpstreamTimeout))?;
+            .map_err(|e| ProxyError::upstream_io(e, ProxyError::UpstreamTimeout))?;
         if n == 0 {
             return Err(ProxyError::UpstreamClosedEarly);
         }
@@ -194,7 +195,7 @@ where
             write_downstream_response_head(&c.ubuf, &resp, &ctx, &mut c.out);
             c.p.response_started = true;
             c.worker.m().response(resp.status);
-            write_all(down, &mut c.out, down_limit).await.map_err(down_err)?;
+            write_all(down, &mut c.out, down_limit).await.map_err(ProxyError::downstream_io)?;
         }
         consume(&mut c.ubuf, resp.head_len);
     };
@@ -210,14 +211,14 @@ where
     if resp.status == 101 {
         c.p.response_started = true;
         c.worker.m().response(101);
-        write_all(down, &mut c.out, down_limit).await.map_err(down_err)?;
+        write_all(down, &mut c.out, down_limit).await.map_err(ProxyError::downstream_io)?;
         return Ok(After::Upgrade(up));
     }
     c.worker.m().response(resp.status);
     let reusable = match resp.framing {
         ResponseFraming::Empty => {
             c.p.response_started = true;
-            write_all(down, &mut c.out, down_limit).await.map_err(down_err)?;
+            write_all(down, &mut c.out, down_limit).await.map_err(ProxyError::downstream_io)?;
             c.ubuf.is_empty()
         }
         ResponseFraming::Length(n) => relay_length(c, down, &mut up, n).await?,
@@ -250,15 +251,17 @@ async fn relay_length<S: AsyncWriteRent>(
         c.out.extend_from_slice(&c.ubuf[..k]);
         consume(&mut c.ubuf, k);
         c.p.response_started = true;
-        write_all(down, &mut c.out, down_limit).await.map_err(down_err)?;
+        write_all(down, &mut c.out, down_limit).await.map_err(ProxyError::downstream_io)?;
         return Ok(c.ubuf.is_empty());
     }
     c.p.response_started = true;
-    write_all(down, &mut c.out, down_limit).await.map_err(down_err)?;
+    write_all(down, &mut c.out, down_limit).await.map_err(ProxyError::downstream_io)?;
     let mut left = n;
     loop {
         let k = (c.ubuf.len() as u64).min(left) as usize;
-        write_range(down, &mut c.ubuf, 0, k, down_limit).await.map_err(down_err)?;
+        write_range(down, &mut c.ubuf, 0, k, down_limit)
+            .await
+            .map_err(ProxyError::downstream_io)?;
         left -= k as u64;
         consume(&mut c.ubuf, k);
         if left == 0 {
@@ -266,7 +269,7 @@ async fn relay_length<S: AsyncWriteRent>(
         }
         let got = read_more(up, &mut c.ubuf, up_limit)
             .await
-            .map_err(|e| up_err(e, ProxyError::UpstreamBodyTimeout))?;
+            .map_err(|e| ProxyError::upstream_io(e, ProxyError::UpstreamBodyTimeout))?;
         if got == 0 {
             return Err(ProxyError::UpstreamClosedEarly);
         }
@@ -299,18 +302,18 @@ async fn relay_chunked<S: AsyncWriteRent>(
             consume(&mut c.ubuf, k);
             if done {
                 c.p.response_started = true;
-                write_all(down, &mut c.out, down_limit).await.map_err(down_err)?;
+                write_all(down, &mut c.out, down_limit).await.map_err(ProxyError::downstream_io)?;
                 return Ok(c.ubuf.is_empty());
             }
         }
         if !c.out.is_empty() {
             c.p.response_started = true;
-            write_all(down, &mut c.out, down_limit).await.map_err(down_err)?;
+            write_all(down, &mut c.out, down_limit).await.map_err(ProxyError::downstream_io)?;
             c.out.clear();
         }
         let got = read_more(up, &mut c.ubuf, up_limit)
             .await
-            .map_err(|e| up_err(e, ProxyError::UpstreamBodyTimeout))?;
+            .map_err(|e| ProxyError::upstream_io(e, ProxyError::UpstreamBodyTimeout))?;
         if got == 0 {
             return Err(ProxyError::UpstreamClosedEarly);
         }
@@ -326,16 +329,18 @@ async fn relay_until_close<S: AsyncWriteRent>(
     let (down_limit, up_limit) =
         (c.worker.settings.client_body_timeout, c.worker.settings.upstream_body_timeout);
     c.p.response_started = true;
-    write_all(down, &mut c.out, down_limit).await.map_err(down_err)?;
+    write_all(down, &mut c.out, down_limit).await.map_err(ProxyError::downstream_io)?;
     loop {
         let len = c.ubuf.len();
-        write_range(down, &mut c.ubuf, 0, len, down_limit).await.map_err(down_err)?;
+        write_range(down, &mut c.ubuf, 0, len, down_limit)
+            .await
+            .map_err(ProxyError::downstream_io)?;
         c.ubuf.clear();
         match read_more(up, &mut c.ubuf, up_limit).await {
             Ok(0) => return Ok(()),
             Ok(_) => {}
             Err(IoFail::Io(e)) if e.kind() == std::io::ErrorKind::ConnectionReset => return Ok(()),
-            Err(e) => return Err(up_err(e, ProxyError::UpstreamBodyTimeout)),
+            Err(e) => return Err(ProxyError::upstream_io(e, ProxyError::UpstreamBodyTimeout)),
         }
     }
 }

@@ -3,18 +3,12 @@
 //! drops the operation (and the buffer with it); a fresh buffer of the same
 //! capacity takes its place.
 
-use std::io;
 use std::time::Duration;
 
 use monoio::buf::{IoBuf, IoBufMut};
 use monoio::io::{AsyncReadRent, AsyncWriteRent, AsyncWriteRentExt};
 
-/// Why a read or write did not complete.
-#[derive(Debug)]
-pub enum IoFail {
-    Timeout,
-    Io(io::Error),
-}
+pub use crate::error::IoFail;
 
 /// Read once into the spare capacity of `buf` (growing it when full).
 /// `Ok(0)` is end of stream.

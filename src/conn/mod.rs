@@ -202,7 +202,7 @@ impl Conn {
             Err(e) => {
                 let close = self.fail(down, &e, Some(&head)).await;
                 if close {
-                    if !matches!(e.source(), crate::error::Source::Upstream) {
+                    if !matches!(e.blame(), crate::error::Source::Upstream) {
                         // Unread request bytes may follow: see lingering_close.
                         io::lingering_close(down, &mut self.buf).await;
                     }
@@ -445,7 +445,7 @@ impl Conn {
         // `out` must still hold the request (a timed-out write loses it).
         head.method_kind.is_idempotent()
             && !self.out.is_empty()
-            && matches!(e.source(), crate::error::Source::Upstream)
+            && matches!(e.blame(), crate::error::Source::Upstream)
             && !p.upstream_answered
             && !p.response_started
             && !p.body_streamed
@@ -473,11 +473,7 @@ impl Conn {
             Err(e) => {
                 w.balancer.failed(addr, Instant::now());
                 w.m().endpoint_failures.inc();
-                Err(match e.kind() {
-                    std::io::ErrorKind::ConnectionRefused => ProxyError::UpstreamConnectRefused,
-                    std::io::ErrorKind::TimedOut => ProxyError::UpstreamConnectTimeout,
-                    _ => ProxyError::UpstreamConnectFailed(e),
-                })
+                Err(ProxyError::upstream_connect(e))
             }
         }
     }
@@ -560,7 +556,7 @@ impl Conn {
         let limit = self.worker.settings.client_body_timeout;
         self.p.response_started = true;
         self.worker.m().response(308);
-        write_all(down, &mut self.out, limit).await.map_err(down_err)?;
+        write_all(down, &mut self.out, limit).await.map_err(ProxyError::downstream_io)?;
         Ok(if close { After::Close } else { After::KeepAlive })
     }
 
@@ -573,9 +569,9 @@ impl Conn {
         head: Option<&RequestHead>,
     ) -> bool {
         let m = self.worker.m();
-        m.error(e.source() as usize, e.status());
-        if let Some(kind) = upstream_kind(e) {
-            m.upstream_errors[kind].inc();
+        m.error(e.blame(), e.status());
+        if let Some(kind) = e.upstream_kind() {
+            m.upstream_errors[kind as usize].inc();
         }
         tracing::debug!(error = %e, label = e.label(), status = e.status(), "request failed");
         let close = match head {
@@ -603,40 +599,6 @@ impl Conn {
 impl Drop for Conn {
     fn drop(&mut self) {
         self.release_buffers();
-    }
-}
-
-/// The `kind` label of an upstream error, as an index into
-/// [`crate::metrics::UPSTREAM_ERROR_KINDS`].
-fn upstream_kind(e: &ProxyError) -> Option<usize> {
-    use ProxyError::*;
-    Some(match e {
-        UpstreamConnectRefused | UpstreamConnectFailed(_) | UpstreamConnectTimeout => 0,
-        UpstreamTimeout | UpstreamBodyTimeout => 1,
-        UpstreamReset => 2,
-        UpstreamClosedEarly | UpstreamBadResponse(_) | UpstreamChunk(_) => 3,
-        UpstreamIo(_) => 4,
-        _ => return None,
-    })
-}
-
-/// A failed downstream read or write.
-fn down_err(e: IoFail) -> ProxyError {
-    match e {
-        IoFail::Timeout => ProxyError::ClientBodyTimeout,
-        IoFail::Io(e) => ProxyError::DownstreamIo(e),
-    }
-}
-
-/// A failed upstream read or write; `timeout` names what timed out.
-fn up_err(e: IoFail, timeout: ProxyError) -> ProxyError {
-    match e {
-        IoFail::Timeout => timeout,
-        IoFail::Io(e) if e.kind() == std::io::ErrorKind::ConnectionReset => {
-            ProxyError::UpstreamReset
-        }
-        IoFail::Io(e) if e.kind() == std::io::ErrorKind::BrokenPipe => ProxyError::UpstreamReset,
-        IoFail::Io(e) => ProxyError::UpstreamIo(e),
     }
 }
 

@@ -24,16 +24,17 @@
 //! - [`status`]: the responses the proxy writes itself (errors, redirect,
 //!   `100 Continue`).
 //! - [`date`]: [`DateCache`], the per-worker `Date` header value.
-//! - [`errors`]: [`HeadError`], why a head was refused.
+//! - [`refusal`]: [`HeadError`], why a head was refused (not to be
+//!   confused with [`crate::error`], the proxy's error taxonomy).
 
 pub mod chunked;
 pub mod date;
-pub mod errors;
 pub mod fields;
 pub mod framing;
 pub mod head;
 pub mod normalize;
 mod parse;
+pub mod refusal;
 pub mod response;
 pub mod rewrite;
 pub mod scan;
@@ -45,9 +46,9 @@ mod tests;
 
 pub use chunked::{ChunkError, ChunkedState};
 pub use date::DateCache;
-pub use errors::HeadError;
 pub use framing::{BodyFraming, ResponseFraming};
 pub use head::{parse_request_head, Method, RequestHead, TargetForm};
+pub use refusal::HeadError;
 pub use response::{parse_response_head, ResponseHead};
 pub use rewrite::{
     write_downstream_response_head, write_upstream_request_head, ForwardContext, ResponseContext,
