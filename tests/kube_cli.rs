@@ -2,6 +2,10 @@
 //! against the fake API server routes a real request, writes Ingress
 //! status as the elected leader, and releases its Lease on SIGTERM.
 
+// Test clients and upstreams are plain threads that may block and sleep;
+// the data plane's bans (clippy.toml) are for workers.
+#![allow(clippy::disallowed_methods, clippy::disallowed_types)]
+
 #[allow(unused_imports)] // the shared builder re-exports more than this test uses
 #[path = "dataplane/support/mod.rs"]
 mod support;

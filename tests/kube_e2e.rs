@@ -3,6 +3,10 @@
 //! through the data plane reach real loopback upstreams; changes re-route
 //! them; a deleted Ingress answers 404. Under both I/O engines.
 
+// Test clients and upstreams are plain threads that may block and sleep;
+// the data plane's bans (clippy.toml) are for workers.
+#![allow(clippy::disallowed_methods, clippy::disallowed_types)]
+
 #[allow(unused_imports)] // the shared builder re-exports more than this test uses
 #[path = "dataplane/support/mod.rs"]
 mod support;

@@ -3,6 +3,10 @@
 //! compiled from inline manifests with certificates generated per test,
 //! rustls clients and `curl` as a third-party client. Both io engines.
 
+// Test clients and upstreams are plain threads that may block and sleep;
+// the data plane's bans (clippy.toml) are for workers.
+#![allow(clippy::disallowed_methods, clippy::disallowed_types)]
+
 mod tls_support;
 #[allow(dead_code)] // the data-plane tests' upstream, only partly used here
 #[path = "dataplane/support/upstream.rs"]

@@ -3,6 +3,10 @@
 //! generated per test; echo workers running the real acceptor under both
 //! io engines; rustls clients on std sockets.
 
+// Test clients and upstreams are plain threads that may block and sleep;
+// the data plane's bans (clippy.toml) are for workers.
+#![allow(clippy::disallowed_methods, clippy::disallowed_types)]
+
 mod tls_support;
 
 use std::time::Duration;

@@ -28,6 +28,7 @@ pub mod accept;
 pub mod default_cert;
 pub mod kind;
 pub mod resolver;
+#[allow(unsafe_code)] // copies into and out of monoio's owned buffers by pointer
 pub mod stream;
 pub mod tickets;
 

@@ -5,6 +5,7 @@
 
 pub mod balance;
 pub mod connect;
+#[allow(unsafe_code)] // one non-blocking MSG_PEEK recv(2) to see a closed pooled connection
 pub mod pool;
 
 pub use balance::{Balance, Balancer};

@@ -84,6 +84,7 @@ pub fn default_workers() -> usize {
 }
 
 /// CPUs allowed by the cgroup v2 quota of this process, if one is set.
+#[allow(clippy::disallowed_methods)] // Read once at start, before any worker runs.
 fn cgroup_cpu_quota() -> Option<usize> {
     let cgroup = std::fs::read_to_string("/proc/self/cgroup").ok()?;
     // cgroup v2: a single line "0::/path".

@@ -7,6 +7,7 @@
 //! - [`Workers::stop`] (from the control thread) stops accepting; each
 //!   worker then drains ([`drain`]) and its thread ends.
 
+#[allow(unsafe_code)] // pins the contained task in place
 pub mod contain;
 pub mod drain;
 pub mod engine;

@@ -1,6 +1,10 @@
 //! Data-plane integration tests: a real proxy, real upstream servers and a
 //! raw client on loopback, every scenario under io_uring and epoll.
 
+// Test clients and upstreams are plain threads that may block and sleep;
+// the data plane's bans (clippy.toml) are for workers.
+#![allow(clippy::disallowed_methods, clippy::disallowed_types)]
+
 mod support;
 
 #[path = "../counting_alloc/mod.rs"]
