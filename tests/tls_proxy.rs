@@ -361,7 +361,7 @@ fn short_limits() -> Settings {
 /// One worker on `yaml` (from [`setup`] with ssl-redirect off, so plain
 /// HTTP is served too) with [`short_limits`].
 fn hostile_proxy(engine: IoEngine, yaml: &str) -> TlsProxy {
-    TlsProxy::start_with(engine, 1, yaml, short_limits(), Duration::from_millis(300))
+    TlsProxy::start_with(engine, 1, yaml, short_limits(), Duration::from_secs(1))
 }
 
 fn metric(proxy: &TlsProxy, name: &str) -> u64 {
