@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crossbeam_utils::CachePadded;
-use monoio::io::{AsyncReadRent, AsyncWriteRent};
+use monoio::io::{AsyncReadRent, AsyncWriteRent, Split};
 use rustls::ServerConfig;
 
 use super::stream::TlsStream;
@@ -140,7 +140,7 @@ impl TlsAcceptor {
     /// kind and returned for the caller to log at debug level.
     pub async fn handshake<IO>(&self, io: IO) -> Result<TlsStream<IO>, HandshakeError>
     where
-        IO: AsyncReadRent + AsyncWriteRent,
+        IO: AsyncReadRent + AsyncWriteRent + Split,
     {
         let accept = TlsStream::accept(self.config.clone(), io);
         let result = match monoio::time::timeout(self.timeout, accept).await {

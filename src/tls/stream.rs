@@ -26,8 +26,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use monoio::buf::{IoBuf, IoBufMut, IoVecBuf, IoVecBufMut};
-use monoio::io::Splitable;
 use monoio::io::{AsyncReadRent, AsyncWriteRent, AsyncWriteRentExt, OwnedReadHalf, OwnedWriteHalf};
+use monoio::io::{Split, Splitable};
 use monoio::net::TcpStream;
 use monoio::BufResult;
 use rustls::{ServerConfig, ServerConnection};
@@ -359,65 +359,21 @@ fn first_iovec<T: IoVecBuf>(bufs: &T) -> &[u8] {
     &[]
 }
 
-/// A server TLS stream over `IO` (a TCP stream), after the handshake.
-#[derive(Debug)]
-pub struct TlsStream<IO> {
-    io: IO,
+/// The read direction of a TLS stream over the socket reader `R`.
+pub struct TlsReader<R> {
+    io: R,
     session: Session,
     inb: Inbound,
+}
+
+/// The write direction of a TLS stream over the socket writer `W`.
+pub struct TlsWriter<W> {
+    io: W,
+    session: Session,
     out: Outbound,
 }
 
-impl<IO: AsyncReadRent + AsyncWriteRent> TlsStream<IO> {
-    /// Run the server handshake on `io` (no deadline: the caller adds one).
-    pub async fn accept(config: Arc<ServerConfig>, io: IO) -> io::Result<Self> {
-        let session = ServerConnection::new(config).map_err(invalid)?;
-        let mut stream = Self {
-            io,
-            session: Rc::new(RefCell::new(session)),
-            inb: Inbound::new(),
-            out: Outbound::new(),
-        };
-        stream.handshake().await?;
-        Ok(stream)
-    }
-
-    async fn handshake(&mut self) -> io::Result<()> {
-        loop {
-            flush_tls(&mut self.io, &self.session, &mut self.out).await?;
-            if !self.session.borrow().is_handshaking() {
-                return Ok(());
-            }
-            if self.inb.has_ciphertext() {
-                let fed = self.inb.feed(&mut self.session.borrow_mut());
-                if let Err(e) = fed {
-                    // Send the alert rustls queued, if the client listens.
-                    let _ = flush_tls(&mut self.io, &self.session, &mut self.out).await;
-                    return Err(e);
-                }
-            } else if self.inb.eof {
-                return Err(io::Error::new(
-                    io::ErrorKind::UnexpectedEof,
-                    "client closed the connection during the TLS handshake",
-                ));
-            } else {
-                self.inb.fill(&mut self.io).await?;
-            }
-        }
-    }
-
-    /// The application protocol agreed by ALPN.
-    pub fn alpn_protocol(&self) -> Option<Vec<u8>> {
-        self.session.borrow().alpn_protocol().map(<[u8]>::to_vec)
-    }
-
-    /// The SNI name the client sent.
-    pub fn server_name(&self) -> Option<String> {
-        self.session.borrow().server_name().map(str::to_string)
-    }
-}
-
-impl<IO: AsyncReadRent + AsyncWriteRent> AsyncReadRent for TlsStream<IO> {
+impl<R: AsyncReadRent> AsyncReadRent for TlsReader<R> {
     async fn read<T: IoBufMut>(&mut self, buf: T) -> BufResult<usize, T> {
         read_plain(&mut self.io, &self.session, &mut self.inb, buf).await
     }
@@ -427,7 +383,7 @@ impl<IO: AsyncReadRent + AsyncWriteRent> AsyncReadRent for TlsStream<IO> {
     }
 }
 
-impl<IO: AsyncReadRent + AsyncWriteRent> AsyncWriteRent for TlsStream<IO> {
+impl<W: AsyncWriteRent> AsyncWriteRent for TlsWriter<W> {
     async fn write<T: IoBuf>(&mut self, buf: T) -> BufResult<usize, T> {
         // SAFETY: the IoBuf contract makes `read_ptr` valid for
         // `bytes_init` initialised bytes while `buf` lives unmoved; the
@@ -454,50 +410,104 @@ impl<IO: AsyncReadRent + AsyncWriteRent> AsyncWriteRent for TlsStream<IO> {
 }
 
 /// The read half of a split [`TlsStream`].
-pub struct TlsReadHalf<IO> {
-    io: OwnedReadHalf<IO>,
-    session: Session,
-    inb: Inbound,
-}
-
+pub type TlsReadHalf<IO> = TlsReader<OwnedReadHalf<IO>>;
 /// The write half of a split [`TlsStream`].
-pub struct TlsWriteHalf<IO: AsyncWriteRent> {
-    io: OwnedWriteHalf<IO>,
-    session: Session,
-    out: Outbound,
+pub type TlsWriteHalf<IO> = TlsWriter<OwnedWriteHalf<IO>>;
+
+/// A server TLS stream over `IO` (a TCP stream), after the handshake: its
+/// two directions, each over its half of the socket, so that splitting it
+/// for a tunnel is only handing them out.
+pub struct TlsStream<IO: AsyncWriteRent> {
+    r: TlsReadHalf<IO>,
+    w: TlsWriteHalf<IO>,
 }
 
-impl AsyncReadRent for TlsReadHalf<TcpStream> {
-    async fn read<T: IoBufMut>(&mut self, buf: T) -> BufResult<usize, T> {
-        read_plain(&mut self.io, &self.session, &mut self.inb, buf).await
+impl<IO: AsyncReadRent + AsyncWriteRent + Split> TlsStream<IO> {
+    /// Run the server handshake on `io` (no deadline: the caller adds one).
+    pub async fn accept(config: Arc<ServerConfig>, io: IO) -> io::Result<Self> {
+        let session = Rc::new(RefCell::new(ServerConnection::new(config).map_err(invalid)?));
+        let (r, w) = io.into_split();
+        let mut stream = Self {
+            r: TlsReader { io: r, session: session.clone(), inb: Inbound::new() },
+            w: TlsWriter { io: w, session, out: Outbound::new() },
+        };
+        stream.handshake().await?;
+        Ok(stream)
     }
 
-    async fn readv<T: IoVecBufMut>(&mut self, buf: T) -> BufResult<usize, T> {
-        (Err(io::Error::new(io::ErrorKind::Unsupported, "vectored TLS reads")), buf)
+    async fn handshake(&mut self) -> io::Result<()> {
+        let (r, w) = (&mut self.r, &mut self.w);
+        loop {
+            flush_tls(&mut w.io, &w.session, &mut w.out).await?;
+            if !w.session.borrow().is_handshaking() {
+                return Ok(());
+            }
+            if r.inb.has_ciphertext() {
+                let fed = r.inb.feed(&mut r.session.borrow_mut());
+                if let Err(e) = fed {
+                    // Send the alert rustls queued, if the client listens.
+                    let _ = flush_tls(&mut w.io, &w.session, &mut w.out).await;
+                    return Err(e);
+                }
+            } else if r.inb.eof {
+                return Err(io::Error::new(
+                    io::ErrorKind::UnexpectedEof,
+                    "client closed the connection during the TLS handshake",
+                ));
+            } else {
+                r.inb.fill(&mut r.io).await?;
+            }
+        }
+    }
+
+    /// The application protocol agreed by ALPN.
+    pub fn alpn_protocol(&self) -> Option<Vec<u8>> {
+        self.r.session.borrow().alpn_protocol().map(<[u8]>::to_vec)
+    }
+
+    /// The SNI name the client sent.
+    pub fn server_name(&self) -> Option<String> {
+        self.r.session.borrow().server_name().map(str::to_string)
     }
 }
 
-impl AsyncWriteRent for TlsWriteHalf<TcpStream> {
-    async fn write<T: IoBuf>(&mut self, buf: T) -> BufResult<usize, T> {
-        // SAFETY: as in TlsStream::write.
-        let data = unsafe { std::slice::from_raw_parts(buf.read_ptr(), buf.bytes_init()) };
-        let result = write_plain(&mut self.io, &self.session, &mut self.out, data).await;
-        (result, buf)
+impl<IO: AsyncReadRent + AsyncWriteRent> AsyncReadRent for TlsStream<IO> {
+    fn read<T: IoBufMut>(
+        &mut self,
+        buf: T,
+    ) -> impl std::future::Future<Output = BufResult<usize, T>> {
+        self.r.read(buf)
     }
 
-    async fn writev<T: IoVecBuf>(&mut self, buf: T) -> BufResult<usize, T> {
-        let result =
-            write_plain(&mut self.io, &self.session, &mut self.out, first_iovec(&buf)).await;
-        (result, buf)
+    fn readv<T: IoVecBufMut>(
+        &mut self,
+        buf: T,
+    ) -> impl std::future::Future<Output = BufResult<usize, T>> {
+        self.r.readv(buf)
+    }
+}
+
+impl<IO: AsyncReadRent + AsyncWriteRent> AsyncWriteRent for TlsStream<IO> {
+    fn write<T: IoBuf>(
+        &mut self,
+        buf: T,
+    ) -> impl std::future::Future<Output = BufResult<usize, T>> {
+        self.w.write(buf)
     }
 
-    async fn flush(&mut self) -> io::Result<()> {
-        flush_tls(&mut self.io, &self.session, &mut self.out).await?;
-        self.io.flush().await
+    fn writev<T: IoVecBuf>(
+        &mut self,
+        buf: T,
+    ) -> impl std::future::Future<Output = BufResult<usize, T>> {
+        self.w.writev(buf)
     }
 
-    async fn shutdown(&mut self) -> io::Result<()> {
-        close(&mut self.io, &self.session, &mut self.out).await
+    fn flush(&mut self) -> impl std::future::Future<Output = io::Result<()>> {
+        self.w.flush()
+    }
+
+    fn shutdown(&mut self) -> impl std::future::Future<Output = io::Result<()>> {
+        self.w.shutdown()
     }
 }
 
@@ -506,17 +516,13 @@ impl DownstreamStream for TlsStream<TcpStream> {
     type Write = TlsWriteHalf<TcpStream>;
 
     fn into_halves(self) -> (Self::Read, Self::Write) {
-        let (r, w) = self.io.into_split();
-        (
-            TlsReadHalf { io: r, session: self.session.clone(), inb: self.inb },
-            TlsWriteHalf { io: w, session: self.session, out: self.out },
-        )
+        (self.r, self.w)
     }
 
     fn release_idle(&mut self) {
-        self.inb.release_idle();
-        if self.out.side == Side::Ready {
-            buffers::release(&mut self.out.buf);
+        self.r.inb.release_idle();
+        if self.w.out.side == Side::Ready {
+            buffers::release(&mut self.w.out.buf);
         }
     }
 }
