@@ -58,6 +58,9 @@ pub struct DemoArgs {
     /// Address of the demo proxy.
     #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8080")]
     pub http: SocketAddr,
+    /// Address of the demo proxy's HTTPS listener.
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8443")]
+    pub https: SocketAddr,
     /// Address of the demo admin server.
     #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:9901")]
     pub admin: SocketAddr,

@@ -31,9 +31,7 @@ pub fn run(args: DemoArgs) -> Result<(), ServeError> {
         }
     }
     let base = format!("http://{}", args.http);
-    // The demo's HTTPS listener: `ringress run`'s default port, on loopback
-    // like the rest of the demo.
-    let https_port = 8443;
+    let https_port = args.https.port();
     println!("ringress demo: upstreams on {started:?}");
     println!("Try:");
     for vh in table.virtual_hosts() {
@@ -43,8 +41,9 @@ pub fn run(args: DemoArgs) -> Result<(), ServeError> {
             println!("  curl -i -H 'Host: {host}' {base}{path}");
             if route.redirect_to_https {
                 println!(
-                    "  curl -ik --resolve {host}:{port}:127.0.0.1 https://{host}:{port}{path}   # TLS",
-                    port = https_port
+                    "  curl -ik --resolve {host}:{port}:{ip} https://{host}:{port}{path}   # TLS",
+                    port = https_port,
+                    ip = args.https.ip()
                 );
             }
         }
@@ -65,7 +64,7 @@ pub fn run(args: DemoArgs) -> Result<(), ServeError> {
         "--http".to_string(),
         args.http.to_string(),
         "--https".to_string(),
-        format!("127.0.0.1:{https_port}"),
+        args.https.to_string(),
         "--admin".to_string(),
         args.admin.to_string(),
         "--workers".to_string(),

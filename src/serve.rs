@@ -25,6 +25,9 @@ use crate::worker::{self, engine, WorkerOptions};
 pub enum ServeError {
     #[error("cannot listen on {addr} ({what}): {source}")]
     Bind { what: &'static str, addr: SocketAddr, source: std::io::Error },
+    /// The data-plane listeners (the message names the address and which).
+    #[error("{0}")]
+    Listen(std::io::Error),
     #[error("cannot start the control runtime: {0}")]
     Runtime(std::io::Error),
     #[error("cannot install the signal handler: {0}")]
@@ -96,7 +99,7 @@ pub fn run(args: RunArgs) -> Result<(), ServeError> {
     let tls = ServerTls::new(table.cell().clone(), args.tls_handshake_timeout)?;
     let https = Some((args.https, tls.https_factory(metrics.clone())));
     let workers = worker::start::<Https>(worker_options, table.clone(), metrics.clone(), https)
-        .map_err(|source| ServeError::Bind { what: "http or https", addr: args.http, source })?;
+        .map_err(ServeError::Listen)?;
     tracing::info!(
         http = %workers.http_addr(),
         https = %args.https,

@@ -203,3 +203,21 @@ fn out_of_descriptors_io_uring() {
 fn out_of_descriptors_epoll() {
     out_of_descriptors("epoll");
 }
+
+/// A listener that cannot be bound is named in the error: the HTTPS
+/// address when it is the HTTPS port that is taken, not the HTTP one.
+#[test]
+fn a_taken_https_port_is_named_in_the_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let https = taken.local_addr().unwrap().to_string();
+    let out = Command::new(env!("CARGO_BIN_EXE_ringress"))
+        .args(["run", "--manifests", dir.path().to_str().unwrap(), "--no-pin", "--workers=1"])
+        .args(["--http=127.0.0.1:0", "--admin=127.0.0.1:0", &format!("--https={https}")])
+        .env("NO_COLOR", "1")
+        .output()
+        .expect("run ringress");
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains(&format!("cannot listen on {https} (https)")), "{err}");
+}

@@ -240,11 +240,11 @@ pub fn start<K: StreamKind>(
     https: Option<(SocketAddr, KindFactory<K>)>,
 ) -> io::Result<Workers> {
     let n = options.workers.max(1);
-    let http = crate::listen::bind_reuseport(options.http, n)?;
+    let http = bind("http", options.http, n)?;
     let http_addr = local_addr(&http[0])?;
     let (https_sockets, https_addr, factory) = match https {
         Some((addr, factory)) => {
-            let sockets = crate::listen::bind_reuseport(addr, n)?;
+            let sockets = bind("https", addr, n)?;
             let a = local_addr(&sockets[0])?;
             (sockets.into_iter().map(Some).collect(), Some(a), Some(factory))
         }
@@ -312,6 +312,12 @@ pub fn start<K: StreamKind>(
         https_addr,
         metrics,
     })
+}
+
+/// The listening sockets of one listener, with an error that names it.
+fn bind(what: &str, addr: SocketAddr, n: usize) -> io::Result<Vec<Socket>> {
+    crate::listen::bind_reuseport(addr, n)
+        .map_err(|e| io::Error::new(e.kind(), format!("cannot listen on {addr} ({what}): {e}")))
 }
 
 fn local_addr(socket: &Socket) -> io::Result<SocketAddr> {
