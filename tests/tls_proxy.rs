@@ -230,18 +230,23 @@ fn multi_mib_bodies_both_ways(engine: IoEngine) {
     }
 }
 
+/// Ask for a WebSocket upgrade on `tls` and expect `101`.
+fn upgrade_to_websocket(tls: &mut Tls) {
+    send(
+        tls,
+        b"GET /chat HTTP/1.1\r\nHost: a.example\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\
+          Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
+    );
+    assert_eq!(read_response(tls).status, 101);
+}
+
 /// A WebSocket upgrade over TLS: after 101, bytes flow both ways through
 /// the TLS stream split into its two halves.
 fn websocket_over_tls(engine: IoEngine) {
     let (ca, _, _up, yaml) = setup(&[]);
     let proxy = TlsProxy::start(engine, 1, &yaml);
     let mut tls = tls_connect(proxy.https, &verifying_client(&ca.der()), "a.example");
-    send(
-        &mut tls,
-        b"GET /chat HTTP/1.1\r\nHost: a.example\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\
-          Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
-    );
-    assert_eq!(read_response(&mut tls).status, 101);
+    upgrade_to_websocket(&mut tls);
     for round in 0..20 {
         let msg = format!("frame {round} {}", "x".repeat(round * 1000));
         send(&mut tls, msg.as_bytes());
@@ -465,7 +470,7 @@ fn slow_reader_of_a_large_response_over_tls(engine: IoEngine) {
 /// stays open while the upstream talks); once both sides are quiet for
 /// `--tunnel-idle-timeout` the tunnel closes.
 fn quiet_websocket_client_with_a_chatty_upstream(engine: IoEngine) {
-    let (ca, _, _up, yaml) = redirect_off();
+    let (ca, _, up, yaml) = redirect_off();
     let chatty = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
     let chatty_addr = chatty.local_addr().expect("addr");
     let talker = std::thread::spawn(move || {
@@ -484,27 +489,22 @@ fn quiet_websocket_client_with_a_chatty_upstream(engine: IoEngine) {
         read_until_closed(&mut r);
     });
     let yaml = yaml
-        .replace(&format!("port: {}", _up.addr.port()), &format!("port: {}", chatty_addr.port()));
+        .replace(&format!("port: {}", up.addr.port()), &format!("port: {}", chatty_addr.port()));
     let settings = Settings { tunnel_idle_timeout: Duration::from_secs(1), ..short_limits() };
     let proxy = TlsProxy::start_with(engine, 1, &yaml, settings, Duration::from_secs(10));
     let mut tls = tls_connect(proxy.https, &verifying_client(&ca.der()), "a.example");
-    send(
-        &mut tls,
-        b"GET /chat HTTP/1.1\r\nHost: a.example\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\
-          Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
-    );
-    assert_eq!(read_response(&mut tls).status, 101);
+    upgrade_to_websocket(&mut tls);
     let heard = String::from_utf8_lossy(&read_until_closed(&mut tls)).into_owned();
     assert!(heard.contains("tick 0\n") && heard.contains("tick 99\n"), "{heard:?}");
     talker.join().expect("chatty upstream");
     wait_metric(&proxy, "ringress_tunnels_idle_closed_total", 1);
-    still_serving_after_tunnel(&proxy, &ca, &_up);
+    still_serving_after_tunnel(&proxy, &ca);
 }
 
 /// [`still_serving`] for the tunnel test, whose table routes to a
 /// one-shot upstream: check the worker with a request it answers itself
 /// (no route: 404) over both listeners.
-fn still_serving_after_tunnel(proxy: &TlsProxy, ca: &Ca, _up: &Upstream) {
+fn still_serving_after_tunnel(proxy: &TlsProxy, ca: &Ca) {
     let mut c = BufReader::new(tls_support::tcp(proxy.http));
     c.get_mut().write_all(b"GET / HTTP/1.1\r\nHost: nobody.example\r\n\r\n").expect("write");
     assert_eq!(read_response(&mut c).status, 404, "fresh HTTP request");
