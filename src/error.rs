@@ -290,6 +290,50 @@ impl ProxyError {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::http::{ChunkError, HeadError};
+
+    #[test]
+    fn errors_map_to_source_status_and_label_in_one_place() {
+        let cases: [(ProxyError, Source, u16, &str); 11] = [
+            (HeadError::ObsFold.into(), Source::Downstream, 400, "obs_fold"),
+            (HeadError::HeadTooLarge.into(), Source::Downstream, 431, "head_too_large"),
+            (
+                HeadError::RequestLineTooLong.into(),
+                Source::Downstream,
+                414,
+                "request_line_too_long",
+            ),
+            (
+                ProxyError::BadRequestBody(ChunkError::BadSize),
+                Source::Downstream,
+                400,
+                "chunk_bad_size",
+            ),
+            (ProxyError::ClientHeadTimeout, Source::Downstream, 408, "client_head_timeout"),
+            (ProxyError::RouteNotFound, Source::Internal, 404, "route_not_found"),
+            (ProxyError::NoEndpoints, Source::Internal, 503, "no_endpoints"),
+            (ProxyError::UpstreamConnectRefused, Source::Upstream, 502, "upstream_connect_refused"),
+            (
+                ProxyError::UpstreamBadResponse(HeadError::BareLf),
+                Source::Upstream,
+                502,
+                "upstream_bad_response",
+            ),
+            (
+                ProxyError::UpstreamChunk(ChunkError::BadSize),
+                Source::Upstream,
+                502,
+                "upstream_chunk",
+            ),
+            (ProxyError::UpstreamTimeout, Source::Upstream, 504, "upstream_timeout"),
+        ];
+        for (e, source, status, label) in cases {
+            assert_eq!((e.blame(), e.status(), e.label()), (source, status, label), "{e}");
+            assert_eq!(e.response().code(), status);
+        }
+        assert!(!ProxyError::RouteNotFound.closes_downstream());
+        assert!(ProxyError::BadRequest(HeadError::BareLf).closes_downstream());
+    }
 
     /// The metric series are indexed by `as usize`: ALL must be in
     /// discriminant order, and labels distinct.

@@ -10,7 +10,6 @@ use std::time::Duration;
 use crossbeam_utils::CachePadded;
 
 use crate::error::{Source, UpstreamKind};
-use crate::tls::{FailureKind, HandshakeFailures};
 
 /// Upper bounds of the request latency histogram, in microseconds.
 pub const LATENCY_BUCKETS_US: [u64; 14] = [
@@ -67,6 +66,68 @@ impl Counter {
     #[inline]
     pub fn get(&self) -> u64 {
         self.0.load(Relaxed)
+    }
+}
+
+/// Why a handshake did not complete. The label is the `kind` of
+/// `ringress_tls_handshake_failures_total` in `/metrics`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FailureKind {
+    /// No complete handshake within `--tls-handshake-timeout`.
+    Timeout,
+    /// Bytes that are not TLS, or a malformed or out-of-order message.
+    BadClientHello,
+    /// A well-formed ClientHello we share no version, suite or signature
+    /// scheme with.
+    Incompatible,
+    /// The client closed or reset the connection before the handshake ended.
+    Aborted,
+    /// The client sent a fatal alert (for instance it rejected our certificate).
+    Alert,
+    /// Anything else (socket errors, internal errors).
+    Other,
+}
+
+impl FailureKind {
+    pub const ALL: [FailureKind; 6] = [
+        FailureKind::Timeout,
+        FailureKind::BadClientHello,
+        FailureKind::Incompatible,
+        FailureKind::Aborted,
+        FailureKind::Alert,
+        FailureKind::Other,
+    ];
+
+    pub fn label(self) -> &'static str {
+        match self {
+            FailureKind::Timeout => "timeout",
+            FailureKind::BadClientHello => "bad_client_hello",
+            FailureKind::Incompatible => "incompatible",
+            FailureKind::Aborted => "aborted",
+            FailureKind::Alert => "alert",
+            FailureKind::Other => "other",
+        }
+    }
+}
+
+/// One worker's handshake failure counters, written only by that worker
+/// (relaxed, uncontended) and read by the admin server.
+#[derive(Debug, Default)]
+pub struct HandshakeFailures {
+    counts: CachePadded<[AtomicU64; FailureKind::ALL.len()]>,
+}
+
+impl HandshakeFailures {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    pub fn record(&self, kind: FailureKind) {
+        self.counts[kind as usize].fetch_add(1, Relaxed);
+    }
+
+    pub fn get(&self, kind: FailureKind) -> u64 {
+        self.counts[kind as usize].load(Relaxed)
     }
 }
 

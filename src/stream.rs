@@ -4,8 +4,13 @@
 //! Below `conn`, `worker` and `tls`, so each of them can name it without
 //! importing another.
 
+use std::future::Future;
+use std::io;
+use std::sync::Arc;
+
 use monoio::io::{AsyncReadRent, AsyncWriteRent, OwnedReadHalf, OwnedWriteHalf, Splitable};
 use monoio::net::TcpStream;
+use ringress_control::TableHandle;
 
 /// A stream the proxy reads requests from and writes responses to, which
 /// can be cut into a read half and a write half for a tunnel (WebSocket),
@@ -38,3 +43,32 @@ impl DownstreamStream for TcpStream {
         self.into_split()
     }
 }
+
+/// How accepted TCP connections become the stream the proxy speaks HTTP
+/// over: plain TCP here; TLS plugs in as another kind.
+pub trait StreamKind: 'static {
+    type Stream: DownstreamStream;
+    /// Whether requests on this listener arrived over TLS
+    /// (`X-Forwarded-Proto: https`).
+    fn is_https(&self) -> bool;
+    /// Turn an accepted connection into the stream (e.g. a TLS handshake).
+    fn wrap(&self, tcp: TcpStream) -> impl Future<Output = io::Result<Self::Stream>>;
+}
+
+/// Plain-text HTTP.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Plain;
+
+impl StreamKind for Plain {
+    type Stream = TcpStream;
+    fn is_https(&self) -> bool {
+        false
+    }
+    async fn wrap(&self, tcp: TcpStream) -> io::Result<TcpStream> {
+        Ok(tcp)
+    }
+}
+
+/// Builds the HTTPS stream kind for worker `index` (called on that worker's
+/// thread, so the kind need not be `Send`).
+pub type KindFactory<K> = Arc<dyn Fn(usize, &TableHandle) -> K + Send + Sync>;

@@ -2,104 +2,41 @@
 //! failure closed, classified and counted.
 
 use std::io;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use crossbeam_utils::CachePadded;
 use monoio::io::{AsyncReadRent, AsyncWriteRent, Split};
 use rustls::ServerConfig;
 
 use super::stream::TlsStream;
+pub use crate::metrics::{FailureKind, HandshakeFailures};
 
-/// Why a handshake did not complete. The label is the `kind` of
-/// `ringress_tls_handshake_failures_total` in `/metrics`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum FailureKind {
-    /// No complete handshake within `--tls-handshake-timeout`.
-    Timeout,
-    /// Bytes that are not TLS, or a malformed or out-of-order message.
-    BadClientHello,
-    /// A well-formed ClientHello we share no version, suite or signature
-    /// scheme with.
-    Incompatible,
-    /// The client closed or reset the connection before the handshake ended.
-    Aborted,
-    /// The client sent a fatal alert (for instance it rejected our certificate).
-    Alert,
-    /// Anything else (socket errors, internal errors).
-    Other,
-}
-
-impl FailureKind {
-    pub const ALL: [FailureKind; 6] = [
-        FailureKind::Timeout,
-        FailureKind::BadClientHello,
-        FailureKind::Incompatible,
-        FailureKind::Aborted,
-        FailureKind::Alert,
-        FailureKind::Other,
-    ];
-
-    pub fn label(self) -> &'static str {
-        match self {
-            FailureKind::Timeout => "timeout",
-            FailureKind::BadClientHello => "bad_client_hello",
-            FailureKind::Incompatible => "incompatible",
-            FailureKind::Aborted => "aborted",
-            FailureKind::Alert => "alert",
-            FailureKind::Other => "other",
-        }
+/// Classify an error returned by the handshake: a rustls error carried
+/// inside the I/O error, or the socket's own.
+pub fn classify(error: &io::Error) -> FailureKind {
+    if let Some(inner) = error.get_ref().and_then(|e| e.downcast_ref::<rustls::Error>()) {
+        return classify_rustls(inner);
     }
-
-    /// Classify an error returned by the handshake: a rustls error carried
-    /// inside the I/O error, or the socket's own.
-    pub fn of(error: &io::Error) -> FailureKind {
-        if let Some(inner) = error.get_ref().and_then(|e| e.downcast_ref::<rustls::Error>()) {
-            return Self::of_rustls(inner);
-        }
-        match error.kind() {
-            io::ErrorKind::UnexpectedEof
-            | io::ErrorKind::ConnectionReset
-            | io::ErrorKind::ConnectionAborted
-            | io::ErrorKind::BrokenPipe => FailureKind::Aborted,
-            _ => FailureKind::Other,
-        }
-    }
-
-    fn of_rustls(error: &rustls::Error) -> FailureKind {
-        use rustls::Error as E;
-        match error {
-            E::InvalidMessage(_)
-            | E::InappropriateMessage { .. }
-            | E::InappropriateHandshakeMessage { .. }
-            | E::PeerMisbehaved(_)
-            | E::DecryptError => FailureKind::BadClientHello,
-            E::PeerIncompatible(_) | E::NoApplicationProtocol => FailureKind::Incompatible,
-            E::AlertReceived(_) => FailureKind::Alert,
-            _ => FailureKind::Other,
-        }
+    match error.kind() {
+        io::ErrorKind::UnexpectedEof
+        | io::ErrorKind::ConnectionReset
+        | io::ErrorKind::ConnectionAborted
+        | io::ErrorKind::BrokenPipe => FailureKind::Aborted,
+        _ => FailureKind::Other,
     }
 }
 
-/// One worker's handshake failure counters, written only by that worker
-/// (relaxed, uncontended) and read by the admin server.
-#[derive(Debug, Default)]
-pub struct HandshakeFailures {
-    counts: CachePadded<[AtomicU64; FailureKind::ALL.len()]>,
-}
-
-impl HandshakeFailures {
-    pub fn new() -> Self {
-        Self::default()
-    }
-
-    pub fn record(&self, kind: FailureKind) {
-        self.counts[kind as usize].fetch_add(1, Ordering::Relaxed);
-    }
-
-    pub fn get(&self, kind: FailureKind) -> u64 {
-        self.counts[kind as usize].load(Ordering::Relaxed)
+fn classify_rustls(error: &rustls::Error) -> FailureKind {
+    use rustls::Error as E;
+    match error {
+        E::InvalidMessage(_)
+        | E::InappropriateMessage { .. }
+        | E::InappropriateHandshakeMessage { .. }
+        | E::PeerMisbehaved(_)
+        | E::DecryptError => FailureKind::BadClientHello,
+        E::PeerIncompatible(_) | E::NoApplicationProtocol => FailureKind::Incompatible,
+        E::AlertReceived(_) => FailureKind::Alert,
+        _ => FailureKind::Other,
     }
 }
 
@@ -145,7 +82,7 @@ impl TlsAcceptor {
         let accept = TlsStream::accept(self.config.clone(), io);
         let result = match monoio::time::timeout(self.timeout, accept).await {
             Ok(Ok(stream)) => return Ok(stream),
-            Ok(Err(error)) => HandshakeError { kind: FailureKind::of(&error), source: error },
+            Ok(Err(error)) => HandshakeError { kind: classify(&error), source: error },
             Err(_elapsed) => HandshakeError {
                 kind: FailureKind::Timeout,
                 source: io::Error::new(io::ErrorKind::TimedOut, "TLS handshake deadline passed"),

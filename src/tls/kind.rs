@@ -7,7 +7,7 @@ use monoio::net::TcpStream;
 
 use super::stream::TlsStream;
 use super::TlsAcceptor;
-use crate::worker::StreamKind;
+use crate::stream::StreamKind;
 
 /// Connections on the `--https` listener of one worker.
 pub struct Https {

@@ -10,7 +10,7 @@
 //! - [`accept`]: the handshake with its deadline, and the failure counters
 //!   by kind.
 //! - [`stream`]: the TLS stream itself, over rustls, safe to cancel.
-//! - [`kind`]: the `--https` listener's [`StreamKind`](crate::worker::StreamKind).
+//! - [`kind`]: the `--https` listener's [`StreamKind`](crate::stream::StreamKind).
 //!
 //! # Sharing
 //!
@@ -43,7 +43,7 @@ use rustls::server::ServerSessionMemoryCache;
 use rustls::ServerConfig;
 
 use crate::metrics::Metrics;
-use crate::worker::KindFactory;
+use crate::stream::KindFactory;
 
 pub use accept::{FailureKind, HandshakeError, HandshakeFailures, TlsAcceptor};
 pub use default_cert::self_signed;

@@ -15,7 +15,6 @@ pub mod limit;
 pub mod settings;
 
 use std::cell::RefCell;
-use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
 use std::rc::Rc;
@@ -25,7 +24,7 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use arc_swap::{ArcSwap, Cache};
-use monoio::net::{TcpListener, TcpStream};
+use monoio::net::TcpListener;
 use ringress_control::{RouteTable, TableHandle};
 use socket2::Socket;
 
@@ -35,39 +34,11 @@ pub use settings::Settings;
 use crate::http::date::HTTP_DATE_LEN;
 use crate::http::DateCache;
 use crate::metrics::{Engine, Metrics, WorkerMetrics};
-use crate::stream::DownstreamStream;
 use crate::upstream::{Balancer, Live, Pool};
 use drain::Drain;
 use limit::ConnLimit;
 
-/// How accepted TCP connections become the stream the proxy speaks HTTP
-/// over: plain TCP here; TLS plugs in as another kind.
-pub trait StreamKind: 'static {
-    type Stream: DownstreamStream;
-    /// Whether requests on this listener arrived over TLS
-    /// (`X-Forwarded-Proto: https`).
-    fn is_https(&self) -> bool;
-    /// Turn an accepted connection into the stream (e.g. a TLS handshake).
-    fn wrap(&self, tcp: TcpStream) -> impl Future<Output = io::Result<Self::Stream>>;
-}
-
-/// Plain-text HTTP.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct Plain;
-
-impl StreamKind for Plain {
-    type Stream = TcpStream;
-    fn is_https(&self) -> bool {
-        false
-    }
-    async fn wrap(&self, tcp: TcpStream) -> io::Result<TcpStream> {
-        Ok(tcp)
-    }
-}
-
-/// Builds the HTTPS stream kind for worker `index` (called on that worker's
-/// thread, so the kind need not be `Send`).
-pub type KindFactory<K> = Arc<dyn Fn(usize, &TableHandle) -> K + Send + Sync>;
+pub use crate::stream::{KindFactory, Plain, StreamKind};
 
 /// What [`start`] needs besides the table.
 #[derive(Clone)]

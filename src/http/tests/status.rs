@@ -1,11 +1,10 @@
-//! The proxy's own responses, the Date cache and the error mapping.
+//! The proxy's own responses and the Date cache.
 
 use std::time::{Duration, UNIX_EPOCH};
 
-use crate::error::{ProxyError, Source};
 use crate::http::{
-    parse_response_head, write_redirect, write_status_response, ChunkError, DateCache, HeadError,
-    HeadLimits, ResponseFraming, Status, CONTINUE,
+    parse_response_head, write_redirect, write_status_response, DateCache, HeadLimits,
+    ResponseFraming, Status, CONTINUE,
 };
 
 const DATE: &[u8] = b"Sun, 22 Nov 2026 04:00:00 GMT";
@@ -76,39 +75,6 @@ fn date_cache_formats_imf_fixdate_and_refreshes_per_second() {
     assert_eq!(cache.at(t + Duration::from_millis(999)), b"Sun, 06 Nov 1994 08:49:37 GMT");
     assert_eq!(cache.at(t + Duration::from_secs(1)), b"Sun, 06 Nov 1994 08:49:38 GMT");
     assert_eq!(cache.get().len(), 29);
-}
-
-#[test]
-fn errors_map_to_source_status_and_label_in_one_place() {
-    let cases: [(ProxyError, Source, u16, &str); 11] = [
-        (HeadError::ObsFold.into(), Source::Downstream, 400, "obs_fold"),
-        (HeadError::HeadTooLarge.into(), Source::Downstream, 431, "head_too_large"),
-        (HeadError::RequestLineTooLong.into(), Source::Downstream, 414, "request_line_too_long"),
-        (
-            ProxyError::BadRequestBody(ChunkError::BadSize),
-            Source::Downstream,
-            400,
-            "chunk_bad_size",
-        ),
-        (ProxyError::ClientHeadTimeout, Source::Downstream, 408, "client_head_timeout"),
-        (ProxyError::RouteNotFound, Source::Internal, 404, "route_not_found"),
-        (ProxyError::NoEndpoints, Source::Internal, 503, "no_endpoints"),
-        (ProxyError::UpstreamConnectRefused, Source::Upstream, 502, "upstream_connect_refused"),
-        (
-            ProxyError::UpstreamBadResponse(HeadError::BareLf),
-            Source::Upstream,
-            502,
-            "upstream_bad_response",
-        ),
-        (ProxyError::UpstreamChunk(ChunkError::BadSize), Source::Upstream, 502, "upstream_chunk"),
-        (ProxyError::UpstreamTimeout, Source::Upstream, 504, "upstream_timeout"),
-    ];
-    for (e, source, status, label) in cases {
-        assert_eq!((e.blame(), e.status(), e.label()), (source, status, label), "{e}");
-        assert_eq!(e.response().code(), status);
-    }
-    assert!(!ProxyError::RouteNotFound.closes_downstream());
-    assert!(ProxyError::BadRequest(HeadError::BareLf).closes_downstream());
 }
 
 #[test]
