@@ -46,6 +46,18 @@ impl TlsProxy {
         settings: Settings,
         handshake_timeout: Duration,
     ) -> TlsProxy {
+        Self::start_hooked(engine, workers, yaml, settings, handshake_timeout, None)
+    }
+
+    /// [`TlsProxy::start_with`], with a hook each worker thread runs first.
+    fn start_hooked(
+        engine: IoEngine,
+        workers: usize,
+        yaml: &str,
+        settings: Settings,
+        handshake_timeout: Duration,
+        on_thread_start: Option<Arc<dyn Fn(usize) + Send + Sync>>,
+    ) -> TlsProxy {
         let mut publisher = Publisher::new();
         publisher.publish(table(yaml));
         let metrics = Arc::new(Metrics::new(workers));
@@ -57,7 +69,7 @@ impl TlsProxy {
             pin: false,
             settings,
             http: "127.0.0.1:0".parse().expect("addr"),
-            on_thread_start: None,
+            on_thread_start,
         };
         let https =
             Some(("127.0.0.1:0".parse().expect("addr"), tls.https_factory(metrics.clone())));
@@ -530,33 +542,20 @@ fn tls_handshake_that_stops_halfway(engine: IoEngine) {
 /// that is left instead of hanging in a dead one's queue.
 fn a_dead_worker_is_reported_and_gets_no_connections(engine: IoEngine) {
     let (ca, _, _up, yaml) = redirect_off();
-    let mut publisher = Publisher::new();
-    publisher.publish(table(&yaml));
-    let metrics = Arc::new(Metrics::new(2));
-    let tls =
-        ServerTls::new(publisher.handle().cell().clone(), Duration::from_secs(10)).expect("tls");
-    let options = WorkerOptions {
-        workers: 2,
+    let dies: Arc<dyn Fn(usize) + Send + Sync> = Arc::new(|i| {
+        if i == 1 {
+            panic!("worker 1 dies at start (test)");
+        }
+    });
+    let proxy = TlsProxy::start_hooked(
         engine,
-        pin: false,
-        settings: Settings::default(),
-        http: "127.0.0.1:0".parse().expect("addr"),
-        on_thread_start: Some(Arc::new(|i| {
-            if i == 1 {
-                panic!("worker 1 dies at start (test)");
-            }
-        })),
-    };
-    let https = Some(("127.0.0.1:0".parse().expect("addr"), tls.https_factory(metrics.clone())));
-    let w = worker::start::<Https>(options, publisher.handle(), metrics.clone(), https)
-        .expect("start workers");
-    let proxy = TlsProxy {
-        http: w.http_addr(),
-        https: w.https_addr().expect("https"),
-        metrics: metrics.clone(),
-        _publisher: publisher,
-        workers: Some(w),
-    };
+        2,
+        &yaml,
+        Settings::default(),
+        Duration::from_secs(10),
+        Some(dies),
+    );
+    let metrics = proxy.metrics.clone();
     let start = std::time::Instant::now();
     while metrics.workers[1].died.get() == 0 || metrics.workers_alive() != 1 {
         assert!(start.elapsed() < DEADLINE, "worker 1 never reported dead");
@@ -585,25 +584,23 @@ fn a_dead_worker_is_reported_and_gets_no_connections(engine: IoEngine) {
 /// `all_workers_died` (which `ringress run` waits on to exit non-zero)
 /// turns true.
 fn every_worker_dead_is_seen(engine: IoEngine) {
-    let metrics = Arc::new(Metrics::new(2));
-    let publisher = Publisher::new();
-    let options = WorkerOptions {
-        workers: 2,
+    let (_, _, _up, yaml) = redirect_off();
+    let dies: Arc<dyn Fn(usize) + Send + Sync> = Arc::new(|_| panic!("every worker dies (test)"));
+    let proxy = TlsProxy::start_hooked(
         engine,
-        pin: false,
-        settings: Settings::default(),
-        http: "127.0.0.1:0".parse().expect("addr"),
-        on_thread_start: Some(Arc::new(|_| panic!("every worker dies (test)"))),
-    };
-    let w = worker::start::<Https>(options, publisher.handle(), metrics.clone(), None)
-        .expect("start workers");
+        2,
+        &yaml,
+        Settings::default(),
+        Duration::from_secs(10),
+        Some(dies),
+    );
+    let metrics = proxy.metrics.clone();
     let start = std::time::Instant::now();
     while !metrics.all_workers_died() {
         assert!(start.elapsed() < DEADLINE, "the deaths were never seen");
         std::thread::sleep(Duration::from_millis(10));
     }
     assert_eq!(metrics.workers_alive(), 0);
-    w.join();
 }
 
 macro_rules! engines {
