@@ -108,14 +108,19 @@ fn h2c_upgrade_is_served_as_plain_http11(engine: IoEngine) {
     assert_eq!(r.header("x-seen-upgrade"), Some("WebSocket"), "{r:?}");
 }
 
+/// A proxy to `up` started with `--allow-upgrade h2c`.
+fn h2c_allowed(engine: IoEngine, up: &Upstream) -> Proxy {
+    Proxy::builder(engine)
+        .settings(|s| s.allowed_upgrades.push("h2c".to_string()))
+        .manifests(manifests(up))
+        .start()
+}
+
 /// `--allow-upgrade h2c` (any case) lets the h2c offer through with its
 /// HTTP2-Settings line, and the upstream's 101 for it opens the tunnel.
 fn allowed_upgrade_token_is_forwarded(engine: IoEngine) {
     let up = Upstream::start("ws");
-    let proxy = Proxy::builder(engine)
-        .settings(|s| s.allowed_upgrades.push("h2c".to_string()))
-        .manifests(manifests(&up))
-        .start();
+    let proxy = h2c_allowed(engine, &up);
     let mut c = proxy.client();
     c.send(h2c_offer("x-test-upgrade: H2C\r\n").as_bytes());
     let r = c.response(false);
@@ -131,10 +136,7 @@ fn allowed_upgrade_token_is_forwarded(engine: IoEngine) {
 /// when the client offered none, is a 502 and no tunnel opens.
 fn upstream_101_without_a_matching_offer_is_502(engine: IoEngine) {
     let up = Upstream::start("ws");
-    let proxy = Proxy::builder(engine)
-        .settings(|s| s.allowed_upgrades.push("h2c".to_string()))
-        .manifests(manifests(&up))
-        .start();
+    let proxy = h2c_allowed(engine, &up);
     // Offered websocket, switched to h2c.
     let mut c = proxy.client();
     c.send(
