@@ -11,6 +11,8 @@
 //! - [`kubernetes`]: `run --kubernetes` flags → the Kubernetes provider.
 //! - [`worker`]: one thread per core, each a monoio runtime (io_uring or
 //!   epoll), its accept loops, housekeeping and drain.
+//! - [`local`]: the state one worker's tasks share (settings, counters,
+//!   pool, balancer, drain, table cache), below `worker` and `conn`.
 //! - [`listen`]: `SO_REUSEPORT` listening sockets.
 //! - [`buffers`]: each worker's pool of request buffers, taken when bytes
 //!   arrive and given back when a connection goes idle.
@@ -43,6 +45,7 @@ pub mod error;
 pub mod http;
 pub mod kubernetes;
 pub mod listen;
+pub mod local;
 pub mod metrics;
 #[allow(unsafe_code)] // a recycled block holds a future in place (raw allocation)
 pub mod recycle;

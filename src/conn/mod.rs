@@ -37,8 +37,9 @@ use crate::http::{
 };
 use crate::recycle::Recycled;
 use crate::stream::DownstreamStream;
-use crate::worker::drain::ConnGuard;
-use crate::worker::{StreamKind, Worker};
+use crate::local::drain::ConnGuard;
+use crate::local::Worker;
+use crate::stream::StreamKind;
 use io::{consume, read_more, write_all, IoFail};
 
 /// Serve one accepted connection until it closes.
