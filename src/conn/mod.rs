@@ -9,13 +9,19 @@
 //! 5. [`Conn::relay_response`]: read the response head, rewrite it, stream
 //!    the body back; return the upstream connection to the pool.
 //!
-//! A failure anywhere is a [`ProxyError`], answered downstream through
-//! [`Conn::fail`], the one place errors become responses and counts.
+//! Where the request stands is [`Progress`] ([`state`]), and every
+//! decision that depends on it (retry, answer, close, linger) is a method
+//! there. A failure anywhere is a [`ProxyError`], answered downstream
+//! through [`Conn::fail`], the one place errors become responses and
+//! counts. The body loops of phases 4 and 5 are in `forward.rs` and
+//! `relay.rs`.
 //! Generic over the downstream stream so TLS plugs in through
 //! [`StreamKind`].
 
-mod body;
+mod forward;
 pub mod io;
+mod relay;
+mod state;
 mod tunnel;
 
 use std::net::SocketAddr;
@@ -35,12 +41,13 @@ use crate::http::{
     parse_response_head, write_redirect, write_status_response, BodyFraming, ForwardContext,
     HeadLimits, HeadScan, RequestHead, ResponseHead,
 };
-use crate::recycle::Recycled;
-use crate::stream::DownstreamStream;
 use crate::local::drain::ConnGuard;
 use crate::local::Worker;
+use crate::recycle::Recycled;
+use crate::stream::DownstreamStream;
 use crate::stream::StreamKind;
 use io::{consume, read_more, write_all, IoFail};
+use state::Progress;
 
 /// Serve one accepted connection until it closes.
 pub async fn serve<K: StreamKind>(
@@ -87,27 +94,6 @@ enum After {
     Upgrade(TcpStream),
 }
 
-/// The state of the request in progress, for deciding what a failure
-/// still allows (an error response, a retry, keep-alive).
-#[derive(Default, Clone, Copy)]
-struct Progress {
-    /// Body bytes were read from the downstream socket (not replayable).
-    body_streamed: bool,
-    /// The whole request body has been read from downstream.
-    request_complete: bool,
-    /// A response byte arrived from upstream.
-    upstream_answered: bool,
-    /// A response byte was written downstream.
-    response_started: bool,
-    /// The request head was removed from `buf`.
-    head_consumed: bool,
-    /// When the request head was complete: the clock of this request.
-    started: Option<Instant>,
-    /// The largest body this request may send (`None`: no limit), set
-    /// once its route is known ([`Conn::body_limit`]).
-    body_limit: Option<u64>,
-}
-
 /// A downstream connection's state, reused for every request on it.
 pub struct Conn {
     worker: Rc<Worker>,
@@ -126,7 +112,14 @@ pub struct Conn {
     /// to the worker's pool between requests ([`crate::buffers`]).
     idle: Vec<u8>,
     requests: u32,
+    /// Where the request in progress stands ([`state`]: every decision
+    /// that depends on it).
     p: Progress,
+    /// When the request head was complete: the clock of this request.
+    started: Instant,
+    /// The largest body this request may send (`None`: no limit), set
+    /// once its route is known ([`Conn::body_limit`]).
+    max_body: Option<u64>,
 }
 
 impl Conn {
@@ -148,7 +141,9 @@ impl Conn {
             ubuf: Vec::new(),
             idle: Vec::with_capacity(buffers::IDLE_CAPACITY),
             requests: 0,
-            p: Progress::default(),
+            p: Progress::ReadingHead,
+            started: Instant::now(),
+            max_body: None,
         }
     }
 
@@ -188,6 +183,7 @@ impl Conn {
 
     /// A head that could not be read: answer it and close.
     async fn refuse<S: DownstreamStream>(&mut self, down: &mut S, e: ProxyError) {
+        self.p = Progress::ReadingHead;
         self.fail(down, &e, None).await;
         io::lingering_close(down, &mut self.buf).await;
     }
@@ -196,33 +192,26 @@ impl Conn {
     /// does next (`KeepAlive` only when it may take another request).
     async fn request<S: DownstreamStream>(&mut self, down: &mut S, head: RequestHead) -> After {
         self.requests += 1;
-        let started = Instant::now();
-        self.p = Progress { started: Some(started), ..Progress::default() };
-        let after = match self.proxy(down, &head).await {
-            Ok(after) => after,
-            Err(e) => {
-                let close = self.fail(down, &e, Some(&head)).await;
-                if close {
-                    if !matches!(e.blame(), crate::error::Source::Upstream) {
-                        // Unread request bytes may follow: see lingering_close.
-                        io::lingering_close(down, &mut self.buf).await;
-                    }
-                    After::Close
-                } else {
-                    After::KeepAlive
-                }
-            }
+        self.started = Instant::now();
+        self.p = Progress::head_read(head.has_body());
+        self.max_body = None;
+        // The failure the connection closes for, if any.
+        let (after, closing) = match self.proxy(down, &head).await {
+            Ok(after) => (after, None),
+            Err(e) => match self.fail(down, &e, Some(&head)).await {
+                true => (After::Close, Some(e)),
+                false => (After::KeepAlive, None),
+            },
         };
-        if !self.p.head_consumed {
+        if self.p.head_in_buf() {
             consume(&mut self.buf, head.head_len);
         }
-        self.worker.m().latency(started.elapsed());
+        self.worker.m().latency(self.started.elapsed());
         match after {
             After::KeepAlive if !self.guard.is_draining() => After::KeepAlive,
             After::KeepAlive | After::Close => {
-                if head.has_body() && !self.p.request_complete {
-                    // Answered before the body was read: the client may
-                    // still be sending it (see lingering_close).
+                if self.p.must_linger(closing.as_ref()) {
+                    // Unread request bytes may follow: see lingering_close.
                     io::lingering_close(down, &mut self.buf).await;
                 }
                 After::Close
@@ -318,7 +307,7 @@ impl Conn {
         // Taken once, held until this request ends.
         let table = self.worker.load_table();
         let route = self.route(&table, head)?;
-        self.p.body_limit = self.body_limit(route);
+        self.max_body = self.body_limit(route);
         self.check_declared_body(head)?;
         if route.redirect_to_https && !self.https {
             return self.redirect(down, head).await;
@@ -360,7 +349,7 @@ impl Conn {
     /// `body::forward`).
     #[inline]
     fn check_declared_body(&self, head: &RequestHead) -> Result<(), ProxyError> {
-        match (head.framing, self.p.body_limit) {
+        match (head.framing, self.max_body) {
             (BodyFraming::Length(n), Some(limit)) if n > limit => Err(ProxyError::BodyTooLarge),
             _ => Ok(()),
         }
@@ -413,18 +402,25 @@ impl Conn {
                 // an upload answers (413, 401 …) and closes. Its answer may
                 // be waiting; relay it rather than a 502 of our own.
                 Err(e @ (ProxyError::UpstreamReset | ProxyError::UpstreamIo(_)))
-                    if self.p.body_streamed && !self.p.request_complete =>
+                    if self.p.may_have_early_answer() =>
                 {
                     match self.relay_response(down, head, up, addr).await {
                         Ok(after) => Ok(after),
-                        Err(_) if !self.p.response_started => Err(e),
+                        // Nothing relayed: our answer to the first failure.
+                        Err(_) if self.p.can_answer(&e) => Err(e),
                         Err(later) => Err(later),
                     }
                 }
                 Err(e) => Err(e),
             };
             match result {
-                Err(e) if reused && !retried && self.can_retry(head, &e) => {
+                // `out` must still hold the request (a timed-out write loses it).
+                Err(e)
+                    if reused
+                        && !retried
+                        && !self.out.is_empty()
+                        && self.p.can_retry(head.method_kind.is_idempotent(), &e) =>
+                {
                     tracing::debug!(%addr, error = %e, "pooled upstream connection failed; retrying");
                     self.worker.m().upstream_retries.inc();
                     retried = true;
@@ -433,23 +429,6 @@ impl Conn {
                 other => return other,
             }
         }
-    }
-
-    /// Whether a request that failed on a pooled connection may be sent
-    /// again on a fresh one. Only an idempotent method (RFC 9110 §9.2.2:
-    /// GET, HEAD, OPTIONS, TRACE, PUT, DELETE) is replayed: once a byte of
-    /// a POST, PATCH or unknown method was written, the upstream may have
-    /// acted on it, body or not. (A connect failure, where nothing was
-    /// written, moves to another endpoint whatever the method.)
-    fn can_retry(&self, head: &RequestHead, e: &ProxyError) -> bool {
-        let p = self.p;
-        // `out` must still hold the request (a timed-out write loses it).
-        head.method_kind.is_idempotent()
-            && !self.out.is_empty()
-            && matches!(e.blame(), crate::error::Source::Upstream)
-            && !p.upstream_answered
-            && !p.response_started
-            && !p.body_streamed
     }
 
     /// A pooled connection to `addr`, or a new one.
@@ -491,7 +470,7 @@ impl Conn {
     where
         S: AsyncReadRent + AsyncWriteRent,
     {
-        body::forward(self, down, head, up, again).await
+        forward::forward(self, down, head, up, again).await
     }
 
     /// Phase 5: relay the response.
@@ -505,7 +484,7 @@ impl Conn {
     where
         S: AsyncReadRent + AsyncWriteRent,
     {
-        body::relay_response(self, down, head, up, addr).await
+        relay::relay_response(self, down, head, up, addr).await
     }
 
     /// Whether an upstream's `101` may turn this request into a tunnel:
@@ -524,7 +503,7 @@ impl Conn {
     /// The clock of the current request (read once, when its head arrived).
     #[inline]
     fn now(&self) -> Instant {
-        self.p.started.unwrap_or_else(Instant::now)
+        self.started
     }
 
     /// Whether the proxy closes the downstream connection after this
@@ -539,7 +518,7 @@ impl Conn {
         down: &mut S,
         head: &RequestHead,
     ) -> Result<After, ProxyError> {
-        let close = self.force_close() || !head.keep_alive || head.has_body();
+        let close = self.p.must_close(head.keep_alive, self.force_close(), None);
         let date = self.worker.date();
         self.out.clear();
         let authority = head.host.map_or(&[][..], |h| h.get(&self.buf));
@@ -553,9 +532,8 @@ impl Conn {
             &mut self.out,
         );
         consume(&mut self.buf, head.head_len);
-        self.p.head_consumed = true;
+        self.p.responding();
         let limit = self.worker.settings.client_body_timeout;
-        self.p.response_started = true;
         self.worker.m().response(308);
         write_all(down, &mut self.out, limit).await.map_err(ProxyError::downstream_io)?;
         Ok(if close { After::Close } else { After::KeepAlive })
@@ -575,16 +553,9 @@ impl Conn {
             m.upstream_errors[kind as usize].inc();
         }
         tracing::debug!(error = %e, label = e.label(), status = e.status(), "request failed");
-        let close = match head {
-            None => true,
-            Some(head) => {
-                e.closes_downstream()
-                    || self.force_close()
-                    || !head.keep_alive
-                    || (head.has_body() && !self.p.request_complete)
-            }
-        };
-        if !self.p.response_started && !matches!(e, ProxyError::DownstreamClosed) {
+        let keep_alive = head.is_some_and(|h| h.keep_alive);
+        let close = self.p.must_close(keep_alive, self.force_close(), Some(e));
+        if self.p.can_answer(e) {
             let head_request = head.is_some_and(|h| h.method_kind == crate::http::Method::Head);
             let date = self.worker.date();
             self.out.clear();

@@ -119,8 +119,8 @@ pub type TableRef = Rc<Arc<RouteTable>>;
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::time::Instant;
     use ringress_control::{compile_yaml, CompileOptions, Publisher};
+    use std::time::Instant;
 
     /// Manifests routing every request to one endpoint on 127.0.0.1:`port`.
     fn table_with_endpoint(port: u16) -> RouteTable {

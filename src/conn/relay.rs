@@ -1,6 +1,6 @@
-//! Phases 4 and 5 in detail: the request going up, the response coming
-//! back, bodies streamed through the connection's reused buffers in both
-//! framings, never held whole.
+//! Phase 5 in detail: the response coming back, its body streamed
+//! through the connection's reused buffers in every framing, never held
+//! whole; the upstream connection pooled when it is in step.
 
 use std::net::SocketAddr;
 use std::time::Instant;
@@ -8,132 +8,14 @@ use std::time::Instant;
 use monoio::io::{AsyncReadRent, AsyncWriteRent};
 use monoio::net::TcpStream;
 
-use super::io::{consume, read_more, write_all, write_range, write_static, IoFail};
+use super::io::{consume, read_more, write_all, write_range, IoFail};
+use super::state::Body;
 use super::{parse_response, After, Conn};
 use crate::error::ProxyError;
 use crate::http::{
-    write_downstream_response_head, write_upstream_request_head, BodyFraming, ChunkedState,
-    HeadError, RequestHead, ResponseContext, ResponseFraming, ResponseHead, CONTINUE,
+    write_downstream_response_head, ChunkedState, HeadError, RequestHead, ResponseContext,
+    ResponseFraming, ResponseHead,
 };
-
-/// Where a request body stands after the bytes already buffered.
-enum Rest {
-    Done,
-    Length(u64),
-    Chunked(ChunkedState),
-}
-
-/// Phase 4: send the rewritten head and the body upstream. With `again`
-/// (a retry) `conn.out` already holds the complete request.
-pub(super) async fn forward<S>(
-    c: &mut Conn,
-    down: &mut S,
-    head: &RequestHead,
-    up: &mut TcpStream,
-    again: bool,
-) -> Result<(), ProxyError>
-where
-    S: AsyncReadRent + AsyncWriteRent,
-{
-    let up_limit = c.worker.settings.upstream_body_timeout;
-    let down_limit = c.worker.settings.client_body_timeout;
-    let mut rest = Rest::Done;
-    if !again {
-        c.out.clear();
-        write_upstream_request_head(&c.buf, head, &c.fwd, &mut c.out);
-        consume(&mut c.buf, head.head_len);
-        c.p.head_consumed = true;
-        rest = match head.framing {
-            BodyFraming::Empty => Rest::Done,
-            BodyFraming::Length(n) => {
-                let k = (c.buf.len() as u64).min(n) as usize;
-                if k as u64 == n {
-                    c.out.extend_from_slice(&c.buf[..k]);
-                    consume(&mut c.buf, k);
-                    Rest::Done
-                } else {
-                    Rest::Length(n)
-                }
-            }
-            BodyFraming::Chunked => {
-                let mut state = ChunkedState::new();
-                let mut data = 0u64;
-                let (k, done) = state
-                    .advance_with(&c.buf, |d| data += d.len() as u64)
-                    .map_err(ProxyError::BadRequestBody)?;
-                if done {
-                    check_body_size(data, c.p.body_limit)?;
-                    c.out.extend_from_slice(&c.buf[..k]);
-                    consume(&mut c.buf, k);
-                    Rest::Done
-                } else {
-                    Rest::Chunked(ChunkedState::new())
-                }
-            }
-        };
-        if matches!(rest, Rest::Done) {
-            c.p.request_complete = true;
-        }
-    }
-    write_all(up, &mut c.out, up_limit)
-        .await
-        .map_err(|e| ProxyError::upstream_io(e, ProxyError::UpstreamTimeout))?;
-    if matches!(rest, Rest::Done) {
-        return Ok(());
-    }
-    // The body continues beyond what was buffered: stream it.
-    c.p.body_streamed = true;
-    if head.expect_continue && c.buf.is_empty() {
-        write_static(down, CONTINUE, down_limit).await.map_err(ProxyError::downstream_io)?;
-    }
-    // Chunk data seen so far (a declared length was checked up front).
-    let mut data = 0u64;
-    loop {
-        if c.buf.is_empty() {
-            let n =
-                read_more(down, &mut c.buf, down_limit).await.map_err(ProxyError::downstream_io)?;
-            if n == 0 {
-                return Err(ProxyError::DownstreamClosed);
-            }
-        }
-        let (k, done) = match &mut rest {
-            Rest::Length(left) => {
-                let k = (c.buf.len() as u64).min(*left);
-                *left -= k;
-                (k as usize, *left == 0)
-            }
-            Rest::Chunked(state) => {
-                let step = state
-                    .advance_with(&c.buf, |d| data += d.len() as u64)
-                    .map_err(ProxyError::BadRequestBody)?;
-                // Counted before these bytes go up: the upstream never
-                // gets more than the limit.
-                check_body_size(data, c.p.body_limit)?;
-                step
-            }
-            Rest::Done => (0, true),
-        };
-        write_range(up, &mut c.buf, 0, k, up_limit)
-            .await
-            .map_err(|e| ProxyError::upstream_io(e, ProxyError::UpstreamTimeout))?;
-        consume(&mut c.buf, k);
-        if done {
-            c.p.request_complete = true;
-            return Ok(());
-        }
-    }
-}
-
-/// A chunked body that has grown past the limit is refused (413 while no
-/// response has started; the upstream connection it was going to is
-/// dropped with the error, never pooled).
-#[inline]
-fn check_body_size(data: u64, limit: Option<u64>) -> Result<(), ProxyError> {
-    match limit {
-        Some(limit) if data > limit => Err(ProxyError::BodyTooLarge),
-        _ => Ok(()),
-    }
-}
 
 /// Read from upstream until a complete response head is at the start of
 /// `conn.ubuf`.
@@ -164,7 +46,7 @@ async fn read_response_head(
         if n == 0 {
             return Err(ProxyError::UpstreamClosedEarly);
         }
-        c.p.upstream_answered = true;
+        c.p.answered();
     }
 }
 
@@ -193,13 +75,13 @@ where
             let ctx = ResponseContext::new(head, &resp, &date, false);
             c.out.clear();
             write_downstream_response_head(&c.ubuf, &resp, &ctx, &mut c.out);
-            c.p.response_started = true;
+            c.p.responding();
             c.worker.m().response(resp.status);
             write_all(down, &mut c.out, down_limit).await.map_err(ProxyError::downstream_io)?;
         }
         consume(&mut c.ubuf, resp.head_len);
     };
-    let force_close = c.force_close() || !c.p.request_complete;
+    let force_close = c.p.must_close(head.keep_alive, c.force_close(), None);
     let date = c.worker.date();
     let ctx = ResponseContext::new(head, &resp, &date, force_close);
     if resp.status == 101 && !c.switch_agreed(head, &resp) {
@@ -209,7 +91,7 @@ where
     write_downstream_response_head(&c.ubuf, &resp, &ctx, &mut c.out);
     consume(&mut c.ubuf, resp.head_len);
     if resp.status == 101 {
-        c.p.response_started = true;
+        c.p.responding();
         c.worker.m().response(101);
         write_all(down, &mut c.out, down_limit).await.map_err(ProxyError::downstream_io)?;
         return Ok(After::Upgrade(up));
@@ -217,7 +99,7 @@ where
     c.worker.m().response(resp.status);
     let reusable = match resp.framing {
         ResponseFraming::Empty => {
-            c.p.response_started = true;
+            c.p.responding();
             write_all(down, &mut c.out, down_limit).await.map_err(ProxyError::downstream_io)?;
             c.ubuf.is_empty()
         }
@@ -230,7 +112,7 @@ where
     };
     // An upstream that answered before the whole request body was sent
     // (see `Conn::proxy`) is never reused: it is out of step.
-    if reusable && resp.keep_alive && c.ubuf.is_empty() && c.p.request_complete {
+    if reusable && resp.keep_alive && c.ubuf.is_empty() && c.p.body() == Body::Complete {
         c.worker.pool.put(addr, up, c.now());
     }
     Ok(if ctx.close { After::Close } else { After::KeepAlive })
@@ -250,11 +132,11 @@ async fn relay_length<S: AsyncWriteRent>(
         // The whole body is here: one write for head and body.
         c.out.extend_from_slice(&c.ubuf[..k]);
         consume(&mut c.ubuf, k);
-        c.p.response_started = true;
+        c.p.responding();
         write_all(down, &mut c.out, down_limit).await.map_err(ProxyError::downstream_io)?;
         return Ok(c.ubuf.is_empty());
     }
-    c.p.response_started = true;
+    c.p.responding();
     write_all(down, &mut c.out, down_limit).await.map_err(ProxyError::downstream_io)?;
     let mut left = n;
     loop {
@@ -301,13 +183,13 @@ async fn relay_chunked<S: AsyncWriteRent>(
             }
             consume(&mut c.ubuf, k);
             if done {
-                c.p.response_started = true;
+                c.p.responding();
                 write_all(down, &mut c.out, down_limit).await.map_err(ProxyError::downstream_io)?;
                 return Ok(c.ubuf.is_empty());
             }
         }
         if !c.out.is_empty() {
-            c.p.response_started = true;
+            c.p.responding();
             write_all(down, &mut c.out, down_limit).await.map_err(ProxyError::downstream_io)?;
             c.out.clear();
         }
@@ -328,7 +210,7 @@ async fn relay_until_close<S: AsyncWriteRent>(
 ) -> Result<(), ProxyError> {
     let (down_limit, up_limit) =
         (c.worker.settings.client_body_timeout, c.worker.settings.upstream_body_timeout);
-    c.p.response_started = true;
+    c.p.responding();
     write_all(down, &mut c.out, down_limit).await.map_err(ProxyError::downstream_io)?;
     loop {
         let len = c.ubuf.len();
