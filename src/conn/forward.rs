@@ -1,12 +1,16 @@
 //! Phase 4 in detail: the request going up, its body streamed through the
 //! connection's reused buffers in either framing, never held whole.
 
+use std::net::SocketAddr;
+use std::time::Instant;
+
 use monoio::io::{AsyncReadRent, AsyncWriteRent};
 use monoio::net::TcpStream;
+use ringress_control::table::Backend;
 
 use super::io::{consume, read_more, write_all, write_range, write_static};
 use super::state::{Body, Progress};
-use super::Conn;
+use super::{After, Conn};
 use crate::error::ProxyError;
 use crate::http::{write_upstream_request_head, BodyFraming, ChunkedState, RequestHead, CONTINUE};
 
@@ -130,5 +134,105 @@ fn check_body_size(data: u64, limit: Option<u64>) -> Result<(), ProxyError> {
     match limit {
         Some(limit) if data > limit => Err(ProxyError::BodyTooLarge),
         _ => Ok(()),
+    }
+}
+
+impl Conn {
+    /// Phases 4 and 5, with one retry on a fresh connection when a pooled
+    /// connection failed before any response byte and the request can be
+    /// sent again.
+    pub(super) async fn forward_and_relay<S>(
+        &mut self,
+        down: &mut S,
+        head: &RequestHead,
+        backend: &Backend,
+        mut addr: SocketAddr,
+    ) -> Result<After, ProxyError>
+    where
+        S: AsyncReadRent + AsyncWriteRent,
+    {
+        let mut fresh_only = false;
+        let mut retried = false;
+        let mut prepared = false;
+        loop {
+            let (mut up, reused) = match self.checkout(addr, fresh_only).await {
+                Ok(c) => c,
+                Err(e) if !retried && backend.endpoints.len() > 1 => {
+                    // Connecting failed: try another endpoint once.
+                    tracing::debug!(%addr, error = %e, "upstream connect failed; trying another endpoint");
+                    retried = true;
+                    match self.worker.balancer.pick(backend, Instant::now()) {
+                        Some(next) if next != addr => {
+                            self.worker.m().upstream_retries.inc();
+                            addr = next;
+                            continue;
+                        }
+                        _ => return Err(e),
+                    }
+                }
+                Err(e) => return Err(e),
+            };
+            // After the first attempt `out` holds the request to send again.
+            let again = std::mem::replace(&mut prepared, true);
+            let result = match self.forward(down, head, &mut up, again).await {
+                Ok(()) => self.relay_response(down, head, up, addr).await,
+                // The upstream stopped taking the body: a server refusing
+                // an upload answers (413, 401 …) and closes. Its answer may
+                // be waiting; relay it rather than a 502 of our own.
+                Err(e @ (ProxyError::UpstreamReset | ProxyError::UpstreamIo(_)))
+                    if self.p.may_have_early_answer() =>
+                {
+                    match self.relay_response(down, head, up, addr).await {
+                        Ok(after) => Ok(after),
+                        // Nothing relayed: our answer to the first failure.
+                        Err(_) if self.p.can_answer(&e) => Err(e),
+                        Err(later) => Err(later),
+                    }
+                }
+                Err(e) => Err(e),
+            };
+            match result {
+                // `out` must still hold the request (a timed-out write loses it).
+                Err(e)
+                    if reused
+                        && !retried
+                        && !self.out.is_empty()
+                        && self.p.can_retry(head.method_kind.is_idempotent(), &e) =>
+                {
+                    tracing::debug!(%addr, error = %e, "pooled upstream connection failed; retrying");
+                    self.worker.m().upstream_retries.inc();
+                    retried = true;
+                    fresh_only = true;
+                }
+                other => return other,
+            }
+        }
+    }
+
+    /// A pooled connection to `addr`, or a new one.
+    pub(super) async fn checkout(
+        &mut self,
+        addr: SocketAddr,
+        fresh_only: bool,
+    ) -> Result<(TcpStream, bool), ProxyError> {
+        let w = &self.worker;
+        if !fresh_only {
+            if let Some(stream) = w.pool.take(addr, self.now()) {
+                w.m().pool_reused.inc();
+                return Ok((stream, true));
+            }
+        }
+        match crate::upstream::connect(addr, w.settings.upstream_connect_timeout).await {
+            Ok(stream) => {
+                w.m().pool_new.inc();
+                w.balancer.connected(addr);
+                Ok((stream, false))
+            }
+            Err(e) => {
+                w.balancer.failed(addr, Instant::now());
+                w.m().endpoint_failures.inc();
+                Err(ProxyError::upstream_connect(e))
+            }
+        }
     }
 }

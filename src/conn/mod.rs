@@ -1,26 +1,32 @@
-//! One downstream connection and the phases of each request on it:
+//! One downstream connection and the phases of each request on it, each
+//! in its own file:
 //!
-//! 1. [`Conn::read_head`]: wait for and parse the next request head.
-//! 2. [`Conn::route`]: look host and path up in the table taken for this
-//!    request (404, 503, or a redirect to https).
-//! 3. [`Conn::pick_endpoint`]: choose an endpoint of the backend.
-//! 4. [`Conn::forward`]: take a pooled upstream connection (or connect) and
-//!    send the rewritten head and the body, streamed.
-//! 5. [`Conn::relay_response`]: read the response head, rewrite it, stream
-//!    the body back; return the upstream connection to the pool.
+//! 1. [`Conn::read_head`] (`head.rs`): wait for and parse the next
+//!    request head.
+//! 2. [`Conn::route`] (`route.rs`): look host and path up in the table
+//!    taken for this request (404, 503, or a redirect to https).
+//! 3. [`Conn::pick_endpoint`] (`route.rs`): choose an endpoint of the
+//!    backend.
+//! 4. [`Conn::forward`] (`forward.rs`): take a pooled upstream connection
+//!    (or connect) and send the rewritten head and the body, streamed;
+//!    retry once where [`Progress::can_retry`] allows.
+//! 5. [`Conn::relay_response`] (`relay.rs`): read the response head,
+//!    rewrite it, stream the body back; return the upstream connection to
+//!    the pool.
 //!
-//! Where the request stands is [`Progress`] ([`state`]), and every
+//! Where the request stands is [`Progress`] (`state.rs`), and every
 //! decision that depends on it (retry, answer, close, linger) is a method
 //! there. A failure anywhere is a [`ProxyError`], answered downstream
-//! through [`Conn::fail`], the one place errors become responses and
-//! counts. The body loops of phases 4 and 5 are in `forward.rs` and
-//! `relay.rs`.
-//! Generic over the downstream stream so TLS plugs in through
-//! [`StreamKind`].
+//! through [`Conn::fail`] (`fail.rs`), the one place errors become
+//! responses and counts. Generic over the downstream stream so TLS plugs
+//! in through [`StreamKind`].
 
+mod fail;
 mod forward;
+mod head;
 pub mod io;
 mod relay;
+mod route;
 mod state;
 mod tunnel;
 
@@ -30,23 +36,16 @@ use std::time::Instant;
 
 use monoio::io::{AsyncReadRent, AsyncWriteRent};
 use monoio::net::TcpStream;
-use ringress_control::table::{Backend, Route};
-use ringress_control::RouteTable;
 
 use crate::buffers;
 use crate::error::ProxyError;
-use crate::http::normalize::normalize_request_path;
-use crate::http::upgrade::{restrict_upgrade, switch_agreed};
-use crate::http::{
-    parse_response_head, write_redirect, write_status_response, BodyFraming, ForwardContext,
-    HeadLimits, HeadScan, RequestHead, ResponseHead,
-};
+use crate::http::{parse_response_head, ForwardContext, HeadLimits, RequestHead, ResponseHead};
 use crate::local::drain::ConnGuard;
 use crate::local::Worker;
 use crate::recycle::Recycled;
 use crate::stream::DownstreamStream;
 use crate::stream::StreamKind;
-use io::{consume, read_more, write_all, IoFail};
+use io::consume;
 use state::Progress;
 
 /// Serve one accepted connection until it closes.
@@ -220,85 +219,6 @@ impl Conn {
         }
     }
 
-    /// Phase 1: wait for the next request head and parse it, then
-    /// normalise its path (what is routed on and forwarded, see
-    /// `http::normalize`) and keep only the allowed protocols of an
-    /// upgrade offer (see `http::upgrade`). `Ok(None)`: the connection
-    /// ends quietly (client closed, idle timeout, drain).
-    async fn read_head<S: DownstreamStream>(
-        &mut self,
-        down: &mut S,
-    ) -> Result<Option<RequestHead>, ProxyError> {
-        let (keepalive_timeout, head_timeout) =
-            (self.worker.settings.keepalive_timeout, self.worker.settings.client_head_timeout);
-        let mut deadline: Option<Instant> = None;
-        // Only the bytes each read adds are scanned; the parser runs when a
-        // line end or a blank line arrives (see `HeadScan`), so a head
-        // trickling in a byte per segment costs linear work, not a re-parse
-        // per read.
-        let mut scan = HeadScan::new();
-        loop {
-            if !self.buf.is_empty() {
-                if let Some(mut head) = scan.parse_request(&self.buf, &self.limits)? {
-                    // `out` is free until the upstream head is written: it is
-                    // the scratch space of a path that needs normalising.
-                    normalize_request_path(&mut self.buf, &mut head, &mut self.out)?;
-                    let allowed = &self.worker.settings.allowed_upgrades;
-                    restrict_upgrade(&mut self.buf, &mut head, allowed);
-                    return Ok(Some(head));
-                }
-                // Part of a head: from now on the head timeout runs.
-                deadline.get_or_insert_with(|| Instant::now() + head_timeout);
-            }
-            let n = if self.buf.is_empty() && deadline.is_none() {
-                // Idle between requests: the keep-alive timeout applies, and
-                // a drain ends the wait. The large buffers wait in the pool.
-                self.release_buffers();
-                down.release_idle();
-                let read = read_more(down, &mut self.idle, keepalive_timeout);
-                let n = monoio::select! {
-                    r = read => match r {
-                        Ok(n) => n,
-                        Err(_) => return Ok(None),
-                    },
-                    _ = self.guard.draining() => return Ok(None),
-                };
-                self.take_buffers();
-                n
-            } else {
-                let deadline = *deadline.get_or_insert_with(|| Instant::now() + head_timeout);
-                let left = deadline.saturating_duration_since(Instant::now());
-                match read_more(down, &mut self.buf, left).await {
-                    Ok(n) => n,
-                    Err(IoFail::Timeout) => return Err(ProxyError::ClientHeadTimeout),
-                    Err(IoFail::Io(_)) => return Ok(None),
-                }
-            };
-            if n == 0 {
-                // Closed between requests, or mid-head: nobody to answer.
-                return Ok(None);
-            }
-        }
-    }
-
-    /// Give `buf`, `out` and `ubuf` back to the worker's pool (`buf` is
-    /// empty: nothing of a request is pending).
-    fn release_buffers(&mut self) {
-        buffers::release(&mut self.buf);
-        buffers::release(&mut self.out);
-        buffers::release(&mut self.ubuf);
-    }
-
-    /// Bytes arrived on an idle connection: take the request buffers from
-    /// the pool and move what arrived into `buf`.
-    fn take_buffers(&mut self) {
-        buffers::ensure(&mut self.buf);
-        buffers::ensure(&mut self.out);
-        buffers::ensure(&mut self.ubuf);
-        self.buf.extend_from_slice(&self.idle);
-        self.idle.clear();
-    }
-
     /// Phases 2 to 5 for one request.
     async fn proxy<S>(&mut self, down: &mut S, head: &RequestHead) -> Result<After, ProxyError>
     where
@@ -321,141 +241,6 @@ impl Conn {
         let result = self.forward_and_relay(down, head, backend, addr).await;
         self.worker.balancer.finished(addr);
         result
-    }
-
-    /// Phase 2: the route for this request's host and path (404 without
-    /// one). Then, in this order, as nginx: the body limit (413), the
-    /// redirect to https (308), a backend without endpoints (503).
-    fn route<'t>(
-        &self,
-        table: &'t RouteTable,
-        head: &RequestHead,
-    ) -> Result<&'t Route, ProxyError> {
-        let host = head.host(&self.buf).unwrap_or("");
-        let path = head.path(&self.buf);
-        table.route(host, path).ok_or(ProxyError::RouteNotFound)
-    }
-
-    /// The largest request body this request may send (`None`: no limit):
-    /// `--max-body-size` for now. A per-route limit (the `proxy-body-size`
-    /// annotation) takes its place here, read from `_route`.
-    #[inline]
-    fn body_limit(&self, _route: &Route) -> Option<u64> {
-        self.worker.settings.max_body_size
-    }
-
-    /// A declared `Content-Length` over the limit is refused before any
-    /// upstream is contacted (a chunked body is counted as it streams, see
-    /// `body::forward`).
-    #[inline]
-    fn check_declared_body(&self, head: &RequestHead) -> Result<(), ProxyError> {
-        match (head.framing, self.max_body) {
-            (BodyFraming::Length(n), Some(limit)) if n > limit => Err(ProxyError::BodyTooLarge),
-            _ => Ok(()),
-        }
-    }
-
-    /// Phase 3: an endpoint of `backend`, chosen per request.
-    fn pick_endpoint(&self, backend: &Backend) -> Result<SocketAddr, ProxyError> {
-        self.worker.balancer.pick(backend, self.now()).ok_or(ProxyError::NoEndpoints)
-    }
-
-    /// Phases 4 and 5, with one retry on a fresh connection when a pooled
-    /// connection failed before any response byte and the request can be
-    /// sent again.
-    async fn forward_and_relay<S>(
-        &mut self,
-        down: &mut S,
-        head: &RequestHead,
-        backend: &Backend,
-        mut addr: SocketAddr,
-    ) -> Result<After, ProxyError>
-    where
-        S: AsyncReadRent + AsyncWriteRent,
-    {
-        let mut fresh_only = false;
-        let mut retried = false;
-        let mut prepared = false;
-        loop {
-            let (mut up, reused) = match self.checkout(addr, fresh_only).await {
-                Ok(c) => c,
-                Err(e) if !retried && backend.endpoints.len() > 1 => {
-                    // Connecting failed: try another endpoint once.
-                    tracing::debug!(%addr, error = %e, "upstream connect failed; trying another endpoint");
-                    retried = true;
-                    match self.worker.balancer.pick(backend, Instant::now()) {
-                        Some(next) if next != addr => {
-                            self.worker.m().upstream_retries.inc();
-                            addr = next;
-                            continue;
-                        }
-                        _ => return Err(e),
-                    }
-                }
-                Err(e) => return Err(e),
-            };
-            // After the first attempt `out` holds the request to send again.
-            let again = std::mem::replace(&mut prepared, true);
-            let result = match self.forward(down, head, &mut up, again).await {
-                Ok(()) => self.relay_response(down, head, up, addr).await,
-                // The upstream stopped taking the body: a server refusing
-                // an upload answers (413, 401 …) and closes. Its answer may
-                // be waiting; relay it rather than a 502 of our own.
-                Err(e @ (ProxyError::UpstreamReset | ProxyError::UpstreamIo(_)))
-                    if self.p.may_have_early_answer() =>
-                {
-                    match self.relay_response(down, head, up, addr).await {
-                        Ok(after) => Ok(after),
-                        // Nothing relayed: our answer to the first failure.
-                        Err(_) if self.p.can_answer(&e) => Err(e),
-                        Err(later) => Err(later),
-                    }
-                }
-                Err(e) => Err(e),
-            };
-            match result {
-                // `out` must still hold the request (a timed-out write loses it).
-                Err(e)
-                    if reused
-                        && !retried
-                        && !self.out.is_empty()
-                        && self.p.can_retry(head.method_kind.is_idempotent(), &e) =>
-                {
-                    tracing::debug!(%addr, error = %e, "pooled upstream connection failed; retrying");
-                    self.worker.m().upstream_retries.inc();
-                    retried = true;
-                    fresh_only = true;
-                }
-                other => return other,
-            }
-        }
-    }
-
-    /// A pooled connection to `addr`, or a new one.
-    async fn checkout(
-        &mut self,
-        addr: SocketAddr,
-        fresh_only: bool,
-    ) -> Result<(TcpStream, bool), ProxyError> {
-        let w = &self.worker;
-        if !fresh_only {
-            if let Some(stream) = w.pool.take(addr, self.now()) {
-                w.m().pool_reused.inc();
-                return Ok((stream, true));
-            }
-        }
-        match crate::upstream::connect(addr, w.settings.upstream_connect_timeout).await {
-            Ok(stream) => {
-                w.m().pool_new.inc();
-                w.balancer.connected(addr);
-                Ok((stream, false))
-            }
-            Err(e) => {
-                w.balancer.failed(addr, Instant::now());
-                w.m().endpoint_failures.inc();
-                Err(ProxyError::upstream_connect(e))
-            }
-        }
     }
 
     /// Phase 4: send the rewritten head and the body upstream. On a retry
@@ -487,19 +272,6 @@ impl Conn {
         relay::relay_response(self, down, head, up, addr).await
     }
 
-    /// Whether an upstream's `101` may turn this request into a tunnel:
-    /// both sides asked for an upgrade, and the upstream switched only to
-    /// protocols the client offered and the proxy forwarded.
-    fn switch_agreed(&self, head: &RequestHead, resp: &ResponseHead) -> bool {
-        resp.upgrade
-            && head.upgrade
-            && switch_agreed(
-                resp.header(&self.ubuf, "upgrade").unwrap_or_default(),
-                head.upgrade_offered,
-                &self.worker.settings.allowed_upgrades,
-            )
-    }
-
     /// The clock of the current request (read once, when its head arrived).
     #[inline]
     fn now(&self) -> Instant {
@@ -511,60 +283,6 @@ impl Conn {
     fn force_close(&self) -> bool {
         let limit = self.worker.settings.keepalive_requests;
         self.guard.is_draining() || (limit > 0 && self.requests >= limit)
-    }
-
-    async fn redirect<S: AsyncWriteRent>(
-        &mut self,
-        down: &mut S,
-        head: &RequestHead,
-    ) -> Result<After, ProxyError> {
-        let close = self.p.must_close(head.keep_alive, self.force_close(), None);
-        let date = self.worker.date();
-        self.out.clear();
-        let authority = head.host.map_or(&[][..], |h| h.get(&self.buf));
-        write_redirect(
-            authority,
-            head.path.get(&self.buf),
-            self.worker.settings.https_port,
-            &date,
-            close,
-            head.method_kind == crate::http::Method::Head,
-            &mut self.out,
-        );
-        consume(&mut self.buf, head.head_len);
-        self.p.responding();
-        let limit = self.worker.settings.client_body_timeout;
-        self.worker.m().response(308);
-        write_all(down, &mut self.out, limit).await.map_err(ProxyError::downstream_io)?;
-        Ok(if close { After::Close } else { After::KeepAlive })
-    }
-
-    /// The one place a failure becomes a response and a count. Returns
-    /// whether the connection must close.
-    async fn fail<S: AsyncWriteRent>(
-        &mut self,
-        down: &mut S,
-        e: &ProxyError,
-        head: Option<&RequestHead>,
-    ) -> bool {
-        let m = self.worker.m();
-        m.error(e.blame(), e.status());
-        if let Some(kind) = e.upstream_kind() {
-            m.upstream_errors[kind as usize].inc();
-        }
-        tracing::debug!(error = %e, label = e.label(), status = e.status(), "request failed");
-        let keep_alive = head.is_some_and(|h| h.keep_alive);
-        let close = self.p.must_close(keep_alive, self.force_close(), Some(e));
-        if self.p.can_answer(e) {
-            let head_request = head.is_some_and(|h| h.method_kind == crate::http::Method::Head);
-            let date = self.worker.date();
-            self.out.clear();
-            write_status_response(e.response(), &date, close, head_request, &mut self.out);
-            let limit = self.worker.settings.client_body_timeout;
-            m.response(e.status());
-            let _ = write_all(down, &mut self.out, limit).await;
-        }
-        close
     }
 }
 

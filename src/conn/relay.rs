@@ -12,6 +12,7 @@ use super::io::{consume, read_more, write_all, write_range, IoFail};
 use super::state::Body;
 use super::{parse_response, After, Conn};
 use crate::error::ProxyError;
+use crate::http::upgrade::switch_agreed;
 use crate::http::{
     write_downstream_response_head, ChunkedState, HeadError, RequestHead, ResponseContext,
     ResponseFraming, ResponseHead,
@@ -111,7 +112,7 @@ where
         }
     };
     // An upstream that answered before the whole request body was sent
-    // (see `Conn::proxy`) is never reused: it is out of step.
+    // (`Progress::may_have_early_answer`) is never reused: it is out of step.
     if reusable && resp.keep_alive && c.ubuf.is_empty() && c.p.body() == Body::Complete {
         c.worker.pool.put(addr, up, c.now());
     }
@@ -224,5 +225,20 @@ async fn relay_until_close<S: AsyncWriteRent>(
             Err(IoFail::Io(e)) if e.kind() == std::io::ErrorKind::ConnectionReset => return Ok(()),
             Err(e) => return Err(ProxyError::upstream_io(e, ProxyError::UpstreamBodyTimeout)),
         }
+    }
+}
+
+impl Conn {
+    /// Whether an upstream's `101` may turn this request into a tunnel:
+    /// both sides asked for an upgrade, and the upstream switched only to
+    /// protocols the client offered and the proxy forwarded.
+    pub(super) fn switch_agreed(&self, head: &RequestHead, resp: &ResponseHead) -> bool {
+        resp.upgrade
+            && head.upgrade
+            && switch_agreed(
+                resp.header(&self.ubuf, "upgrade").unwrap_or_default(),
+                head.upgrade_offered,
+                &self.worker.settings.allowed_upgrades,
+            )
     }
 }

@@ -1,0 +1,79 @@
+//! Phases 2 and 3, `route` and `pick_endpoint`: pure look-ups in the
+//! table and the balancer, the body limit, and the redirect to https a
+//! route may answer with.
+
+use std::net::SocketAddr;
+
+use monoio::io::AsyncWriteRent;
+use ringress_control::table::{Backend, Route};
+use ringress_control::RouteTable;
+
+use super::io::{consume, write_all};
+use super::{After, Conn};
+use crate::error::ProxyError;
+use crate::http::{write_redirect, BodyFraming, RequestHead};
+
+impl Conn {
+    /// Phase 2: the route for this request's host and path (404 without
+    /// one). Then, in this order, as nginx: the body limit (413), the
+    /// redirect to https (308), a backend without endpoints (503).
+    pub(super) fn route<'t>(
+        &self,
+        table: &'t RouteTable,
+        head: &RequestHead,
+    ) -> Result<&'t Route, ProxyError> {
+        let host = head.host(&self.buf).unwrap_or("");
+        let path = head.path(&self.buf);
+        table.route(host, path).ok_or(ProxyError::RouteNotFound)
+    }
+
+    /// The largest request body this request may send (`None`: no limit):
+    /// `--max-body-size` for now. A per-route limit (the `proxy-body-size`
+    /// annotation) takes its place here, read from `_route`.
+    #[inline]
+    pub(super) fn body_limit(&self, _route: &Route) -> Option<u64> {
+        self.worker.settings.max_body_size
+    }
+
+    /// A declared `Content-Length` over the limit is refused before any
+    /// upstream is contacted (a chunked body is counted as it streams, see
+    /// `forward`).
+    #[inline]
+    pub(super) fn check_declared_body(&self, head: &RequestHead) -> Result<(), ProxyError> {
+        match (head.framing, self.max_body) {
+            (BodyFraming::Length(n), Some(limit)) if n > limit => Err(ProxyError::BodyTooLarge),
+            _ => Ok(()),
+        }
+    }
+
+    /// Phase 3: an endpoint of `backend`, chosen per request.
+    pub(super) fn pick_endpoint(&self, backend: &Backend) -> Result<SocketAddr, ProxyError> {
+        self.worker.balancer.pick(backend, self.now()).ok_or(ProxyError::NoEndpoints)
+    }
+
+    pub(super) async fn redirect<S: AsyncWriteRent>(
+        &mut self,
+        down: &mut S,
+        head: &RequestHead,
+    ) -> Result<After, ProxyError> {
+        let close = self.p.must_close(head.keep_alive, self.force_close(), None);
+        let date = self.worker.date();
+        self.out.clear();
+        let authority = head.host.map_or(&[][..], |h| h.get(&self.buf));
+        write_redirect(
+            authority,
+            head.path.get(&self.buf),
+            self.worker.settings.https_port,
+            &date,
+            close,
+            head.method_kind == crate::http::Method::Head,
+            &mut self.out,
+        );
+        consume(&mut self.buf, head.head_len);
+        self.p.responding();
+        let limit = self.worker.settings.client_body_timeout;
+        self.worker.m().response(308);
+        write_all(down, &mut self.out, limit).await.map_err(ProxyError::downstream_io)?;
+        Ok(if close { After::Close } else { After::KeepAlive })
+    }
+}
