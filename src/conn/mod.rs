@@ -39,7 +39,7 @@ use monoio::net::TcpStream;
 
 use crate::buffers;
 use crate::error::ProxyError;
-use crate::http::{parse_response_head, ForwardContext, HeadLimits, RequestHead, ResponseHead};
+use crate::http::{ForwardContext, HeadLimits, RequestHead};
 use crate::local::drain::ConnGuard;
 use crate::local::Worker;
 use crate::recycle::Recycled;
@@ -197,10 +197,13 @@ impl Conn {
         // The failure the connection closes for, if any.
         let (after, closing) = match self.proxy(down, &head).await {
             Ok(after) => (after, None),
-            Err(e) => match self.fail(down, &e, Some(&head)).await {
-                true => (After::Close, Some(e)),
-                false => (After::KeepAlive, None),
-            },
+            Err(e) => {
+                if self.fail(down, &e, Some(&head)).await {
+                    (After::Close, Some(e))
+                } else {
+                    (After::KeepAlive, None)
+                }
+            }
         };
         if self.p.head_in_buf() {
             consume(&mut self.buf, head.head_len);
@@ -290,14 +293,4 @@ impl Drop for Conn {
     fn drop(&mut self) {
         self.release_buffers();
     }
-}
-
-/// Parse the response head at the start of `ubuf`.
-fn parse_response(
-    ubuf: &[u8],
-    head: &RequestHead,
-    limits: &HeadLimits,
-) -> Result<Option<ResponseHead>, ProxyError> {
-    parse_response_head(ubuf, head.method_kind == crate::http::Method::Head, limits)
-        .map_err(ProxyError::UpstreamBadResponse)
 }

@@ -10,12 +10,12 @@ use monoio::net::TcpStream;
 
 use super::io::{consume, read_more, write_all, write_range, IoFail};
 use super::state::Body;
-use super::{parse_response, After, Conn};
+use super::{After, Conn};
 use crate::error::ProxyError;
 use crate::http::upgrade::switch_agreed;
 use crate::http::{
-    write_downstream_response_head, ChunkedState, HeadError, RequestHead, ResponseContext,
-    ResponseFraming, ResponseHead,
+    parse_response_head, write_downstream_response_head, ChunkedState, HeadError, HeadLimits,
+    RequestHead, ResponseContext, ResponseFraming, ResponseHead,
 };
 
 /// Read from upstream until a complete response head is at the start of
@@ -241,4 +241,14 @@ impl Conn {
                 &self.worker.settings.allowed_upgrades,
             )
     }
+}
+
+/// Parse the response head at the start of `ubuf`.
+fn parse_response(
+    ubuf: &[u8],
+    head: &RequestHead,
+    limits: &HeadLimits,
+) -> Result<Option<ResponseHead>, ProxyError> {
+    parse_response_head(ubuf, head.method_kind == crate::http::Method::Head, limits)
+        .map_err(ProxyError::UpstreamBadResponse)
 }
