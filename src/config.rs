@@ -34,6 +34,7 @@ pub struct Config {
 
 /// The configuration source: a directory of manifests or a cluster.
 #[derive(Debug, Clone)]
+#[allow(clippy::large_enum_variant)] // one per run, built once: size does not matter
 pub enum Source {
     /// A directory of YAML manifests, watched for changes.
     Manifests(PathBuf),

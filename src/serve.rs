@@ -167,6 +167,7 @@ pub fn run(
 /// A configuration source made ready to follow: the same two steps for
 /// each, checked (or connected) before any worker starts, then provided
 /// until shutdown.
+#[allow(clippy::large_enum_variant)] // one per run, built once: size does not matter
 enum Provider {
     Manifests(PathBuf),
     Kubernetes(kube::Client, KubeConfig),
