@@ -153,6 +153,7 @@ fn run_serves_routes_and_stops_on_shutdown(engine: IoEngine) {
     while get(addrs.admin, "admin", "/readyz").0 != 200 {
         assert!(Instant::now() < deadline, "ringress never became ready");
         assert!(!running.is_finished(), "run ended early: {:?}", running.join());
+        std::thread::sleep(Duration::from_millis(10));
     }
     assert_eq!(get(addrs.admin, "admin", "/healthz"), (200, "ok\n".to_string()));
     for _ in 0..4 {
