@@ -1,16 +1,24 @@
 //! The command line: `ringress run`, `ringress check`, `ringress demo`.
-//! Parsing only, plus the small glue that turns flags into library calls;
-//! `main.rs` maps the outcome to an exit code.
+//! Parsing only, plus the small glue that turns flags into library calls
+//! (`RunArgs` into a [`Config`], `CheckArgs` into a check); `main.rs`
+//! maps the outcome to an exit code.
 
+use std::marker::PhantomData;
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use ringress_control::leader::LeaseConfig;
+use ringress_control::status::PublishTarget;
+use ringress_control::CompileOptions;
 
+use crate::config::{Config, KubeSettings, Source};
+use crate::listen::ListenAddrs;
 use crate::upstream::Balance;
 use crate::worker::settings::DEFAULT_MAX_CONNECTIONS;
-use crate::worker::{IoEngine, Settings};
+use crate::worker::{engine, IoEngine, Settings};
 
 /// Kubernetes Ingress controller with an io_uring, thread-per-core HTTP
 /// data plane.
@@ -55,15 +63,84 @@ pub struct DemoArgs {
     /// Directory holding the example manifests.
     #[arg(long, value_name = "DIR", default_value = "examples/manifests")]
     pub manifests: PathBuf,
-    /// Address of the demo proxy.
-    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8080")]
+    /// Where and how the demo proxy listens (the flags of `run`).
+    #[command(flatten)]
+    pub listen: ListenArgs<DemoListen>,
+}
+
+/// Default addresses of a command's listeners.
+pub trait ListenDefaults: Clone + Send + Sync + 'static {
+    const HTTP: &'static str;
+    const HTTPS: &'static str;
+    const ADMIN: &'static str;
+}
+
+/// `ringress run` listens on every interface.
+#[derive(Debug, Clone)]
+pub struct RunListen;
+
+impl ListenDefaults for RunListen {
+    const HTTP: &'static str = "0.0.0.0:8080";
+    const HTTPS: &'static str = "0.0.0.0:8443";
+    const ADMIN: &'static str = "127.0.0.1:9901";
+}
+
+/// `ringress demo` listens on loopback only.
+#[derive(Debug, Clone)]
+pub struct DemoListen;
+
+impl ListenDefaults for DemoListen {
+    const HTTP: &'static str = "127.0.0.1:8080";
+    const HTTPS: &'static str = "127.0.0.1:8443";
+    const ADMIN: &'static str = "127.0.0.1:9901";
+}
+
+/// The data plane's listeners and workers, shared by `run` and `demo`
+/// (each with its own default addresses, `D`).
+#[derive(Debug, Args)]
+pub struct ListenArgs<D: ListenDefaults> {
+    /// Plain HTTP listener.
+    #[arg(long, value_name = "ADDR", default_value = D::HTTP)]
     pub http: SocketAddr,
-    /// Address of the demo proxy's HTTPS listener.
-    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8443")]
+    /// HTTPS listener (TLS terminated by every worker; the certificate is
+    /// chosen by SNI from the Ingresses' `tls` sections).
+    #[arg(long, value_name = "ADDR", default_value = D::HTTPS)]
     pub https: SocketAddr,
-    /// Address of the demo admin server.
-    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:9901")]
+    /// Admin server: /healthz, /readyz, /routes, /metrics.
+    #[arg(long, value_name = "ADDR", default_value = D::ADMIN)]
     pub admin: SocketAddr,
+    /// Worker threads, one per core [default: CPUs in the affinity mask,
+    /// limited by the cgroup CPU quota].
+    #[arg(long, value_name = "N")]
+    pub workers: Option<usize>,
+    /// I/O engine of the workers; `auto` tries io_uring and falls back to
+    /// epoll when the kernel or a seccomp profile refuses it.
+    #[arg(long, value_enum, default_value = "auto")]
+    pub io_engine: IoEngine,
+    /// Do not pin worker threads to CPUs.
+    #[arg(long)]
+    pub no_pin: bool,
+    #[arg(skip)]
+    pub defaults: PhantomData<D>,
+}
+
+impl<D: ListenDefaults> ListenArgs<D> {
+    /// The addresses to bind.
+    pub fn addrs(&self) -> ListenAddrs {
+        ListenAddrs { http: self.http, https: Some(self.https), admin: self.admin }
+    }
+
+    /// `--workers`, or its default; at least 1.
+    pub fn workers(&self) -> usize {
+        self.workers.unwrap_or_else(engine::default_workers).max(1)
+    }
+
+    /// `config` with these workers, engine and pinning.
+    pub fn apply(&self, config: &mut Config) {
+        config.workers = self.workers();
+        config.io_engine = self.io_engine;
+        config.pin = !self.no_pin;
+    }
 }
 
 /// `--balance`.
@@ -87,14 +164,10 @@ pub struct RunArgs {
     pub manifests: Option<PathBuf>,
     /// Kubernetes provider flags (`--kubernetes` and the rest).
     #[command(flatten)]
-    pub kube: crate::kubernetes::KubeArgs,
-    /// Plain HTTP listener.
-    #[arg(long, value_name = "ADDR", default_value = "0.0.0.0:8080")]
-    pub http: SocketAddr,
-    /// HTTPS listener (TLS terminated by every worker; the certificate is
-    /// chosen by SNI from the Ingresses' `tls` sections).
-    #[arg(long, value_name = "ADDR", default_value = "0.0.0.0:8443")]
-    pub https: SocketAddr,
+    pub kube: KubeArgs,
+    /// Listeners and workers.
+    #[command(flatten)]
+    pub listen: ListenArgs<RunListen>,
     /// `kubernetes.io/tls` Secret served to clients that send no SNI or a
     /// name no Ingress lists [default: a self-signed certificate generated
     /// at start].
@@ -103,23 +176,9 @@ pub struct RunArgs {
     /// Time allowed for a whole TLS handshake.
     #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = parse_duration)]
     pub tls_handshake_timeout: Duration,
-    /// Admin server: /healthz, /readyz, /routes, /metrics.
-    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:9901")]
-    pub admin: SocketAddr,
-    /// Worker threads, one per core [default: CPUs in the affinity mask,
-    /// limited by the cgroup CPU quota].
-    #[arg(long, value_name = "N")]
-    pub workers: Option<usize>,
-    /// I/O engine of the workers; `auto` tries io_uring and falls back to
-    /// epoll when the kernel or a seccomp profile refuses it.
-    #[arg(long, value_enum, default_value = "auto")]
-    pub io_engine: IoEngine,
     /// IngressClass name this controller serves.
     #[arg(long, value_name = "NAME", default_value = ringress_control::DEFAULT_INGRESS_CLASS)]
     pub ingress_class: String,
-    /// Do not pin worker threads to CPUs.
-    #[arg(long)]
-    pub no_pin: bool,
     /// Endpoint choice per request.
     #[arg(long, value_enum, default_value = "round-robin")]
     pub balance: BalanceArg,
@@ -194,7 +253,36 @@ pub struct RunArgs {
 }
 
 impl RunArgs {
-    /// The worker settings these flags describe.
+    /// The [`Config`] these flags describe, or why they cannot run.
+    pub fn into_config(self) -> Result<Config, String> {
+        let workers = self.listen.workers();
+        if self.max_connections < workers {
+            return Err(format!(
+                "--max-connections {} is less than the number of workers ({workers}): \
+                 each worker needs a share of at least one connection",
+                self.max_connections
+            ));
+        }
+        let source = match &self.manifests {
+            Some(dir) => {
+                self.kube.check_unused()?;
+                Source::Manifests(dir.clone())
+            }
+            None => Source::Kubernetes(self.kube.settings()?),
+        };
+        let mut config = Config::new(source);
+        self.listen.apply(&mut config);
+        config.settings = self.settings();
+        config.compile = CompileOptions {
+            ingress_class: self.ingress_class.clone(),
+            default_certificate: self.default_certificate.as_ref().map(SecretRef::pair),
+        };
+        config.tls_handshake_timeout = self.tls_handshake_timeout;
+        Ok(config)
+    }
+
+    /// The worker settings these flags describe (`https_port` is left to
+    /// `run`, which knows the port the HTTPS listener got).
     pub fn settings(&self) -> Settings {
         Settings {
             client_head_timeout: self.client_head_timeout,
@@ -216,7 +304,7 @@ impl RunArgs {
             max_head_bytes: self.max_head_bytes,
             max_headers: self.max_headers,
             max_request_line_bytes: self.max_request_line,
-            https_port: Some(self.https.port()),
+            https_port: None,
             max_connections: self.max_connections,
             max_body_size: (self.max_body_size > 0).then_some(self.max_body_size),
             allowed_upgrades: self.allowed_upgrades(),
@@ -232,6 +320,100 @@ impl RunArgs {
             }
         }
         all
+    }
+}
+
+/// `ringress check`: print the compiled routes and every problem found;
+/// exit 1 when any problem is an error.
+pub fn check(args: &CheckArgs) -> ExitCode {
+    let options = CompileOptions {
+        ingress_class: args.ingress_class.clone(),
+        default_certificate: args.default_certificate.as_ref().map(SecretRef::pair),
+    };
+    let outcome = ringress_control::check::run(&args.manifests, &options);
+    print!("{}", outcome.text);
+    if outcome.errors > 0 {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    }
+}
+
+/// `run --kubernetes` and the flags that go with it.
+#[derive(Debug, Args)]
+pub struct KubeArgs {
+    /// Watch a Kubernetes cluster instead of a manifests directory
+    /// (in-cluster service account, or --kubeconfig).
+    #[arg(long)]
+    pub kubernetes: bool,
+    /// Kubeconfig file to reach the cluster with (its current context).
+    #[arg(long, value_name = "PATH")]
+    pub kubeconfig: Option<PathBuf>,
+    /// Watch one namespace only [default: all namespaces].
+    #[arg(long, value_name = "NS")]
+    pub namespace: Option<String>,
+    /// Copy this Service's load-balancer addresses into the status of
+    /// every Ingress served.
+    #[arg(long, value_name = "NS/NAME", conflicts_with = "publish_address")]
+    pub publish_service: Option<String>,
+    /// Address (IP or hostname) to write into the status of every Ingress
+    /// served; repeat for several.
+    #[arg(long, value_name = "ADDR")]
+    pub publish_address: Vec<String>,
+    /// Namespace of the leader-election Lease (the controller's own).
+    #[arg(long, value_name = "NS", env = "POD_NAMESPACE")]
+    pub election_namespace: Option<String>,
+    /// Holder identity in the Lease; unique per replica.
+    #[arg(long, value_name = "NAME", env = "POD_NAME")]
+    pub pod_name: Option<String>,
+    /// A leader that stops renewing is replaced after this long.
+    #[arg(long, value_name = "DURATION", default_value = "15s", value_parser = parse_duration)]
+    pub lease_duration: Duration,
+}
+
+impl KubeArgs {
+    /// Kubernetes-only flags given without `--kubernetes` are a mistake
+    /// worth stopping for (clap counts the flag's implicit `false` as
+    /// present, so `requires` cannot say it).
+    pub fn check_unused(&self) -> Result<(), String> {
+        let given = [
+            ("--kubeconfig", self.kubeconfig.is_some()),
+            ("--namespace", self.namespace.is_some()),
+            ("--publish-service", self.publish_service.is_some()),
+            ("--publish-address", !self.publish_address.is_empty()),
+        ];
+        match given.iter().find(|(_, set)| *set) {
+            Some((flag, _)) if !self.kubernetes => Err(format!("{flag} needs --kubernetes")),
+            _ => Ok(()),
+        }
+    }
+
+    /// The cluster settings these flags describe.
+    pub fn settings(&self) -> Result<KubeSettings, String> {
+        let publish = match (&self.publish_service, self.publish_address.is_empty()) {
+            (Some(s), _) => Some(PublishTarget::service(s).map_err(|e| e.to_string())?),
+            (None, false) => Some(PublishTarget::Addresses(self.publish_address.clone())),
+            (None, true) => None,
+        };
+        if self.lease_duration < Duration::from_secs(1) {
+            return Err("--lease-duration: at least 1s".into());
+        }
+        let election = match (&self.election_namespace, &self.pod_name) {
+            (Some(ns), Some(name)) => Some(LeaseConfig::new(ns, name, self.lease_duration)),
+            _ => {
+                tracing::warn!(
+                    "POD_NAMESPACE/POD_NAME (or --election-namespace/--pod-name) not set: \
+                     no leader election, so no Ingress status and no Events are written"
+                );
+                None
+            }
+        };
+        Ok(KubeSettings {
+            kubeconfig: self.kubeconfig.clone(),
+            namespace: self.namespace.clone(),
+            publish,
+            election,
+        })
     }
 }
 
@@ -344,10 +526,10 @@ mod tests {
     fn run_defaults_match_the_documentation() {
         let cli = Cli::try_parse_from(["ringress", "run", "--manifests", "m"]).unwrap();
         let Command::Run(args) = cli.command else { panic!("not run") };
-        assert_eq!(args.http, "0.0.0.0:8080".parse().unwrap());
-        assert_eq!(args.https, "0.0.0.0:8443".parse().unwrap());
-        assert_eq!(args.admin, "127.0.0.1:9901".parse().unwrap());
-        assert_eq!(args.io_engine, IoEngine::Auto);
+        assert_eq!(args.listen.http, "0.0.0.0:8080".parse().unwrap());
+        assert_eq!(args.listen.https, "0.0.0.0:8443".parse().unwrap());
+        assert_eq!(args.listen.admin, "127.0.0.1:9901".parse().unwrap());
+        assert_eq!(args.listen.io_engine, IoEngine::Auto);
         let s = args.settings();
         assert_eq!(s.keepalive_requests, 1000);
         assert_eq!(s.client_head_timeout, Duration::from_secs(10));
@@ -434,7 +616,136 @@ mod tests {
                 Cli::try_parse_from(["ringress", "run", "--manifests", "m", "--io-engine", name])
                     .unwrap();
             let Command::Run(args) = cli.command else { panic!("not run") };
-            assert_eq!(args.io_engine, engine);
+            assert_eq!(args.listen.io_engine, engine);
         }
+    }
+
+    fn run_args(args: &[&str]) -> Result<Box<RunArgs>, clap::Error> {
+        let mut all = vec!["ringress", "run"];
+        all.extend_from_slice(args);
+        match Cli::try_parse_from(all)?.command {
+            Command::Run(args) => Ok(args),
+            other => panic!("parsed {other:?}"),
+        }
+    }
+
+    /// `--kubernetes` replaces `--manifests`; one of them is required.
+    #[test]
+    fn kubernetes_or_manifests_but_not_both() {
+        let args = run_args(&["--kubernetes"]).unwrap();
+        assert!(args.kube.kubernetes && args.manifests.is_none());
+        assert!(run_args(&[]).is_err());
+        assert!(run_args(&["--kubernetes", "--manifests", "m"]).is_err());
+        let args = run_args(&["--manifests", "m", "--namespace", "web"]).unwrap();
+        assert_eq!(args.into_config().unwrap_err(), "--namespace needs --kubernetes");
+        assert!(run_args(&["--manifests", "m"]).unwrap().kube.check_unused().is_ok());
+    }
+
+    /// The Kubernetes flags map onto the cluster settings.
+    #[test]
+    fn kubernetes_flags_become_the_settings() {
+        let args = run_args(&[
+            "--kubernetes",
+            "--namespace=web",
+            "--publish-service=ingress/ringress",
+            "--election-namespace=ingress",
+            "--pod-name=ringress-0",
+            "--lease-duration=6s",
+            "--kubeconfig=/etc/kube.yaml",
+        ])
+        .unwrap();
+        let Source::Kubernetes(kube) = args.into_config().unwrap().source else {
+            panic!("not the Kubernetes source")
+        };
+        assert_eq!(kube.namespace.as_deref(), Some("web"));
+        assert_eq!(kube.kubeconfig, Some(PathBuf::from("/etc/kube.yaml")));
+        assert_eq!(
+            kube.publish,
+            Some(PublishTarget::Service { namespace: "ingress".into(), name: "ringress".into() })
+        );
+        let lease = kube.election.unwrap();
+        assert_eq!((lease.namespace.as_str(), lease.identity.as_str()), ("ingress", "ringress-0"));
+        assert_eq!(lease.renew_period, Duration::from_secs(2));
+
+        let args = run_args(&[
+            "--kubernetes",
+            "--publish-address=192.0.2.1",
+            "--publish-address=lb.example",
+        ]);
+        let kube = args.unwrap().kube.settings().unwrap();
+        assert_eq!(
+            kube.publish,
+            Some(PublishTarget::Addresses(vec!["192.0.2.1".into(), "lb.example".into()]))
+        );
+        let args = run_args(&["--kubernetes", "--publish-service=no-slash"]).unwrap();
+        assert!(args.into_config().unwrap_err().contains("NAMESPACE/NAME"));
+        assert!(
+            run_args(&["--kubernetes", "--publish-service=a/b", "--publish-address=x"]).is_err()
+        );
+    }
+
+    /// The flags of `run` land in its [`Config`]: source, listeners'
+    /// workers and engine, compile options, timeouts; fewer connections
+    /// than workers is refused naming the flag.
+    #[test]
+    fn run_flags_become_the_config() {
+        let args = run_args(&[
+            "--manifests=m",
+            "--workers=3",
+            "--io-engine=epoll",
+            "--no-pin",
+            "--ingress-class=edge",
+            "--default-certificate=ingress/fallback",
+            "--tls-handshake-timeout=2s",
+            "--drain-timeout=7s",
+        ])
+        .unwrap();
+        let config = args.into_config().unwrap();
+        assert!(matches!(&config.source, Source::Manifests(d) if d == &PathBuf::from("m")));
+        assert_eq!((config.workers, config.io_engine, config.pin), (3, IoEngine::Epoll, false));
+        assert_eq!(config.compile.ingress_class, "edge");
+        assert_eq!(
+            config.compile.default_certificate,
+            Some(("ingress".to_string(), "fallback".to_string()))
+        );
+        assert_eq!(config.tls_handshake_timeout, Duration::from_secs(2));
+        assert_eq!(config.settings.drain_timeout, Duration::from_secs(7));
+        assert_eq!(config.settings.https_port, None, "run takes the HTTPS listener's port");
+        let args = run_args(&["--manifests=m", "--workers=2", "--max-connections=1"]).unwrap();
+        let err = args.into_config().unwrap_err();
+        assert!(
+            err.contains("--max-connections 1 is less than the number of workers (2)"),
+            "{err}"
+        );
+    }
+
+    /// `demo` takes the listener flags of `run`, with loopback defaults.
+    #[test]
+    fn demo_takes_the_listener_flags_of_run() {
+        let parse = |extra: &[&str]| {
+            let mut argv = vec!["ringress", "demo"];
+            argv.extend_from_slice(extra);
+            match Cli::try_parse_from(argv).unwrap().command {
+                Command::Demo(args) => args,
+                other => panic!("parsed {other:?}"),
+            }
+        };
+        let args = parse(&[]);
+        let addrs = args.listen.addrs();
+        assert_eq!(addrs.http, "127.0.0.1:8080".parse().unwrap());
+        assert_eq!(addrs.https, Some("127.0.0.1:8443".parse().unwrap()));
+        assert_eq!(addrs.admin, "127.0.0.1:9901".parse().unwrap());
+        let args = parse(&[
+            "--http=127.0.0.1:0",
+            "--https=[::1]:0",
+            "--admin=127.0.0.2:0",
+            "--workers=2",
+            "--io-engine=io-uring",
+        ]);
+        let addrs = args.listen.addrs();
+        assert_eq!(addrs.http, "127.0.0.1:0".parse().unwrap());
+        assert_eq!(addrs.https, Some("[::1]:0".parse().unwrap()));
+        assert_eq!(addrs.admin, "127.0.0.2:0".parse().unwrap());
+        assert_eq!((args.listen.workers(), args.listen.io_engine), (2, IoEngine::IoUring));
     }
 }

@@ -1,19 +1,23 @@
 //! `ringress demo`: run ringress on the bundled example manifests with
 //! tiny bundled upstreams listening where the example EndpointSlices point,
-//! and print curl commands to try. Stops on Ctrl-C like `ringress run`.
+//! and print curl commands to try. It takes the listener flags of
+//! `ringress run` and starts through the same [`serve::run`]; stops on
+//! Ctrl-C like `ringress run`.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
 
-use clap::Parser;
-use ringress_control::CompileOptions;
-
-use crate::cli::{Cli, Command, DemoArgs};
-use crate::serve::{self, ServeError};
+use crate::cli::DemoArgs;
+use crate::config::{Config, Source};
+use crate::listen::{BindError, Listeners};
+use crate::manifests;
+use crate::serve::{self, RunError};
 
 /// Start the demo and serve until SIGINT/SIGTERM.
-pub fn run(args: DemoArgs) -> Result<(), ServeError> {
-    let (table, diagnostics) = serve::load(&args.manifests, &CompileOptions::default())?;
+pub fn run(args: DemoArgs) -> Result<(), RunError> {
+    let mut config = Config::new(Source::Manifests(args.manifests.clone()));
+    args.listen.apply(&mut config);
+    let (table, diagnostics) = manifests::load(&args.manifests, &config.compile)?;
     for d in diagnostics.iter().filter(|d| d.is_error()) {
         eprintln!("{d}");
     }
@@ -22,16 +26,21 @@ pub fn run(args: DemoArgs) -> Result<(), ServeError> {
         for endpoint in backend.endpoints.iter() {
             if endpoint.addr.ip().is_loopback() && !started.contains(&endpoint.addr) {
                 let name = backend.key.service.to_string();
-                let listener = TcpListener::bind(endpoint.addr).map_err(|source| {
-                    ServeError::Bind { what: "demo upstream", addr: endpoint.addr, source }
+                let listener = TcpListener::bind(endpoint.addr).map_err(|source| BindError {
+                    what: "demo upstream",
+                    addr: endpoint.addr,
+                    source,
                 })?;
                 std::thread::spawn(move || upstream(listener, name));
                 started.push(endpoint.addr);
             }
         }
     }
-    let base = format!("http://{}", args.http);
-    let https_port = args.https.port();
+    // Bound before the curl commands are printed, so that they name the
+    // ports actually served (port 0 included).
+    let listeners = Listeners::bind(&args.listen.addrs())?;
+    let addrs = listeners.local_addrs().map_err(RunError::Listen)?;
+    let base = format!("http://{}", addrs.http);
     println!("ringress demo: upstreams on {started:?}");
     println!("Try:");
     for vh in table.virtual_hosts() {
@@ -39,11 +48,11 @@ pub fn run(args: DemoArgs) -> Result<(), ServeError> {
             let host = vh.host().to_string().replace('*', "any");
             let path = &route.path;
             println!("  curl -i -H 'Host: {host}' {base}{path}");
-            if route.redirect_to_https {
+            if let (true, Some(https)) = (route.redirect_to_https, addrs.https) {
                 println!(
                     "  curl -ik --resolve {host}:{port}:{ip} https://{host}:{port}{path}   # TLS",
-                    port = https_port,
-                    ip = args.https.ip()
+                    port = https.port(),
+                    ip = https.ip()
                 );
             }
         }
@@ -53,27 +62,10 @@ pub fn run(args: DemoArgs) -> Result<(), ServeError> {
         None => "no rule matches: 404",
     };
     println!("  curl -i -H 'Host: unknown.example' {base}/      # {no_rule}");
-    println!("  curl -s http://{}/routes    # the live table", args.admin);
-    println!("  curl -s http://{}/metrics", args.admin);
+    println!("  curl -s http://{}/routes    # the live table", addrs.admin);
+    println!("  curl -s http://{}/metrics", addrs.admin);
     println!("Edit files under {} and the table reloads. Ctrl-C stops.", args.manifests.display());
-    let cli = Cli::parse_from([
-        "ringress".to_string(),
-        "run".to_string(),
-        "--manifests".to_string(),
-        args.manifests.display().to_string(),
-        "--http".to_string(),
-        args.http.to_string(),
-        "--https".to_string(),
-        args.https.to_string(),
-        "--admin".to_string(),
-        args.admin.to_string(),
-        "--workers".to_string(),
-        "1".to_string(),
-    ]);
-    match cli.command {
-        Command::Run(run) => serve::run(*run),
-        _ => Ok(()),
-    }
+    serve::run_until_signal(config, listeners)
 }
 
 /// A tiny HTTP/1.1 upstream: answers every request with who it is and what

@@ -5,15 +5,26 @@
 //!
 //! # Layout
 //!
-//! - [`cli`]: the command line (`run`, `check`, `demo`).
-//! - [`serve`]: `ringress run` put together: the control thread (tokio:
-//!   manifests provider, admin server, signals) and the workers.
-//! - [`kubernetes`]: `run --kubernetes` flags → the Kubernetes provider.
+//! Start ringress in a program or a test with [`run`]: a plain
+//! [`Config`], [`Listeners`] bound beforehand (port 0 works) and a
+//! shutdown future.
+//!
+//! - [`serve`]: [`run`] put together: the control thread (tokio: the
+//!   provider, the admin server) and the workers, until shutdown.
+//! - [`config`]: what `run` is told, as plain data ([`Config`],
+//!   [`Source`], [`KubeSettings`]).
+//! - [`manifests`], [`kubernetes`]: the two sources, each checked (or
+//!   connected) before serving, then followed until shutdown.
+//! - [`cli`]: the command line (`run`, `check`, `demo`) and its flags
+//!   turned into a [`Config`].
+//! - [`demo`]: `ringress demo`, the examples with bundled upstreams, run
+//!   through [`run`].
 //! - [`worker`]: one thread per core, each a monoio runtime (io_uring or
 //!   epoll), its accept loops, housekeeping and drain.
+//! - [`listen`]: `SO_REUSEPORT` listening sockets, bound before `run`
+//!   ([`Listeners`]) and joined by one socket per worker.
 //! - [`local`]: the state one worker's tasks share (settings, counters,
 //!   pool, balancer, drain, table cache), below `worker` and `conn`.
-//! - [`listen`]: `SO_REUSEPORT` listening sockets.
 //! - [`buffers`]: each worker's pool of request buffers, taken when bytes
 //!   arrive and given back when a connection goes idle.
 //! - [`recycle`]: recycled allocations for a request's futures, so idle
@@ -29,7 +40,6 @@
 //!   promise about cancelled operations.
 //! - [`metrics`]: per-worker padded counters, summed for `/metrics`.
 //! - [`admin`]: `/healthz`, `/readyz`, `/routes`, `/metrics`.
-//! - [`demo`]: `ringress demo`, the examples with bundled upstreams.
 
 // `unsafe` only where a module says why it needs it (the `allow`s below),
 // and every block with a `// SAFETY:` comment a reviewer can check.
@@ -39,6 +49,7 @@
 pub mod admin;
 pub mod buffers;
 pub mod cli;
+pub mod config;
 pub mod conn;
 pub mod demo;
 pub mod error;
@@ -46,6 +57,7 @@ pub mod http;
 pub mod kubernetes;
 pub mod listen;
 pub mod local;
+pub mod manifests;
 pub mod metrics;
 #[allow(unsafe_code)] // a recycled block holds a future in place (raw allocation)
 pub mod recycle;
@@ -54,3 +66,7 @@ pub mod stream;
 pub mod tls;
 pub mod upstream;
 pub mod worker;
+
+pub use config::{Config, KubeSettings, Source};
+pub use listen::{BindError, ListenAddrs, Listeners};
+pub use serve::{run, RunError};

@@ -1,10 +1,13 @@
-//! The `ringress` binary: parse flags, run, map the outcome to an exit code
-//! (0 success, 1 failure or check errors, 2 usage).
+//! The `ringress` binary: parse flags, build the configuration, bind the
+//! listeners, run until SIGTERM/SIGINT, and map the outcome to an exit
+//! code (0 success, 1 failure or check errors, 2 usage).
 
 use std::process::ExitCode;
 
 use clap::Parser;
-use ringress::cli::{Cli, Command};
+use ringress::cli::{Cli, Command, RunArgs};
+use ringress::config::Source;
+use ringress::listen::Listeners;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -17,10 +20,8 @@ fn main() -> ExitCode {
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
     let result = match cli.command {
-        Command::Run(args) => {
-            ringress::serve::run(*args).map(|()| ExitCode::SUCCESS).map_err(anyhow::Error::from)
-        }
-        Command::Check(args) => Ok(ringress::serve::check(&args)),
+        Command::Run(args) => run(*args).map(|()| ExitCode::SUCCESS),
+        Command::Check(args) => Ok(ringress::cli::check(&args)),
         Command::Demo(args) => {
             ringress::demo::run(args).map(|()| ExitCode::SUCCESS).map_err(anyhow::Error::from)
         }
@@ -32,6 +33,18 @@ fn main() -> ExitCode {
             ExitCode::from(1)
         }
     }
+}
+
+/// `ringress run`: a manifests directory that cannot be read stops the
+/// start before anything listens.
+fn run(args: RunArgs) -> anyhow::Result<()> {
+    let addrs = args.listen.addrs();
+    let config = args.into_config().map_err(anyhow::Error::msg)?;
+    if let Source::Manifests(dir) = &config.source {
+        ringress::manifests::check(dir)?;
+    }
+    let listeners = Listeners::bind(&addrs)?;
+    Ok(ringress::serve::run_until_signal(config, listeners)?)
 }
 
 /// The error and its causes on one line, each cause said once: many

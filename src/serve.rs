@@ -1,45 +1,53 @@
-//! `ringress run` put together. The calling thread becomes the control
-//! thread: a tokio current-thread runtime running the manifests provider,
-//! the admin server and the signal handler; the workers run on their own
-//! threads (see [`crate::worker`]).
+//! [`run`]: ringress put together, on listeners bound by the caller and
+//! until a shutdown future resolves. The calling thread becomes the
+//! control thread: a tokio current-thread runtime running the provider
+//! (manifests or Kubernetes) and the admin server; the workers run on
+//! their own threads (see [`crate::worker`]). `main`, `ringress demo` and
+//! the tests all start ringress here.
 
-use std::net::SocketAddr;
-use std::process::ExitCode;
+use std::future::Future;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use std::path::{Path, PathBuf};
-
-use ringress_control::provider::dir;
-use ringress_control::{CompileOptions, Diagnostic, Publisher, RouteTable};
+use ringress_control::provider::dir::DirError;
+use ringress_control::provider::kube::{ConnectError, KubeConfig, KubeStats};
+use ringress_control::{CompileOptions, Publisher};
 use thiserror::Error;
 
 use crate::admin::{self, AdminState};
-use crate::cli::{CheckArgs, RunArgs, SecretRef};
+use crate::config::{Config, Source};
+use crate::listen::{BindError, Listener, Listeners};
 use crate::metrics::Metrics;
 use crate::tls::{Https, ServerTls, TlsSetupError};
-use crate::worker::{self, engine, WorkerOptions};
+use crate::worker::{self, WorkerOptions};
+use crate::{kubernetes, manifests};
 
-/// Why `ringress run` could not start or stop cleanly.
+/// Why ringress could not start or stop cleanly.
 #[derive(Debug, Error)]
-pub enum ServeError {
-    #[error("cannot listen on {addr} ({what}): {source}")]
-    Bind { what: &'static str, addr: SocketAddr, source: std::io::Error },
-    /// The data-plane listeners (the message names the address and which).
+pub enum RunError {
+    /// A listener (or a demo upstream) that could not be bound.
+    #[error(transparent)]
+    Bind(#[from] BindError),
+    /// Starting the workers on their listeners (the message names the
+    /// address and which listener).
     #[error("{0}")]
     Listen(std::io::Error),
     #[error("cannot start the control runtime: {0}")]
     Runtime(std::io::Error),
     #[error("cannot install the signal handler: {0}")]
     Signal(std::io::Error),
+    #[error("cannot use the admin listener: {0}")]
+    Admin(std::io::Error),
     #[error(transparent)]
-    Manifests(#[from] dir::DirError),
+    Manifests(#[from] DirError),
     #[error(transparent)]
     Tls(#[from] TlsSetupError),
     #[error(transparent)]
-    Kubernetes(#[from] ringress_control::provider::kube::ConnectError),
+    Kubernetes(#[from] ConnectError),
+    /// A configuration that cannot run (the message says which part).
     #[error("{0}")]
-    Flags(String),
+    Config(String),
     #[error("workers did not stop within the drain timeout")]
     DrainTimeout,
     #[error("the configuration provider stopped (see the log above)")]
@@ -48,95 +56,85 @@ pub enum ServeError {
     WorkersDied,
 }
 
-/// Run until SIGTERM or SIGINT, then drain and return.
-pub fn run(args: RunArgs) -> Result<(), ServeError> {
+/// Serve `config` on `listeners` until `shutdown` resolves, then drain
+/// (stop accepting, let requests in flight finish within the drain
+/// timeout) and return. Ends early, with an error, if the provider can no
+/// longer follow its source or every worker thread has died.
+pub fn run(
+    config: Config,
+    listeners: Listeners,
+    shutdown: impl Future<Output = ()>,
+) -> Result<(), RunError> {
     raise_open_files_limit();
-    let workers_n = args.workers.unwrap_or_else(engine::default_workers).max(1);
-    if args.max_connections < workers_n {
-        return Err(ServeError::Flags(format!(
-            "--max-connections {} is less than the number of workers ({workers_n}): \
+    let Config { source, workers, io_engine, pin, mut settings, compile, tls_handshake_timeout } =
+        config;
+    let workers_n = workers.max(1);
+    if settings.max_connections < workers_n {
+        return Err(RunError::Config(format!(
+            "max_connections {} is less than the number of workers ({workers_n}): \
              each worker needs a share of at least one connection",
-            args.max_connections
+            settings.max_connections
         )));
     }
-    let options = CompileOptions {
-        ingress_class: args.ingress_class.clone(),
-        default_certificate: args.default_certificate.as_ref().map(SecretRef::pair),
-    };
-    let publisher = Publisher::new();
-    let table = publisher.handle();
-    let metrics = Arc::new(Metrics::new(workers_n));
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
-        .map_err(ServeError::Runtime)?;
-    // The Kubernetes client is built first: a missing in-cluster config or
-    // a bad kubeconfig fails before any listener starts.
-    let kube = match &args.manifests {
-        Some(dir) => {
-            args.kube.check_unused().map_err(ServeError::Flags)?;
-            dir::check_dir(dir)?;
-            None
-        }
-        None => {
-            let config = args.kube.config(options.clone()).map_err(ServeError::Flags)?;
-            Some((rt.block_on(crate::kubernetes::connect(&args.kube))?, config))
-        }
+        .map_err(RunError::Runtime)?;
+    let provider = Provider::prepare(&rt, source, &compile)?;
+    let publisher = Publisher::new();
+    let table = publisher.handle();
+    let metrics = Arc::new(Metrics::new(workers_n));
+    let Listeners { http, https, admin } = listeners;
+    let admin_addr = admin.local_addr().map_err(RunError::Admin)?;
+    admin.set_nonblocking(true).map_err(RunError::Admin)?;
+    let admin = {
+        let _runtime = rt.enter();
+        tokio::net::TcpListener::from_std(admin).map_err(RunError::Admin)?
     };
-    let admin_listener = rt
-        .block_on(tokio::net::TcpListener::bind(args.admin))
-        .map_err(|source| ServeError::Bind { what: "admin", addr: args.admin, source })?;
-    let settings = args.settings();
+    let https_addr = https.as_ref().map(Listener::local_addr);
+    if settings.https_port.is_none() {
+        settings.https_port = https_addr.map(|a| a.port());
+    }
     let drain_timeout = settings.drain_timeout;
-    let worker_options = WorkerOptions {
+    let options = WorkerOptions {
         workers: workers_n,
-        engine: args.io_engine,
-        pin: !args.no_pin,
+        engine: io_engine,
+        pin,
         settings,
-        http: args.http,
+        http: http.local_addr(),
         on_thread_start: None,
     };
-    let tls = ServerTls::new(table.cell().clone(), args.tls_handshake_timeout)?;
-    let https = Some((args.https, tls.https_factory(metrics.clone())));
-    let workers = worker::start::<Https>(worker_options, table.clone(), metrics.clone(), https)
-        .map_err(ServeError::Listen)?;
+    let tls = ServerTls::new(table.cell().clone(), tls_handshake_timeout)?;
+    let https = https.map(|l| (l, tls.https_factory(metrics.clone())));
+    let workers = worker::start_on::<Https>(options, http, https, table.clone(), metrics.clone())
+        .map_err(RunError::Listen)?;
     tracing::info!(
         http = %workers.http_addr(),
-        https = %args.https,
-        admin = %admin_listener.local_addr().unwrap_or(args.admin),
+        https = %https_addr.map_or_else(|| "none".to_string(), |a| a.to_string()),
+        admin = %admin_addr,
         workers = workers_n,
-        source = %args.manifests.as_ref().map_or("kubernetes".into(), |d| d.display().to_string()),
+        source = %provider.describe(),
         "ringress running"
     );
     rt.block_on(async move {
-        let provider_stats = kube.as_ref().map(|(_, config)| config.stats.clone());
-        let state = AdminState { table, metrics: metrics.clone(), provider: provider_stats };
-        tokio::spawn(admin::serve(admin_listener, state));
-        let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-        let provider = match kube {
-            Some((client, config)) => {
-                tokio::spawn(crate::kubernetes::provide(client, config, publisher, stop_rx))
-            }
-            None => {
-                let dir = args.manifests.clone().unwrap_or_default();
-                tokio::spawn(provide(dir, options, publisher, stop_rx))
-            }
+        let state = AdminState { table, metrics: metrics.clone(), provider: provider.stats() };
+        tokio::spawn(admin::serve(admin, state));
+        let (stop_tx, mut stop_rx) = tokio::sync::watch::channel(false);
+        let stop = async move {
+            let _ = stop_rx.wait_for(|s| *s).await;
         };
         // The provider runs until told to stop; should it end first (its
         // file watch ended), the controller cannot follow its source any
         // more and stops too, with an error.
-        let mut provider = provider;
+        let mut provider = tokio::spawn(provider.provide(compile, publisher, stop));
         let mut workers_died = false;
         let provider_failed = tokio::select! {
-            signal = wait_for_signal() => {
-                signal?;
-                false
-            }
+            () = shutdown => false,
             _ = &mut provider => {
                 tracing::error!("the configuration provider stopped; shutting down");
                 true
             }
-            _ = every_worker_died(&metrics) => {
+            () = every_worker_died(&metrics) => {
                 tracing::error!("no worker is left; shutting down");
                 workers_died = true;
                 false
@@ -155,15 +153,79 @@ pub fn run(args: RunArgs) -> Result<(), ServeError> {
             provider.abort();
         }
         match result {
-            Ok(_) if provider_failed => Err(ServeError::ProviderStopped),
-            Ok(_) if workers_died => Err(ServeError::WorkersDied),
+            Ok(_) if provider_failed => Err(RunError::ProviderStopped),
+            Ok(_) if workers_died => Err(RunError::WorkersDied),
             Ok(_) => {
                 tracing::info!("stopped");
                 Ok(())
             }
-            Err(_) => Err(ServeError::DrainTimeout),
+            Err(_) => Err(RunError::DrainTimeout),
         }
     })
+}
+
+/// A configuration source made ready to follow: the same two steps for
+/// each, checked (or connected) before any worker starts, then provided
+/// until shutdown.
+#[allow(clippy::large_enum_variant)] // one per run, built once: size does not matter
+enum Provider {
+    Manifests(PathBuf),
+    Kubernetes(kube::Client, KubeConfig),
+}
+
+impl Provider {
+    /// Check the directory, or connect to the cluster: a missing directory
+    /// or a bad kubeconfig fails here, before any worker starts.
+    fn prepare(
+        rt: &tokio::runtime::Runtime,
+        source: Source,
+        compile: &CompileOptions,
+    ) -> Result<Self, RunError> {
+        match source {
+            Source::Manifests(dir) => {
+                manifests::check(&dir)?;
+                Ok(Provider::Manifests(dir))
+            }
+            Source::Kubernetes(settings) => {
+                let client = rt.block_on(kubernetes::connect(&settings))?;
+                Ok(Provider::Kubernetes(
+                    client,
+                    kubernetes::provider_config(&settings, compile.clone()),
+                ))
+            }
+        }
+    }
+
+    /// The source, for the start line.
+    fn describe(&self) -> String {
+        match self {
+            Provider::Manifests(dir) => dir.display().to_string(),
+            Provider::Kubernetes(..) => "kubernetes".to_string(),
+        }
+    }
+
+    /// The provider's own counters for `/metrics`, when it keeps any.
+    fn stats(&self) -> Option<Arc<KubeStats>> {
+        match self {
+            Provider::Manifests(_) => None,
+            Provider::Kubernetes(_, config) => Some(config.stats.clone()),
+        }
+    }
+
+    /// Keep the table in step with the source until `stop` resolves.
+    async fn provide(
+        self,
+        compile: CompileOptions,
+        publisher: Publisher,
+        stop: impl Future<Output = ()> + Send,
+    ) {
+        match self {
+            Provider::Manifests(dir) => manifests::provide(dir, compile, publisher, stop).await,
+            Provider::Kubernetes(client, config) => {
+                kubernetes::provide(client, config, publisher, stop).await
+            }
+        }
+    }
 }
 
 /// Resolves once every worker thread has ended without being asked to
@@ -188,55 +250,32 @@ pub fn raise_open_files_limit() {
     }
 }
 
-/// Keep the table in step with the manifests directory until `stop`.
-pub async fn provide(
-    dir: PathBuf,
-    options: CompileOptions,
-    publisher: Publisher,
-    mut stop: tokio::sync::watch::Receiver<bool>,
-) {
+/// [`run`] until SIGTERM or SIGINT (`ringress run`, `ringress demo`). A
+/// signal handler that cannot be installed stops the start, as an error.
+pub fn run_until_signal(config: Config, listeners: Listeners) -> Result<(), RunError> {
+    let (failed_tx, mut failed) = tokio::sync::oneshot::channel();
     let shutdown = async move {
-        let _ = stop.wait_for(|s| *s).await;
+        if let Err(e) = wait_for_signal().await {
+            let _ = failed_tx.send(e);
+        }
     };
-    if let Err(e) = dir::run(dir, options, publisher, shutdown).await {
-        tracing::error!("manifests provider stopped: {e}");
+    run(config, listeners, shutdown)?;
+    match failed.try_recv() {
+        Ok(e) => Err(RunError::Signal(e)),
+        Err(_) => Ok(()),
     }
 }
 
-/// Read and compile the manifests under `dir` once (for `ringress demo`).
-pub fn load(
-    dir: &Path,
-    options: &CompileOptions,
-) -> Result<(RouteTable, Vec<Diagnostic>), dir::DirError> {
-    let (snapshot, mut diagnostics) = dir::load_dir(dir)?;
-    let (table, more) = ringress_control::compile(&snapshot, options);
-    diagnostics.extend(more);
-    Ok((table, diagnostics))
-}
-
-async fn wait_for_signal() -> Result<(), ServeError> {
+/// Resolves on the first SIGTERM or SIGINT. Polled inside [`run`]'s
+/// runtime (tokio installs the handlers on first poll); fails only if the
+/// handlers cannot be installed.
+pub async fn wait_for_signal() -> std::io::Result<()> {
     use tokio::signal::unix::{signal, SignalKind};
-    let mut term = signal(SignalKind::terminate()).map_err(ServeError::Signal)?;
-    let mut int = signal(SignalKind::interrupt()).map_err(ServeError::Signal)?;
+    let mut term = signal(SignalKind::terminate())?;
+    let mut int = signal(SignalKind::interrupt())?;
     tokio::select! {
         _ = term.recv() => tracing::info!("SIGTERM received"),
         _ = int.recv() => tracing::info!("SIGINT received"),
     }
     Ok(())
-}
-
-/// `ringress check`: print the compiled routes and every problem found;
-/// exit 1 when any problem is an error.
-pub fn check(args: &CheckArgs) -> ExitCode {
-    let options = CompileOptions {
-        ingress_class: args.ingress_class.clone(),
-        default_certificate: args.default_certificate.as_ref().map(SecretRef::pair),
-    };
-    let outcome = ringress_control::check::run(&args.manifests, &options);
-    print!("{}", outcome.text);
-    if outcome.errors > 0 {
-        ExitCode::from(1)
-    } else {
-        ExitCode::SUCCESS
-    }
 }

@@ -1,7 +1,8 @@
 //! `ringress run` as a process: it refuses a configuration source it
 //! cannot use before it listens (exit at once, a message naming the
 //! flag's value, nothing left serving an empty table), and it survives
-//! running out of file descriptors.
+//! running out of file descriptors. `ringress demo` binds the listeners
+//! it is given.
 
 // Test clients and upstreams are plain threads that may block and sleep;
 // the data plane's bans (clippy.toml) are for workers.
@@ -217,6 +218,77 @@ fn a_taken_https_port_is_named_in_the_error() {
         .env("NO_COLOR", "1")
         .output()
         .expect("run ringress");
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains(&format!("cannot listen on {https} (https)")), "{err}");
+}
+
+/// Manifests for `ringress demo` whose one endpoint is not on loopback,
+/// so the demo starts no upstream of its own.
+fn demo_manifests() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let far: SocketAddr = "192.0.2.1:80".parse().unwrap();
+    std::fs::write(
+        dir.path().join("site.yaml"),
+        yaml(&[
+            service("web", &[far]),
+            ingress("i", Some("site.example"), &[("/", "Prefix", "web")]),
+        ]),
+    )
+    .unwrap();
+    dir
+}
+
+/// `ringress demo` takes the listener flags of `run` and binds what it is
+/// given (here loopback port 0 for each), not fixed ports.
+#[test]
+fn demo_binds_the_listeners_it_is_given() {
+    let dir = demo_manifests();
+    let child = Command::new(env!("CARGO_BIN_EXE_ringress"))
+        .args(["demo", "--manifests"])
+        .arg(dir.path())
+        .args(["--http=127.0.0.1:0", "--https=127.0.0.1:0", "--admin=127.0.0.1:0"])
+        .args(["--workers=1", "--no-pin", "--io-engine=epoll"])
+        .env("NO_COLOR", "1")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start ringress demo");
+    let mut child = Running(child);
+    let lines = child.stderr_lines();
+    let [http, https, admin] = start_addrs(&lines, ["http", "https", "admin"]);
+    for addr in [http, https, admin] {
+        assert!(addr.ip().is_loopback() && addr.port() != 0, "{addr}");
+    }
+    assert!(![8080, 8443, 9901].contains(&http.port()), "{http}");
+    let deadline = Instant::now() + DEADLINE;
+    while !admin_get(admin, "/readyz").starts_with("HTTP/1.1 200") {
+        assert!(Instant::now() < deadline, "the demo never became ready");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert!(admin_get(admin, "/healthz").starts_with("HTTP/1.1 200"));
+    assert_eq!(Client::connect(http).get("unknown.example", "/", "").status, 404);
+    TcpStream::connect(https).expect("the https listener accepts");
+    // The curl commands it printed name the address it serves.
+    let _ = child.0.kill();
+    let mut out = String::new();
+    child.0.stdout.take().unwrap().read_to_string(&mut out).unwrap();
+    assert!(out.contains(&format!("-H 'Host: site.example' http://{http}/")), "{out}");
+}
+
+/// A taken port given to `ringress demo` is named in its error, as the
+/// listener it was given for.
+#[test]
+fn demo_names_a_taken_port_in_its_error() {
+    let dir = demo_manifests();
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let https = taken.local_addr().unwrap().to_string();
+    let out = Command::new(env!("CARGO_BIN_EXE_ringress"))
+        .args(["demo", "--manifests", dir.path().to_str().unwrap(), "--no-pin", "--workers=1"])
+        .args(["--http=127.0.0.1:0", "--admin=127.0.0.1:0", &format!("--https={https}")])
+        .env("NO_COLOR", "1")
+        .output()
+        .expect("run ringress demo");
     let err = stderr(&out);
     assert_eq!(out.status.code(), Some(1), "{err}");
     assert!(err.contains(&format!("cannot listen on {https} (https)")), "{err}");

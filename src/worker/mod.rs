@@ -3,7 +3,8 @@
 //! `SO_REUSEPORT` listeners, upstream pool and balancer. Nothing mutable is
 //! shared between workers on the request path.
 //!
-//! - [`start`] binds the listeners and launches the threads.
+//! - [`start_on`] launches the threads on listeners bound beforehand
+//!   ([`crate::listen::Listener`]); [`start`] binds them first.
 //! - [`Workers::stop`] (from the control thread) stops accepting; each
 //!   worker then drains ([`drain`]) and its thread ends.
 //!
@@ -30,6 +31,7 @@ pub use engine::IoEngine;
 pub use crate::local::{drain, limit, settings, Settings, TableRef, Worker};
 
 use crate::metrics::{Engine, Metrics};
+use crate::listen::Listener;
 
 pub use crate::stream::{KindFactory, Plain, StreamKind};
 
@@ -41,6 +43,8 @@ pub struct WorkerOptions {
     /// Pin worker `i` to the `i`-th CPU of the affinity mask.
     pub pin: bool,
     pub settings: Settings,
+    /// Where [`start`] binds the http listener ([`start_on`] is given its
+    /// listeners and ignores this).
     pub http: SocketAddr,
     /// Called first thing on each worker thread with its index (tests use
     /// it to tag the thread, e.g. to count its allocations).
@@ -114,13 +118,33 @@ pub fn start<K: StreamKind>(
     metrics: Arc<Metrics>,
     https: Option<(SocketAddr, KindFactory<K>)>,
 ) -> io::Result<Workers> {
+    let http = Listener::bind("http", options.http)?;
+    let https = match https {
+        Some((addr, factory)) => Some((Listener::bind("https", addr)?, factory)),
+        None => None,
+    };
+    start_on(options, http, https, table, metrics)
+}
+
+/// Start `options.workers` worker threads on listeners already bound,
+/// reading tables from `table`: each listener is joined by one socket per
+/// further worker ([`Listener::group`]). `https`, when given, is a second
+/// listener whose connections go through the stream kind the factory
+/// builds per worker.
+pub fn start_on<K: StreamKind>(
+    options: WorkerOptions,
+    http: Listener,
+    https: Option<(Listener, KindFactory<K>)>,
+    table: TableHandle,
+    metrics: Arc<Metrics>,
+) -> io::Result<Workers> {
     let n = options.workers.max(1);
-    let http = bind("http", options.http, n)?;
-    let http_addr = local_addr(&http[0])?;
+    let http_addr = http.local_addr();
+    let http = http.group(n)?;
     let (https_sockets, https_addr, factory) = match https {
-        Some((addr, factory)) => {
-            let sockets = bind("https", addr, n)?;
-            let a = local_addr(&sockets[0])?;
+        Some((listener, factory)) => {
+            let a = listener.local_addr();
+            let sockets = listener.group(n)?;
             (sockets.into_iter().map(Some).collect(), Some(a), Some(factory))
         }
         None => ((0..n).map(|_| None).collect::<Vec<_>>(), None, None),
@@ -187,16 +211,6 @@ pub fn start<K: StreamKind>(
         https_addr,
         metrics,
     })
-}
-
-/// The listening sockets of one listener, with an error that names it.
-fn bind(what: &str, addr: SocketAddr, n: usize) -> io::Result<Vec<Socket>> {
-    crate::listen::bind_reuseport(addr, n)
-        .map_err(|e| io::Error::new(e.kind(), format!("cannot listen on {addr} ({what}): {e}")))
-}
-
-fn local_addr(socket: &Socket) -> io::Result<SocketAddr> {
-    socket.local_addr()?.as_socket().ok_or_else(|| io::Error::other("listener without IP address"))
 }
 
 /// The body of one worker thread, inside its runtime.
