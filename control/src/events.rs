@@ -11,7 +11,7 @@ use kube::api::{Api, PostParams};
 use kube::Client;
 
 use crate::compile::{Diagnostic, Severity};
-use crate::provider::kube::Compiled;
+use crate::snapshot::Snapshot;
 
 /// `reason` of the Events we create.
 pub const REASON_INVALID: &str = "InvalidIngress";
@@ -35,12 +35,16 @@ impl EventRecorder {
 
     /// Create an Event for every Ingress diagnostic not reported yet;
     /// returns how many were created.
-    pub(crate) async fn record(&mut self, compiled: &Compiled) -> usize {
+    pub(crate) async fn record(
+        &mut self,
+        diagnostics: &[Diagnostic],
+        snapshot: &Snapshot,
+    ) -> usize {
         let mut now_present = HashSet::new();
         let mut created = 0;
-        for d in compiled.diagnostics.iter().filter(|d| d.kind == "Ingress") {
+        for d in diagnostics.iter().filter(|d| d.kind == "Ingress") {
             let (Some(ns), Some(name)) = (&d.namespace, &d.name) else { continue };
-            let ingress = compiled.snapshot.ingresses.iter().map(|i| &i.object).find(|i| {
+            let ingress = snapshot.ingresses.iter().map(|i| &i.object).find(|i| {
                 i.metadata.namespace.as_deref() == Some(ns)
                     && i.metadata.name.as_deref() == Some(name)
             });

@@ -10,7 +10,7 @@ use k8s_openapi::api::networking::v1::Ingress;
 use rustls::crypto::CryptoProvider;
 use rustls::sign::CertifiedKey;
 
-use super::rules::parse_host;
+use super::host::parse_host;
 use super::{namespace_of, namespaced, CompileOptions, Diagnostic, Severity};
 use crate::snapshot::{Snapshot, Sourced};
 use crate::table::{Certificate, HostMatch, RouteTable};
