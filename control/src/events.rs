@@ -14,22 +14,22 @@ use crate::compile::{Diagnostic, Severity};
 use crate::snapshot::Snapshot;
 
 /// `reason` of the Events we create.
-pub const REASON_INVALID: &str = "InvalidIngress";
-pub const REASON_WARNING: &str = "IngressWarning";
+pub(crate) const REASON_INVALID: &str = "InvalidIngress";
+pub(crate) const REASON_WARNING: &str = "IngressWarning";
 /// `source.component` / `reportingComponent`.
-pub const COMPONENT: &str = "ringress";
+pub(crate) const COMPONENT: &str = "ringress";
 
 /// (namespace, name, uid, field, reason): one reported problem.
 type Problem = (String, String, String, String, String);
 
-pub struct EventRecorder {
+pub(crate) struct EventRecorder {
     client: Client,
     instance: String,
     reported: HashSet<Problem>,
 }
 
 impl EventRecorder {
-    pub fn new(client: Client, instance: String) -> Self {
+    pub(crate) fn new(client: Client, instance: String) -> Self {
         Self { client, instance, reported: HashSet::new() }
     }
 

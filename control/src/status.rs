@@ -39,7 +39,7 @@ impl PublishTarget {
 }
 
 /// The status entries for `--publish-address` values.
-pub fn from_addresses(addresses: &[String]) -> Vec<IngressLoadBalancerIngress> {
+pub(crate) fn from_addresses(addresses: &[String]) -> Vec<IngressLoadBalancerIngress> {
     addresses
         .iter()
         .map(|a| match a.parse::<IpAddr>() {
@@ -53,7 +53,7 @@ pub fn from_addresses(addresses: &[String]) -> Vec<IngressLoadBalancerIngress> {
 
 /// The status entries for a published Service: its load-balancer ingress
 /// points, then its `spec.externalIPs`.
-pub fn from_service(service: &Service) -> Vec<IngressLoadBalancerIngress> {
+pub(crate) fn from_service(service: &Service) -> Vec<IngressLoadBalancerIngress> {
     let mut out: Vec<IngressLoadBalancerIngress> = service
         .status
         .as_ref()
@@ -79,7 +79,7 @@ pub fn from_service(service: &Service) -> Vec<IngressLoadBalancerIngress> {
 }
 
 /// The status entries currently on an Ingress.
-pub fn current(ingress: &Ingress) -> Vec<IngressLoadBalancerIngress> {
+pub(crate) fn current(ingress: &Ingress) -> Vec<IngressLoadBalancerIngress> {
     ingress
         .status
         .as_ref()
@@ -114,7 +114,7 @@ async fn desired(
 
 /// One pass: patch every served Ingress whose status differs. Returns how
 /// many were written.
-pub async fn sync(
+pub(crate) async fn sync(
     client: &Client,
     target: &PublishTarget,
     snapshot: &Snapshot,

@@ -45,7 +45,7 @@ impl TlsHosts {
 
 /// Parse a `kubernetes.io/tls` Secret. `Err((field, reason))`; the reason
 /// never contains key material.
-pub fn parse_tls_secret(
+pub(crate) fn parse_tls_secret(
     secret: &Secret,
     provider: &CryptoProvider,
 ) -> Result<ParsedKey, (String, String)> {
@@ -234,7 +234,7 @@ pub(crate) fn compile(
 }
 
 /// A parsed key and the SHA-256 of its leaf certificate.
-pub type ParsedKey = (Arc<CertifiedKey>, [u8; 32]);
+pub(crate) type ParsedKey = (Arc<CertifiedKey>, [u8; 32]);
 /// A diagnostic about the Secret itself (when it exists), and a reason
 /// for the object that referred to it.
 type LoadError = (Option<Diagnostic>, String);

@@ -42,7 +42,7 @@ use kube::runtime::watcher;
 use kube::Client;
 use tokio::sync::{watch as channel, Notify};
 
-pub use backoff::Backoff;
+pub(crate) use backoff::Backoff;
 
 use super::Publish;
 use crate::compile::{compile, CompileOptions, Diagnostic};
