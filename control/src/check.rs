@@ -55,7 +55,7 @@ fn counts(s: &Snapshot) -> String {
 
 /// Append the description of `table` and `diagnostics` to `out`; returns
 /// (errors, warnings).
-pub fn describe(
+pub(crate) fn describe(
     table: &RouteTable,
     diagnostics: &[Diagnostic],
     out: &mut String,

@@ -11,36 +11,40 @@ use kube::api::{Api, PostParams};
 use kube::Client;
 
 use crate::compile::{Diagnostic, Severity};
-use crate::provider::kube::Compiled;
+use crate::snapshot::Snapshot;
 
 /// `reason` of the Events we create.
-pub const REASON_INVALID: &str = "InvalidIngress";
-pub const REASON_WARNING: &str = "IngressWarning";
+pub(crate) const REASON_INVALID: &str = "InvalidIngress";
+pub(crate) const REASON_WARNING: &str = "IngressWarning";
 /// `source.component` / `reportingComponent`.
-pub const COMPONENT: &str = "ringress";
+pub(crate) const COMPONENT: &str = "ringress";
 
 /// (namespace, name, uid, field, reason): one reported problem.
 type Problem = (String, String, String, String, String);
 
-pub struct EventRecorder {
+pub(crate) struct EventRecorder {
     client: Client,
     instance: String,
     reported: HashSet<Problem>,
 }
 
 impl EventRecorder {
-    pub fn new(client: Client, instance: String) -> Self {
+    pub(crate) fn new(client: Client, instance: String) -> Self {
         Self { client, instance, reported: HashSet::new() }
     }
 
     /// Create an Event for every Ingress diagnostic not reported yet;
     /// returns how many were created.
-    pub(crate) async fn record(&mut self, compiled: &Compiled) -> usize {
+    pub(crate) async fn record(
+        &mut self,
+        diagnostics: &[Diagnostic],
+        snapshot: &Snapshot,
+    ) -> usize {
         let mut now_present = HashSet::new();
         let mut created = 0;
-        for d in compiled.diagnostics.iter().filter(|d| d.kind == "Ingress") {
+        for d in diagnostics.iter().filter(|d| d.kind == "Ingress") {
             let (Some(ns), Some(name)) = (&d.namespace, &d.name) else { continue };
-            let ingress = compiled.snapshot.ingresses.iter().map(|i| &i.object).find(|i| {
+            let ingress = snapshot.ingresses.iter().map(|i| &i.object).find(|i| {
                 i.metadata.namespace.as_deref() == Some(ns)
                     && i.metadata.name.as_deref() == Some(name)
             });

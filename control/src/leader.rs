@@ -65,14 +65,14 @@ struct Observed {
     at: Instant,
 }
 
-pub struct Elector {
+pub(crate) struct Elector {
     api: Api<Lease>,
     config: LeaseConfig,
     observed: Option<Observed>,
 }
 
 impl Elector {
-    pub fn new(client: Client, config: LeaseConfig) -> Self {
+    pub(crate) fn new(client: Client, config: LeaseConfig) -> Self {
         Self { api: Api::namespaced(client, &config.namespace), config, observed: None }
     }
 
@@ -81,7 +81,7 @@ impl Elector {
     }
 
     /// One round: acquire or renew. `Ok(true)` when we hold the Lease.
-    pub async fn try_acquire_or_renew(&mut self) -> Result<bool, kube::Error> {
+    pub(crate) async fn try_acquire_or_renew(&mut self) -> Result<bool, kube::Error> {
         let now = MicroTime(Timestamp::now());
         let me = self.config.identity.clone();
         let Some(mut lease) = self.api.get_opt(&self.config.name).await? else {
@@ -138,7 +138,7 @@ impl Elector {
 
     /// Give the Lease up if we hold it: empty holder, so a follower takes
     /// over at its next retry instead of waiting for the lease to expire.
-    pub async fn release(&mut self) -> Result<(), kube::Error> {
+    pub(crate) async fn release(&mut self) -> Result<(), kube::Error> {
         let Some(mut lease) = self.api.get_opt(&self.config.name).await? else { return Ok(()) };
         let spec = lease.spec.clone().unwrap_or_default();
         if spec.holder_identity.as_deref() != Some(self.config.identity.as_str()) {
@@ -156,7 +156,7 @@ impl Elector {
 
 /// Run the election until `stop` changes (or its sender is dropped),
 /// reporting leadership on `leader`. Releases the Lease on the way out.
-pub async fn run(
+pub(crate) async fn run(
     client: Client,
     config: LeaseConfig,
     leader: watch::Sender<bool>,

@@ -16,7 +16,7 @@ use serde_json::Value;
 use crate::compile::{Diagnostic, Severity};
 use crate::snapshot::{Origin, Snapshot, Sourced};
 
-pub const TLS_SECRET_TYPE: &str = "kubernetes.io/tls";
+pub(crate) const TLS_SECRET_TYPE: &str = "kubernetes.io/tls";
 
 /// Parse YAML text (one or more documents) into `snapshot`. `file` names
 /// the origin in diagnostics.
@@ -51,7 +51,11 @@ pub fn parse_str(text: &str, file: Option<&Path>, snapshot: &mut Snapshot) -> Ve
 }
 
 /// Parse concatenated JSON documents into `snapshot`.
-pub fn parse_json_str(text: &str, file: Option<&Path>, snapshot: &mut Snapshot) -> Vec<Diagnostic> {
+pub(crate) fn parse_json_str(
+    text: &str,
+    file: Option<&Path>,
+    snapshot: &mut Snapshot,
+) -> Vec<Diagnostic> {
     let mut diagnostics = Vec::new();
     let stream = serde_json::Deserializer::from_str(text).into_iter::<Value>();
     for (document, value) in stream.enumerate() {
@@ -226,7 +230,7 @@ fn decode<T: DeserializeOwned>(json: Value) -> Result<T, (String, String)> {
 
 /// Report and drop objects defined twice (same kind, namespace and name);
 /// the first definition read stays.
-pub fn dedup(snapshot: &mut Snapshot) -> Vec<Diagnostic> {
+pub(crate) fn dedup(snapshot: &mut Snapshot) -> Vec<Diagnostic> {
     let mut diagnostics = Vec::new();
     dedup_kind(&mut snapshot.ingresses, "Ingress", |o| &o.metadata, &mut diagnostics);
     dedup_kind(&mut snapshot.ingress_classes, "IngressClass", |o| &o.metadata, &mut diagnostics);

@@ -27,7 +27,7 @@ pub struct Sourced<T> {
 }
 
 impl<T> Sourced<T> {
-    pub fn new(object: T) -> Self {
+    pub(crate) fn new(object: T) -> Self {
         Self { object, origin: None }
     }
 }

@@ -5,17 +5,12 @@
 //! Ingresses of other classes are never touched.
 
 use std::net::IpAddr;
-use std::sync::atomic::Ordering;
-use std::sync::Arc;
 
 use k8s_openapi::api::core::v1::Service;
 use k8s_openapi::api::networking::v1::{Ingress, IngressLoadBalancerIngress};
 use kube::api::{Api, Patch, PatchParams};
 use kube::Client;
-use tokio::sync::watch;
 
-use crate::events::EventRecorder;
-use crate::provider::kube::{Compiled, KubeConfig};
 use crate::snapshot::Snapshot;
 
 /// Where the addresses in Ingress status come from.
@@ -44,7 +39,7 @@ impl PublishTarget {
 }
 
 /// The status entries for `--publish-address` values.
-pub fn from_addresses(addresses: &[String]) -> Vec<IngressLoadBalancerIngress> {
+pub(crate) fn from_addresses(addresses: &[String]) -> Vec<IngressLoadBalancerIngress> {
     addresses
         .iter()
         .map(|a| match a.parse::<IpAddr>() {
@@ -58,7 +53,7 @@ pub fn from_addresses(addresses: &[String]) -> Vec<IngressLoadBalancerIngress> {
 
 /// The status entries for a published Service: its load-balancer ingress
 /// points, then its `spec.externalIPs`.
-pub fn from_service(service: &Service) -> Vec<IngressLoadBalancerIngress> {
+pub(crate) fn from_service(service: &Service) -> Vec<IngressLoadBalancerIngress> {
     let mut out: Vec<IngressLoadBalancerIngress> = service
         .status
         .as_ref()
@@ -84,7 +79,7 @@ pub fn from_service(service: &Service) -> Vec<IngressLoadBalancerIngress> {
 }
 
 /// The status entries currently on an Ingress.
-pub fn current(ingress: &Ingress) -> Vec<IngressLoadBalancerIngress> {
+pub(crate) fn current(ingress: &Ingress) -> Vec<IngressLoadBalancerIngress> {
     ingress
         .status
         .as_ref()
@@ -119,7 +114,7 @@ async fn desired(
 
 /// One pass: patch every served Ingress whose status differs. Returns how
 /// many were written.
-pub async fn sync(
+pub(crate) async fn sync(
     client: &Client,
     target: &PublishTarget,
     snapshot: &Snapshot,
@@ -157,46 +152,6 @@ pub async fn sync(
     match first_error {
         Some(e) => Err(e),
         None => Ok(written),
-    }
-}
-
-/// The leader's writer: after each compile, on becoming leader, and every
-/// `status_resync`, write status and Events if we lead.
-pub(crate) async fn run_writer(
-    client: Client,
-    config: KubeConfig,
-    mut leader: watch::Receiver<bool>,
-    mut compiled: watch::Receiver<Arc<Compiled>>,
-) {
-    let identity = config.election.as_ref().map(|e| e.identity.clone()).unwrap_or_default();
-    let mut events = EventRecorder::new(client.clone(), identity);
-    let stats = config.stats.clone();
-    loop {
-        tokio::select! {
-            r = leader.changed() => if r.is_err() { return },
-            r = compiled.changed() => if r.is_err() { return },
-            _ = tokio::time::sleep(config.status_resync) => {}
-        }
-        let leading = *leader.borrow_and_update();
-        stats.leader.store(leading, Ordering::Relaxed);
-        if !leading || !stats.is_synced() {
-            continue;
-        }
-        let current = compiled.borrow_and_update().clone();
-        if let Some(target) = &config.publish {
-            match sync(&client, target, &current.snapshot, &config.compile).await {
-                Ok(n) => {
-                    stats.status_updates.fetch_add(n as u64, Ordering::Relaxed);
-                    stats.status_passes.fetch_add(1, Ordering::Relaxed);
-                }
-                Err(error) => {
-                    stats.status_errors.fetch_add(1, Ordering::Relaxed);
-                    tracing::warn!(%error, "writing Ingress status failed; retrying later");
-                }
-            }
-        }
-        let created = events.record(&current).await;
-        stats.events_created.fetch_add(created as u64, Ordering::Relaxed);
     }
 }
 

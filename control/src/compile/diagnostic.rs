@@ -31,7 +31,7 @@ pub struct Diagnostic {
 
 impl Diagnostic {
     /// A diagnostic about an object with metadata `meta`.
-    pub fn about(
+    pub(crate) fn about(
         severity: Severity,
         kind: &str,
         meta: &ObjectMeta,

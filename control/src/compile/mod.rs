@@ -7,11 +7,13 @@
 //! - `rules`: hosts, paths, default backends, conflicts, https redirects.
 //! - `backend`: Service port → EndpointSlice port → ready endpoints.
 //! - `tls`: `spec.tls` hosts → Secrets → parsed certificates.
+//! - `host`: the `host` syntax both `rules` and `tls` parse.
 //! - `diagnostic`: [`Diagnostic`] and how it prints.
 
 mod backend;
 mod class;
 mod diagnostic;
+mod host;
 mod rules;
 mod tls;
 

@@ -10,7 +10,7 @@ use k8s_openapi::api::networking::v1::Ingress;
 use rustls::crypto::CryptoProvider;
 use rustls::sign::CertifiedKey;
 
-use super::rules::parse_host;
+use super::host::parse_host;
 use super::{namespace_of, namespaced, CompileOptions, Diagnostic, Severity};
 use crate::snapshot::{Snapshot, Sourced};
 use crate::table::{Certificate, HostMatch, RouteTable};
@@ -45,7 +45,7 @@ impl TlsHosts {
 
 /// Parse a `kubernetes.io/tls` Secret. `Err((field, reason))`; the reason
 /// never contains key material.
-pub fn parse_tls_secret(
+pub(crate) fn parse_tls_secret(
     secret: &Secret,
     provider: &CryptoProvider,
 ) -> Result<ParsedKey, (String, String)> {
@@ -234,7 +234,7 @@ pub(crate) fn compile(
 }
 
 /// A parsed key and the SHA-256 of its leaf certificate.
-pub type ParsedKey = (Arc<CertifiedKey>, [u8; 32]);
+pub(crate) type ParsedKey = (Arc<CertifiedKey>, [u8; 32]);
 /// A diagnostic about the Secret itself (when it exists), and a reason
 /// for the object that referred to it.
 type LoadError = (Option<Diagnostic>, String);

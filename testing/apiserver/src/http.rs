@@ -3,19 +3,16 @@
 use std::convert::Infallible;
 use std::sync::Arc;
 
-use bytes::Bytes;
-use http_body_util::combinators::BoxBody;
-use http_body_util::{BodyExt, Full};
+use http_body_util::BodyExt;
 use hyper::body::Incoming;
 use hyper::{Method, Request, Response};
 use hyper_util::rt::TokioIo;
 use serde_json::{json, Value};
 use tokio::net::TcpListener;
 
-use crate::store::{merge_patch, Refusal, Resource, Selector};
+use crate::response::{json_response, status_response, Body};
+use crate::store::{merge_patch, Refusal, Resource, Selector, Selectors};
 use crate::{RequestRecord, Shared, Signal};
-
-pub(crate) type Body = BoxBody<Bytes, std::io::Error>;
 
 pub(crate) async fn accept_loop(listener: TcpListener, shared: Arc<Shared>) {
     loop {
@@ -98,23 +95,6 @@ fn decode(s: &str) -> String {
         i += 1;
     }
     String::from_utf8_lossy(&out).into_owned()
-}
-
-pub(crate) fn json_response(status: u16, value: &Value) -> Response<Body> {
-    let body = Full::new(Bytes::from(value.to_string())).map_err(|never| match never {}).boxed();
-    Response::builder()
-        .status(status)
-        .header("content-type", "application/json")
-        .body(body)
-        .expect("static response parts are valid")
-}
-
-pub(crate) fn status_response(code: u16, reason: &str, message: &str) -> Response<Body> {
-    json_response(
-        code,
-        &json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
-                "message": message, "reason": reason, "code": code}),
-    )
 }
 
 fn refusal(r: Refusal) -> Response<Body> {
@@ -277,18 +257,6 @@ fn strip_directives(v: &mut Value) {
         }
         Value::Array(items) => items.iter_mut().for_each(strip_directives),
         _ => {}
-    }
-}
-
-pub(crate) struct Selectors {
-    pub(crate) labels: Selector,
-    pub(crate) fields: Selector,
-}
-
-impl Selectors {
-    pub(crate) fn matches(&self, object: &Value) -> bool {
-        self.labels.matches(|k| crate::store::label_of(object, k))
-            && self.fields.matches(|k| crate::store::field_of(object, k))
     }
 }
 

@@ -16,6 +16,8 @@
 //! - `watch`: newline-delimited JSON watch events over chunked transfer,
 //!   BOOKMARKs, `timeoutSeconds`, and the 410 `ERROR` event for an expired
 //!   resourceVersion (HTTP 200, as the real API server answers).
+//! - `response`: the JSON and `Status` response bodies `http` and `watch`
+//!   both answer with.
 //!
 //! Faults are injected through [`ApiServer`]: [`ApiServer::expire`],
 //! [`ApiServer::drop_watches`], [`ApiServer::fail_next`],
@@ -23,6 +25,7 @@
 
 mod discovery;
 mod http;
+mod response;
 pub mod store;
 mod watch;
 

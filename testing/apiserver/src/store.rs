@@ -324,6 +324,18 @@ pub fn merge_patch(target: &mut Value, patch: &Value) {
     }
 }
 
+/// The label and field selectors of one list or watch request.
+pub(crate) struct Selectors {
+    pub(crate) labels: Selector,
+    pub(crate) fields: Selector,
+}
+
+impl Selectors {
+    pub(crate) fn matches(&self, object: &Value) -> bool {
+        self.labels.matches(|k| label_of(object, k)) && self.fields.matches(|k| field_of(object, k))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -12,8 +12,8 @@ use hyper::Response;
 use serde_json::{json, Value};
 use tokio::sync::broadcast::error::RecvError;
 
-use crate::http::{json_response, Body, Selectors};
-use crate::store::Resource;
+use crate::response::{json_response, Body};
+use crate::store::{Resource, Selectors};
 use crate::{Shared, Signal};
 
 type Chunk = Result<Frame<Bytes>, std::io::Error>;

@@ -4,7 +4,7 @@ use std::hash::{BuildHasher, Hasher};
 use std::time::Duration;
 
 #[derive(Debug, Clone)]
-pub struct Backoff {
+pub(crate) struct Backoff {
     initial: Duration,
     max: Duration,
     next: Duration,
@@ -13,14 +13,14 @@ pub struct Backoff {
 }
 
 impl Backoff {
-    pub fn new(initial: Duration, max: Duration) -> Self {
+    pub(crate) fn new(initial: Duration, max: Duration) -> Self {
         let initial = initial.min(max);
         Self { initial, max, next: initial, seed: Default::default(), draws: 0 }
     }
 
     /// The pause before the next retry: doubles each time up to `max`, with
     /// up to a quarter added at random so replicas do not retry in step.
-    pub fn next_delay(&mut self) -> Duration {
+    pub(crate) fn next_delay(&mut self) -> Duration {
         let base = self.next;
         self.next = (self.next * 2).min(self.max);
         self.draws += 1;
@@ -31,7 +31,7 @@ impl Backoff {
     }
 
     /// Progress was made: start again from `initial`.
-    pub fn reset(&mut self) {
+    pub(crate) fn reset(&mut self) {
         self.next = self.initial;
     }
 }

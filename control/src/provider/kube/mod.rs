@@ -26,6 +26,7 @@
 mod backoff;
 mod fingerprint;
 mod watch;
+mod writer;
 
 use std::future::Future;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -41,7 +42,7 @@ use kube::runtime::watcher;
 use kube::Client;
 use tokio::sync::{watch as channel, Notify};
 
-pub use backoff::Backoff;
+pub(crate) use backoff::Backoff;
 
 use super::Publish;
 use crate::compile::{compile, CompileOptions, Diagnostic};
@@ -357,8 +358,7 @@ pub async fn run<P: Publish>(
         let (leader_tx, leader_rx) = channel::channel(false);
         let task = tokio::spawn(crate::leader::run(client.clone(), lease, leader_tx, stop_rx));
         election = Some(AbortOnDrop(Some(task)));
-        let writer =
-            crate::status::run_writer(client.clone(), config.clone(), leader_rx, compiled_rx);
+        let writer = writer::run_writer(client.clone(), config.clone(), leader_rx, compiled_rx);
         tasks.spawn(writer);
     }
 
