@@ -44,10 +44,12 @@ pub mod http;
 pub mod kubernetes;
 pub mod listen;
 pub mod metrics;
+pub mod proxy_protocol;
 #[allow(unsafe_code)] // a recycled block holds a future in place (raw allocation)
 pub mod recycle;
 pub mod serve;
 pub mod stream;
 pub mod tls;
+pub mod trust;
 pub mod upstream;
 pub mod worker;
