@@ -22,6 +22,10 @@
 //!   validation, head rewriting, the proxy's own responses).
 //! - [`error`]: the one error type, its source, status and label.
 //! - [`upstream`]: per-worker connection pool, endpoint choice, connect.
+//! - [`proxy_protocol`]: the PROXY protocol header (v1, v2) a load
+//!   balancer sends first, parsed without allocating.
+//! - [`trust`]: `--trusted-proxies`, and the client address a request's
+//!   `X-Forwarded-For` gives when its peer is trusted.
 //! - [`tls`]: TLS termination (certificates by SNI from the table).
 //! - [`stream`]: what a downstream stream (TCP, TLS) must offer, and its
 //!   promise about cancelled operations.

@@ -292,7 +292,9 @@ fn parse_v2(buf: &[u8]) -> Result<Option<(ProxyHeader, usize)>, ProxyProtocolErr
         return peer(Version::V2);
     }
     let (source, destination) = if address_len == 12 {
-        let ip = |at: usize| IpAddr::V4(Ipv4Addr::new(block[at], block[at + 1], block[at + 2], block[at + 3]));
+        let ip = |at: usize| {
+            IpAddr::V4(Ipv4Addr::new(block[at], block[at + 1], block[at + 2], block[at + 3]))
+        };
         (ip(0), ip(4))
     } else {
         let ip = |at: usize| {

@@ -170,9 +170,10 @@ impl FromStr for Cidr {
                 .ok_or_else(|| TrustError::Prefix { entry: entry.to_owned(), max })?,
         };
         let cidr = match addr {
-            IpAddr::V6(v6) if prefix >= 96 && v6.to_ipv4_mapped().is_some() => {
-                Cidr { addr: IpAddr::V4(v6.to_ipv4_mapped().expect("checked")), prefix: prefix - 96 }
-            }
+            IpAddr::V6(v6) if prefix >= 96 && v6.to_ipv4_mapped().is_some() => Cidr {
+                addr: IpAddr::V4(v6.to_ipv4_mapped().expect("checked")),
+                prefix: prefix - 96,
+            },
             _ => Cidr { addr, prefix },
         };
         let network = match cidr.addr {

@@ -208,7 +208,10 @@ fn v2_unspec_and_unix_families_use_the_peer() {
     assert_eq!(ok(&v2(0x21, 0x00, &[])).0.addresses, Addresses::Peer);
     for family in [0x31, 0x32] {
         let buf = v2(0x21, family, &[b'/'; 216]);
-        assert_eq!(ok(&buf), (ProxyHeader { version: Version::V2, addresses: Addresses::Peer }, buf.len()));
+        assert_eq!(
+            ok(&buf),
+            (ProxyHeader { version: Version::V2, addresses: Addresses::Peer }, buf.len())
+        );
         assert_eq!(parse(&v2(0x21, family, &[b'/'; 215])), Err(E::V2AddressLength(215)));
     }
 }

@@ -39,7 +39,9 @@ fn bad_entries_are_named_in_the_error() {
         "10.0.0.0/8,example.com".parse::<TrustedProxies>(),
         Err(TrustError::Address("example.com".into()))
     );
-    for (entry, max) in [("10.0.0.0/33", 32), ("10.0.0.0/+8", 32), ("fd00::/129", 128), ("::/", 128)] {
+    for (entry, max) in
+        [("10.0.0.0/33", 32), ("10.0.0.0/+8", 32), ("fd00::/129", 128), ("::/", 128)]
+    {
         assert_eq!(
             entry.parse::<TrustedProxies>(),
             Err(TrustError::Prefix { entry: entry.into(), max }),
@@ -47,7 +49,10 @@ fn bad_entries_are_named_in_the_error() {
         );
     }
     let e = "10.1.2.3/8".parse::<TrustedProxies>().unwrap_err();
-    assert_eq!(e, TrustError::HostBits { entry: "10.1.2.3/8".into(), network: "10.0.0.0/8".into() });
+    assert_eq!(
+        e,
+        TrustError::HostBits { entry: "10.1.2.3/8".into(), network: "10.0.0.0/8".into() }
+    );
     assert_eq!(
         e.to_string(),
         "trusted proxy `10.1.2.3/8`: bits set after the prefix; the network is 10.0.0.0/8"
