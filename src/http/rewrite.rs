@@ -220,7 +220,7 @@ pub fn write_upstream_request_head(
     out.extend_from_slice(b" HTTP/1.1\r\n");
     let untrusted = matches!(ctx.trust, Trust::Untrusted);
     for (i, h) in head.headers().iter().enumerate() {
-        if !head.drop.contains(i) && !(untrusted && is_forwarded(h.name.get(src))) {
+        if !(head.drop.contains(i) || untrusted && is_forwarded(h.name.get(src))) {
             out.extend_from_slice(h.name.get(src));
             out.extend_from_slice(b": ");
             out.extend_from_slice(h.value.get(src));
