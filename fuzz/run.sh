@@ -48,8 +48,11 @@ for target in "${targets[@]}"; do
   seeds=fuzz/corpus/$target
   work=fuzz/work/$target
   mkdir -p "$work"
-  dict=()
-  [ "$target" != chunked ] && dict=(-dict=fuzz/http.dict)
+  case $target in
+    chunked) dict=() ;;
+    proxy_protocol) dict=(-dict=fuzz/proxy.dict) ;;
+    *) dict=(-dict=fuzz/http.dict) ;;
+  esac
   log=fuzz/work/$target.log
   echo "fuzz: $target for $seconds s (log: $log)"
   # New inputs go to the first directory, never to the committed seeds.

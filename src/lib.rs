@@ -35,6 +35,10 @@
 //!   validation, head rewriting, the proxy's own responses).
 //! - [`error`]: the one error type, its source, status and label.
 //! - [`upstream`]: per-worker connection pool, endpoint choice, connect.
+//! - [`proxy_protocol`]: the PROXY protocol header (v1, v2) a load
+//!   balancer sends first, parsed without allocating.
+//! - [`trust`]: `--trusted-proxies`, and the client address a request's
+//!   `X-Forwarded-For` gives when its peer is trusted.
 //! - [`tls`]: TLS termination (certificates by SNI from the table).
 //! - [`stream`]: what a downstream stream (TCP, TLS) must offer, and its
 //!   promise about cancelled operations.
@@ -59,11 +63,13 @@ pub mod listen;
 pub mod local;
 pub mod manifests;
 pub mod metrics;
+pub mod proxy_protocol;
 #[allow(unsafe_code)] // a recycled block holds a future in place (raw allocation)
 pub mod recycle;
 pub mod serve;
 pub mod stream;
 pub mod tls;
+pub mod trust;
 pub mod upstream;
 pub mod worker;
 

@@ -6,8 +6,8 @@ messages of each shape the codec knows plus the refused ones the unit and
 data-plane tests check (request smuggling: duplicate or differing
 Content-Length, Content-Length with Transfer-Encoding, codings other than
 one final chunked, obs-fold, bare LF and CR, bad bytes in names and values,
-bad chunk sizes), and the dot-segment and escape cases of path
-normalisation. libFuzzer mutates from these; findings of long runs go to
+bad chunk sizes), the PROXY protocol headers of the parser's tests, and
+the dot-segment and escape cases of path normalisation. libFuzzer mutates from these; findings of long runs go to
 fuzz/work/, not here.
 """
 import os
@@ -201,6 +201,38 @@ SPLITS = {
     "-mixed": b"\x03\x00\x02\x06",  # pieces of 1, 3, 7 bytes
 }
 
+def proxy_v2(ver_cmd, family, body):
+    return (b"\r\n\r\n\x00\r\nQUIT\n" + bytes([ver_cmd, family])
+            + len(body).to_bytes(2, "big") + body)
+
+
+V4_BLOCK = bytes([192, 0, 2, 1, 198, 51, 100, 2]) + (51234).to_bytes(2, "big") + (443).to_bytes(2, "big")
+V6_BLOCK = bytes(range(16)) + bytes(range(16, 32)) + (1).to_bytes(2, "big") + (65535).to_bytes(2, "big")
+PROXY_HEADERS = {
+    # Accepted shapes, each followed by the payload a connection carries.
+    "v1-tcp4": b"PROXY TCP4 192.0.2.1 198.51.100.2 51234 443\r\nGET / HTTP/1.1\r\n\r\n",
+    "v1-tcp6": b"PROXY TCP6 2001:db8::1 ::ffff:198.51.100.2 0 65535\r\n\x16\x03\x01",
+    "v1-unknown": b"PROXY UNKNOWN\r\n",
+    "v1-unknown-rest": b"PROXY UNKNOWN ffff::1 anything 1 2\r\n",
+    "v2-tcp4": proxy_v2(0x21, 0x11, V4_BLOCK) + b"GET / HTTP/1.1\r\n",
+    "v2-tcp6": proxy_v2(0x21, 0x21, V6_BLOCK),
+    "v2-tcp4-tlvs": proxy_v2(0x21, 0x11, V4_BLOCK + b"\xea\x00\x04vpce\x04\x00\x00\x01\x00\x02h2"),
+    "v2-local": proxy_v2(0x20, 0x00, b""),
+    "v2-unspec": proxy_v2(0x21, 0x00, b""),
+    "v2-unix": proxy_v2(0x21, 0x31, b"/" * 216),
+    # Refused ones.
+    "v1-bare-lf": b"PROXY TCP4 1.2.3.4 5.6.7.8 1 2\n",
+    "v1-too-long": b"PROXY UNKNOWN " + b"x" * 100 + b"\r\n",
+    "v1-port-range": b"PROXY TCP4 1.2.3.4 5.6.7.8 65536 2\r\n",
+    "v1-family-mismatch": b"PROXY TCP4 ::1 5.6.7.8 1 2\r\n",
+    "v2-udp": proxy_v2(0x21, 0x12, V4_BLOCK),
+    "v2-short-block": proxy_v2(0x21, 0x21, V4_BLOCK),
+    "v2-tlv-overrun": proxy_v2(0x21, 0x11, V4_BLOCK + b"\xea\x00\x09v"),
+    "v2-version-1": proxy_v2(0x11, 0x11, V4_BLOCK),
+    "v2-oversized": proxy_v2(0x21, 0x11, V4_BLOCK)[:14] + b"\xff\xff",
+    "http-request": b"GET / HTTP/1.1\r\nHost: a\r\n\r\n",
+}
+
 
 def write(target, seeds):
     path = os.path.join(CORPUS, target)
@@ -214,6 +246,7 @@ def write(target, seeds):
 write("request_head", REQUESTS)
 write("response_head", RESPONSES)
 write("normalize_path", PATHS)
+write("proxy_protocol", PROXY_HEADERS)
 chunked = {}
 for name, body in CHUNKED_BODIES.items():
     for suffix, prefix in SPLITS.items():

@@ -14,7 +14,8 @@
 //! - [`framing`]: [`BodyFraming`], [`ResponseFraming`], Content-Length and
 //!   Transfer-Encoding validation.
 //! - [`chunked`]: the incremental chunked-body validator [`ChunkedState`].
-//! - [`rewrite`]: [`write_upstream_request_head`] and
+//! - [`rewrite`]: [`write_upstream_request_head`] (forwarding headers by
+//!   the peer's trust, [`ForwardContext`]) and
 //!   [`write_downstream_response_head`].
 //! - [`scan`]: [`HeadScan`], when to re-run the parser on a trickling head.
 //! - [`normalize`]: [`normalize::normalize_path`], the path routed on and

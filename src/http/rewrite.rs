@@ -6,35 +6,91 @@
 
 use std::io::Write;
 use std::net::IpAddr;
+use std::sync::Arc;
 
+use super::fields::{classify, Known};
 use super::{BodyFraming, RequestHead, ResponseFraming, ResponseHead, TargetForm};
+use crate::trust::TrustedProxies;
 
 /// Longest textual IPv6 address (with an embedded IPv4 part).
 const IP_TEXT_MAX: usize = 45;
 
 /// What the upstream request head says about the downstream connection.
-/// Built once per downstream connection; the client address and listener
-/// port are rendered to text here, not per request.
-#[derive(Clone, Copy, Debug)]
+/// Built once per downstream connection: the peer address and listener
+/// port are rendered to text, and the peer is checked against the trusted
+/// proxies, here, not per request. Cloning it costs one reference count
+/// at most, and nothing allocates.
+#[derive(Clone, Debug)]
 pub struct ForwardContext {
     ip: [u8; IP_TEXT_MAX],
     ip_len: u8,
     port: [u8; 5],
     port_len: u8,
     https: bool,
+    peer: IpAddr,
+    trust: Trust,
+}
+
+/// How far the downstream peer's forwarding headers are believed.
+#[derive(Clone, Debug)]
+enum Trust {
+    /// Received `X-Forwarded-For` appended to, `X-Real-IP` the peer,
+    /// `Forwarded` passed: how requests were forwarded before trusted
+    /// proxies existed, kept by [`ForwardContext::new`] until the listeners
+    /// build their contexts with [`ForwardContext::for_peer`].
+    Unchecked,
+    /// The peer is the client: its forwarding headers are replaced.
+    Untrusted,
+    /// The peer is a trusted proxy: its forwarding headers are believed,
+    /// and the client is found in `X-Forwarded-For` with this set.
+    Trusted(Arc<TrustedProxies>),
 }
 
 impl ForwardContext {
     /// `client`: the downstream peer (IPv4-mapped IPv6 shown as IPv4);
     /// `listener_port`: the port the client connected to; `https`: whether
-    /// the connection is TLS.
+    /// the connection is TLS. Received `X-Forwarded-For` values are kept
+    /// and appended to, unchecked; [`ForwardContext::for_peer`] is the
+    /// form that decides by `--trusted-proxies`.
     pub fn new(client: IpAddr, listener_port: u16, https: bool) -> Self {
-        let mut ctx =
-            ForwardContext { ip: [0; IP_TEXT_MAX], ip_len: 0, port: [0; 5], port_len: 0, https };
-        let mut cursor: &mut [u8] = &mut ctx.ip;
-        if write!(cursor, "{}", client.to_canonical()).is_ok() {
-            ctx.ip_len = (IP_TEXT_MAX - cursor.len()) as u8;
-        }
+        Self::build(client, listener_port, https, Trust::Unchecked)
+    }
+
+    /// The context for a connection from `peer` (the TCP peer, or the
+    /// address a PROXY protocol header carried), given the trusted proxy
+    /// set. A peer outside it is the client: its `X-Forwarded-For`,
+    /// `-Proto`, `-Host`, `-Port`, `X-Real-IP` and `Forwarded` lines are
+    /// not forwarded, and the upstream sees `X-Forwarded-For: <peer>`. A
+    /// peer inside it has `X-Forwarded-For` appended to, its
+    /// `X-Forwarded-Proto`, `-Host` and `-Port` and `Forwarded` passed, and
+    /// `X-Real-IP` set to the client address found by
+    /// [`TrustedProxies::client_address`].
+    pub fn for_peer(
+        peer: IpAddr,
+        trusted: &Arc<TrustedProxies>,
+        listener_port: u16,
+        https: bool,
+    ) -> Self {
+        let trust = if trusted.contains(peer) {
+            Trust::Trusted(Arc::clone(trusted))
+        } else {
+            Trust::Untrusted
+        };
+        Self::build(peer, listener_port, https, trust)
+    }
+
+    fn build(peer: IpAddr, listener_port: u16, https: bool, trust: Trust) -> Self {
+        let peer = peer.to_canonical();
+        let mut ctx = ForwardContext {
+            ip: [0; IP_TEXT_MAX],
+            ip_len: 0,
+            port: [0; 5],
+            port_len: 0,
+            https,
+            peer,
+            trust,
+        };
+        ctx.ip_len = ip_text(peer, &mut ctx.ip) as u8;
         let mut digits = itoa::Buffer::new();
         let port = digits.format(listener_port).as_bytes();
         ctx.port[..port.len()].copy_from_slice(port);
@@ -42,15 +98,90 @@ impl ForwardContext {
         ctx
     }
 
-    /// The client address as text.
+    /// The downstream peer's address as text.
     #[inline]
     pub fn client_ip(&self) -> &[u8] {
         &self.ip[..self.ip_len as usize]
     }
 
+    /// Whether the peer is a trusted proxy whose forwarding headers are
+    /// believed.
+    pub fn peer_trusted(&self) -> bool {
+        matches!(self.trust, Trust::Trusted(_))
+    }
+
+    /// The client address of a request parsed into `head` from `src`: the
+    /// peer, or for a trusted peer the address its `X-Forwarded-For`
+    /// names (see [`TrustedProxies::client_address`]).
+    pub fn client_address(&self, src: &[u8], head: &RequestHead) -> IpAddr {
+        match &self.trust {
+            Trust::Trusted(set) => set.client_address(self.peer, forwarded_for(src, head)),
+            Trust::Unchecked | Trust::Untrusted => self.peer,
+        }
+    }
+
     fn port(&self) -> &[u8] {
         &self.port[..self.port_len as usize]
     }
+}
+
+/// Writes `ip` as text into `out`, returning the length.
+fn ip_text(ip: IpAddr, out: &mut [u8; IP_TEXT_MAX]) -> usize {
+    let mut cursor: &mut [u8] = out;
+    match write!(cursor, "{ip}") {
+        Ok(()) => IP_TEXT_MAX - cursor.len(),
+        Err(_) => 0,
+    }
+}
+
+/// The values of the received `X-Forwarded-For` lines, in order.
+fn forwarded_for<'a>(
+    src: &'a [u8],
+    head: &'a RequestHead,
+) -> impl DoubleEndedIterator<Item = &'a [u8]> + 'a {
+    let lines = if head.forwarded_for.is_empty() { &[][..] } else { head.headers() };
+    lines
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| head.forwarded_for.contains(*i))
+        .map(|(_, h)| h.value.get(src))
+}
+
+/// The first received, non-empty `X-Forwarded-Proto`, `-Host` and `-Port`
+/// values (only looked for when the peer is trusted).
+#[derive(Default)]
+struct Received<'a> {
+    proto: Option<&'a [u8]>,
+    host: Option<&'a [u8]>,
+    port: Option<&'a [u8]>,
+}
+
+impl<'a> Received<'a> {
+    fn find(src: &'a [u8], head: &RequestHead) -> Self {
+        let mut r = Received::default();
+        for (i, h) in head.headers().iter().enumerate() {
+            if !head.drop.contains(i) {
+                continue;
+            }
+            let value = Some(h.value.get(src)).filter(|v| !v.is_empty());
+            let slot = match classify(h.name.get(src)) {
+                Known::XForwardedProto => &mut r.proto,
+                Known::XForwardedHost => &mut r.host,
+                Known::XForwardedPort => &mut r.port,
+                _ => continue,
+            };
+            if slot.is_none() {
+                *slot = value;
+            }
+        }
+        r
+    }
+}
+
+/// Whether a header name is `Forwarded` (RFC 7239).
+#[inline]
+fn is_forwarded(name: &[u8]) -> bool {
+    name.len() == 9 && name.eq_ignore_ascii_case(b"forwarded")
 }
 
 #[inline]
@@ -63,9 +194,12 @@ fn header(out: &mut Vec<u8>, name: &[u8], value: &[u8]) {
 /// Appends the upstream request head for `head` (parsed from `src`) to
 /// `out`: `METHOD target HTTP/1.1`, the kept header lines as received,
 /// `Host` from the authority for an absolute-form target (else the Host
-/// line passes unchanged; an empty one is added for HTTP/1.0 without Host), the framing line re-emitted canonically, then
-/// `X-Forwarded-For` (received values, then the client), `X-Forwarded-Proto`,
-/// `X-Forwarded-Host`, `X-Forwarded-Port`, `X-Real-IP`, and
+/// line passes unchanged; an empty one is added for HTTP/1.0 without
+/// Host), the framing line re-emitted canonically, then `X-Forwarded-For`,
+/// `X-Forwarded-Proto`, `X-Forwarded-Host`, `X-Forwarded-Port` and
+/// `X-Real-IP` as the peer's trust decides (see
+/// [`ForwardContext::for_peer`]; a received `Forwarded` line is dropped
+/// for an untrusted peer), and
 /// `Connection: keep-alive` (or `Connection: upgrade` for an upgrade, whose
 /// `Upgrade` line is kept, `Connection: upgrade, HTTP2-Settings` for an
 /// `h2c` one).
@@ -84,8 +218,9 @@ pub fn write_upstream_request_head(
         TargetForm::Origin | TargetForm::Asterisk => out.extend_from_slice(head.target(src)),
     }
     out.extend_from_slice(b" HTTP/1.1\r\n");
+    let untrusted = matches!(ctx.trust, Trust::Untrusted);
     for (i, h) in head.headers().iter().enumerate() {
-        if !head.drop.contains(i) {
+        if !(head.drop.contains(i) || untrusted && is_forwarded(h.name.get(src))) {
             out.extend_from_slice(h.name.get(src));
             out.extend_from_slice(b": ");
             out.extend_from_slice(h.value.get(src));
@@ -107,26 +242,31 @@ pub fn write_upstream_request_head(
         BodyFraming::Chunked => out.extend_from_slice(b"Transfer-Encoding: chunked\r\n"),
     }
     out.extend_from_slice(b"X-Forwarded-For: ");
-    if !head.forwarded_for.is_empty() {
-        for (i, h) in head.headers().iter().enumerate() {
-            let value = h.value.get(src);
-            if head.forwarded_for.contains(i) && !value.is_empty() {
-                out.extend_from_slice(value);
-                out.extend_from_slice(b", ");
-            }
+    if !untrusted {
+        for value in forwarded_for(src, head).filter(|v| !v.is_empty()) {
+            out.extend_from_slice(value);
+            out.extend_from_slice(b", ");
         }
     }
     out.extend_from_slice(ctx.client_ip());
-    out.extend_from_slice(if ctx.https {
-        b"\r\nX-Forwarded-Proto: https\r\n".as_slice()
-    } else {
-        b"\r\nX-Forwarded-Proto: http\r\n".as_slice()
-    });
-    if let Some(host) = host.filter(|h| !h.is_empty()) {
+    out.extend_from_slice(b"\r\n");
+    let received = match ctx.trust {
+        Trust::Trusted(_) => Received::find(src, head),
+        Trust::Unchecked | Trust::Untrusted => Received::default(),
+    };
+    let proto: &[u8] = if ctx.https { b"https" } else { b"http" };
+    header(out, b"X-Forwarded-Proto: ", received.proto.unwrap_or(proto));
+    if let Some(host) = received.host.or(host.filter(|h| !h.is_empty())) {
         header(out, b"X-Forwarded-Host: ", host);
     }
-    header(out, b"X-Forwarded-Port: ", ctx.port());
-    header(out, b"X-Real-IP: ", ctx.client_ip());
+    header(out, b"X-Forwarded-Port: ", received.port.unwrap_or(ctx.port()));
+    if ctx.peer_trusted() {
+        let mut text = [0; IP_TEXT_MAX];
+        let len = ip_text(ctx.client_address(src, head), &mut text);
+        header(out, b"X-Real-IP: ", &text[..len]);
+    } else {
+        header(out, b"X-Real-IP: ", ctx.client_ip());
+    }
     out.extend_from_slice(if head.upgrade && head.h2c {
         // Kept only with an h2c upgrade (see `upgrade::restrict_upgrade`),
         // and hop-by-hop: the Connection line names it (RFC 9113 §3.2).

@@ -204,3 +204,82 @@ fn rewrite_response_switching_protocols_says_upgrade() {
          Date: Sun, 22 Nov 2026 04:00:00 GMT\r\nServer: ringress\r\nConnection: upgrade\r\n\r\n"
     );
 }
+
+mod trust {
+    //! Forwarding headers by the peer's trust (`--trusted-proxies`).
+
+    use std::net::IpAddr;
+    use std::sync::Arc;
+
+    use super::upstream;
+    use crate::http::{parse_request_head, ForwardContext, HeadLimits};
+    use crate::trust::TrustedProxies;
+
+    const FORGED: &[u8] = b"GET / HTTP/1.1\r\nHost: a.example\r\n\
+        X-Forwarded-For: 6.6.6.6\r\nX-Forwarded-Proto: https\r\nX-Forwarded-Host: evil\r\n\
+        X-Forwarded-Port: 1\r\nX-Real-IP: 6.6.6.6\r\nForwarded: for=6.6.6.6\r\n\
+        forwarded: for=7.7.7.7\r\nAccept: */*\r\n\r\n";
+
+    fn ctx(peer: &str, trusted: &str) -> ForwardContext {
+        let set = Arc::new(if trusted.is_empty() {
+            TrustedProxies::NONE
+        } else {
+            trusted.parse().unwrap()
+        });
+        ForwardContext::for_peer(peer.parse::<IpAddr>().unwrap(), &set, 80, false)
+    }
+
+    #[test]
+    fn untrusted_peer_forwarding_headers_are_replaced_and_forwarded_dropped() {
+        for trusted in ["", "10.0.0.0/8"] {
+            let ctx = ctx("203.0.113.5", trusted);
+            assert!(!ctx.peer_trusted());
+            assert_eq!(
+                upstream(FORGED, &ctx),
+                "GET / HTTP/1.1\r\nHost: a.example\r\nAccept: */*\r\n\
+                 X-Forwarded-For: 203.0.113.5\r\nX-Forwarded-Proto: http\r\n\
+                 X-Forwarded-Host: a.example\r\nX-Forwarded-Port: 80\r\n\
+                 X-Real-IP: 203.0.113.5\r\nConnection: keep-alive\r\n\r\n",
+                "trusted: {trusted:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn trusted_peer_appends_and_real_ip_is_rightmost_untrusted() {
+        let src = b"GET / HTTP/1.1\r\nHost: a.example\r\n\
+            X-Forwarded-For: 6.6.6.6, 198.51.100.7\r\nX-Forwarded-For: 10.0.0.3\r\n\r\n";
+        let ctx = ctx("::ffff:10.0.0.2", "10.0.0.0/8");
+        assert!(ctx.peer_trusted());
+        let head = parse_request_head(src, &HeadLimits::DEFAULT).unwrap().unwrap();
+        assert_eq!(ctx.client_address(src, &head), "198.51.100.7".parse::<IpAddr>().unwrap());
+        assert_eq!(
+            upstream(src, &ctx),
+            "GET / HTTP/1.1\r\nHost: a.example\r\n\
+             X-Forwarded-For: 6.6.6.6, 198.51.100.7, 10.0.0.3, 10.0.0.2\r\n\
+             X-Forwarded-Proto: http\r\nX-Forwarded-Host: a.example\r\nX-Forwarded-Port: 80\r\n\
+             X-Real-IP: 198.51.100.7\r\nConnection: keep-alive\r\n\r\n"
+        );
+    }
+
+    #[test]
+    fn trusted_peer_passes_its_proto_host_port_and_forwarded() {
+        let ctx = ctx("10.0.0.2", "10.0.0.0/8");
+        assert_eq!(
+            upstream(FORGED, &ctx),
+            "GET / HTTP/1.1\r\nHost: a.example\r\nForwarded: for=6.6.6.6\r\n\
+             forwarded: for=7.7.7.7\r\nAccept: */*\r\n\
+             X-Forwarded-For: 6.6.6.6, 10.0.0.2\r\nX-Forwarded-Proto: https\r\n\
+             X-Forwarded-Host: evil\r\nX-Forwarded-Port: 1\r\n\
+             X-Real-IP: 6.6.6.6\r\nConnection: keep-alive\r\n\r\n"
+        );
+    }
+
+    #[test]
+    fn trusted_peer_without_forwarded_for_is_the_client() {
+        let src = b"GET / HTTP/1.1\r\nHost: a\r\n\r\n";
+        let out = upstream(src, &ctx("fd00::9", "fd00::/8"));
+        assert!(out.contains("X-Forwarded-For: fd00::9\r\n"), "{out}");
+        assert!(out.contains("X-Real-IP: fd00::9\r\n"), "{out}");
+    }
+}
