@@ -62,6 +62,7 @@ pub fn run(args: RunArgs) -> Result<(), ServeError> {
     let options = CompileOptions {
         ingress_class: args.ingress_class.clone(),
         default_certificate: args.default_certificate.as_ref().map(SecretRef::pair),
+        ..CompileOptions::default()
     };
     let publisher = Publisher::new();
     let table = publisher.handle();
@@ -231,6 +232,7 @@ pub fn check(args: &CheckArgs) -> ExitCode {
     let options = CompileOptions {
         ingress_class: args.ingress_class.clone(),
         default_certificate: args.default_certificate.as_ref().map(SecretRef::pair),
+        ..CompileOptions::default()
     };
     let outcome = ringress_control::check::run(&args.manifests, &options);
     print!("{}", outcome.text);

@@ -7,11 +7,13 @@
 //! - `rules`: hosts, paths, default backends, conflicts, https redirects.
 //! - `backend`: Service port → EndpointSlice port → ready endpoints.
 //! - `tls`: `spec.tls` hosts → Secrets → parsed certificates.
+//! - `ownership`: which namespace a host belongs to, and who it is shared with.
 //! - `diagnostic`: [`Diagnostic`] and how it prints.
 
 mod backend;
 mod class;
 mod diagnostic;
+mod ownership;
 mod rules;
 mod tls;
 
@@ -22,6 +24,7 @@ use crate::snapshot::{Snapshot, Sourced};
 use crate::table::RouteTable;
 
 pub use diagnostic::{Diagnostic, Severity};
+pub use ownership::{HostSharing, SHARE_HOST_WITH};
 
 /// How to compile.
 #[derive(Debug, Clone)]
@@ -31,11 +34,17 @@ pub struct CompileOptions {
     pub ingress_class: String,
     /// `--default-certificate NAMESPACE/NAME`.
     pub default_certificate: Option<(String, String)>,
+    /// `--host-sharing`: whether a host belongs to one namespace.
+    pub host_sharing: HostSharing,
 }
 
 impl Default for CompileOptions {
     fn default() -> Self {
-        Self { ingress_class: crate::DEFAULT_INGRESS_CLASS.to_string(), default_certificate: None }
+        Self {
+            ingress_class: crate::DEFAULT_INGRESS_CLASS.to_string(),
+            default_certificate: None,
+            host_sharing: HostSharing::default(),
+        }
     }
 }
 
@@ -62,9 +71,12 @@ pub fn compile(snapshot: &Snapshot, options: &CompileOptions) -> (RouteTable, Ve
     ingresses.sort_by(|a, b| age_key(&a.object).cmp(&age_key(&b.object)));
 
     let mut table = RouteTable::empty();
-    let tls_hosts = tls::compile(&ingresses, snapshot, options, &mut table, &mut diagnostics);
+    let owners = ownership::Owners::new(&ingresses, options.host_sharing, &mut diagnostics);
+    let tls_hosts =
+        tls::compile(&ingresses, snapshot, options, &owners, &mut table, &mut diagnostics);
     let mut resolver = backend::Resolver::new(snapshot);
-    rules::compile(&ingresses, &tls_hosts, &mut resolver, &mut table, &mut diagnostics);
+    rules::compile(&ingresses, &tls_hosts, &owners, &mut resolver, &mut table, &mut diagnostics);
+    ownership::restrict_fallbacks(&mut table, &owners);
     table.backends = resolver.into_backends();
     (table, diagnostics)
 }
