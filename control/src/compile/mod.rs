@@ -7,12 +7,14 @@
 //! - `rules`: hosts, paths, default backends, conflicts, https redirects.
 //! - `backend`: Service port → EndpointSlice port → ready endpoints.
 //! - `tls`: `spec.tls` hosts → Secrets → parsed certificates.
+//! - `endpoints`: endpoint addresses the proxy must never forward to.
 //! - `ownership`: which namespace a host belongs to, and who it is shared with.
 //! - `diagnostic`: [`Diagnostic`] and how it prints.
 
 mod backend;
 mod class;
 mod diagnostic;
+mod endpoints;
 mod ownership;
 mod rules;
 mod tls;
@@ -24,6 +26,7 @@ use crate::snapshot::{Snapshot, Sourced};
 use crate::table::RouteTable;
 
 pub use diagnostic::{Diagnostic, Severity};
+pub use endpoints::EndpointGuard;
 pub use ownership::{HostSharing, SHARE_HOST_WITH};
 
 /// How to compile.
@@ -36,6 +39,9 @@ pub struct CompileOptions {
     pub default_certificate: Option<(String, String)>,
     /// `--host-sharing`: whether a host belongs to one namespace.
     pub host_sharing: HostSharing,
+    /// Endpoint addresses refused (the proxy's own listeners, and with
+    /// `--kubernetes` the node-local ranges).
+    pub endpoint_guard: EndpointGuard,
 }
 
 impl Default for CompileOptions {
@@ -44,6 +50,7 @@ impl Default for CompileOptions {
             ingress_class: crate::DEFAULT_INGRESS_CLASS.to_string(),
             default_certificate: None,
             host_sharing: HostSharing::default(),
+            endpoint_guard: EndpointGuard::default(),
         }
     }
 }
@@ -74,7 +81,7 @@ pub fn compile(snapshot: &Snapshot, options: &CompileOptions) -> (RouteTable, Ve
     let owners = ownership::Owners::new(&ingresses, options.host_sharing, &mut diagnostics);
     let tls_hosts =
         tls::compile(&ingresses, snapshot, options, &owners, &mut table, &mut diagnostics);
-    let mut resolver = backend::Resolver::new(snapshot);
+    let mut resolver = backend::Resolver::new(snapshot, &options.endpoint_guard);
     rules::compile(&ingresses, &tls_hosts, &owners, &mut resolver, &mut table, &mut diagnostics);
     ownership::restrict_fallbacks(&mut table, &owners);
     table.backends = resolver.into_backends();
