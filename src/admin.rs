@@ -1,9 +1,20 @@
-//! The admin server, on the control thread (tokio): `/healthz`, `/readyz`,
-//! `/routes` (the live table as JSON) and `/metrics` (Prometheus text).
-//! It reads worker counters and the published table; it never touches a
-//! worker's own state.
+//! The admin and health servers: `/healthz`, `/readyz`, `/metrics`
+//! (Prometheus text) on both, and on the admin listener only, what
+//! reveals configuration: `/routes` (the live table as JSON). They read
+//! worker counters and the published table; they never touch a worker's
+//! own state.
+//!
+//! They run on a thread of their own ([`start`]), never the one that
+//! compiles tables and renews the leader Lease, and each listener holds
+//! at most [`MAX_CONNECTIONS`] connections, each with a whole-request
+//! deadline of [`REQUEST_DEADLINE`]. At the cap a new connection does not
+//! wait: the oldest connection still open gives way to it, so clients
+//! holding connections open with a trickle of bytes cannot keep a probe
+//! or a scrape out.
 
+use std::collections::VecDeque;
 use std::sync::Arc;
+use std::time::Duration;
 
 use ringress_control::table::{PathType, Route};
 use ringress_control::{RouteTable, TableHandle};
@@ -16,6 +27,33 @@ use crate::metrics::Metrics;
 /// Largest admin request head read.
 const MAX_ADMIN_HEAD: usize = 8 * 1024;
 
+/// Connections one listener holds at once; the oldest gives way to a new
+/// one beyond this.
+pub const MAX_CONNECTIONS: usize = 256;
+
+/// How long one connection may take from accept to the end of its answer.
+pub const REQUEST_DEADLINE: Duration = Duration::from_secs(5);
+
+/// What a listener serves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scope {
+    /// `--health`: `/healthz`, `/readyz` and `/metrics` only, safe to
+    /// expose to probes and scrapers beyond the pod.
+    Health,
+    /// `--admin`: those plus everything that reveals configuration
+    /// (`/routes`); meant for the pod's loopback.
+    Admin,
+}
+
+impl Scope {
+    fn serves(self, path: &str) -> bool {
+        match self {
+            Scope::Admin => true,
+            Scope::Health => matches!(path, "/healthz" | "/readyz" | "/metrics"),
+        }
+    }
+}
+
 /// What the admin server reports on.
 #[derive(Clone)]
 pub struct AdminState {
@@ -25,32 +63,110 @@ pub struct AdminState {
     pub provider: Option<Arc<ringress_control::provider::kube::KubeStats>>,
 }
 
-/// Serve admin requests on `listener` until the task is dropped.
+/// The admin thread: its listeners are served until [`AdminThread::stop`].
+pub struct AdminThread {
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl AdminThread {
+    /// Stop serving and wait for the thread to end.
+    pub fn stop(mut self) {
+        self.shutdown();
+    }
+
+    fn shutdown(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+impl Drop for AdminThread {
+    fn drop(&mut self) {
+        self.shutdown();
+    }
+}
+
+/// Serve `listeners` (already bound) on a thread of their own, with its
+/// own tokio runtime.
+pub fn start(
+    listeners: Vec<(Scope, std::net::TcpListener)>,
+    state: AdminState,
+) -> std::io::Result<AdminThread> {
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    for (_, l) in &listeners {
+        l.set_nonblocking(true)?;
+    }
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let thread = std::thread::Builder::new().name("ringress-admin".into()).spawn(move || {
+        runtime.block_on(async move {
+            let mut servers = tokio::task::JoinSet::new();
+            for (scope, listener) in listeners {
+                match TcpListener::from_std(listener) {
+                    Ok(listener) => {
+                        servers.spawn(serve_as(scope, listener, state.clone()));
+                    }
+                    Err(e) => tracing::error!(error = %e, ?scope, "admin listener unusable"),
+                }
+            }
+            let _ = stopped.await;
+            servers.shutdown().await;
+        })
+    })?;
+    Ok(AdminThread { stop: Some(stop), thread: Some(thread) })
+}
+
+/// Serve every admin path on `listener` until the task is dropped.
 pub async fn serve(listener: TcpListener, state: AdminState) {
+    serve_as(Scope::Admin, listener, state).await
+}
+
+/// Serve `scope`'s paths on `listener` until the task is dropped: at most
+/// [`MAX_CONNECTIONS`] at once (the oldest gives way beyond), each within
+/// [`REQUEST_DEADLINE`].
+pub async fn serve_as(scope: Scope, listener: TcpListener, state: AdminState) {
+    // Connections in accept order; finished ones are pruned lazily.
+    let mut open: VecDeque<tokio::task::AbortHandle> = VecDeque::new();
+    let mut tasks = tokio::task::JoinSet::new();
     loop {
-        match listener.accept().await {
+        let accepted = tokio::select! {
+            a = listener.accept() => a,
+            // Reap finished connections so the set stays bounded.
+            Some(_) = tasks.join_next(), if !tasks.is_empty() => continue,
+        };
+        match accepted {
             Ok((stream, _)) => {
+                open.retain(|h| !h.is_finished());
+                while open.len() >= MAX_CONNECTIONS {
+                    if let Some(oldest) = open.pop_front() {
+                        oldest.abort();
+                    }
+                }
                 let state = state.clone();
-                tokio::spawn(async move {
-                    let _ = handle(stream, &state).await;
+                let handle = tasks.spawn(async move {
+                    let _ =
+                        tokio::time::timeout(REQUEST_DEADLINE, handle(stream, scope, &state)).await;
                 });
+                open.push_back(handle);
             }
             Err(e) => {
-                tracing::warn!(error = %e, "admin accept failed");
-                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                tracing::warn!(error = %e, ?scope, "admin accept failed");
+                tokio::time::sleep(Duration::from_millis(50)).await;
             }
         }
     }
 }
 
-async fn handle(mut stream: TcpStream, state: &AdminState) -> std::io::Result<()> {
+async fn handle(mut stream: TcpStream, scope: Scope, state: &AdminState) -> std::io::Result<()> {
     let mut buf = vec![0u8; MAX_ADMIN_HEAD];
     let mut len = 0;
     let path = loop {
-        let n =
-            tokio::time::timeout(std::time::Duration::from_secs(10), stream.read(&mut buf[len..]))
-                .await
-                .map_err(|_| std::io::ErrorKind::TimedOut)??;
+        // The whole connection runs under REQUEST_DEADLINE (serve_as).
+        let n = stream.read(&mut buf[len..]).await?;
         if n == 0 {
             return Ok(());
         }
@@ -68,11 +184,16 @@ async fn handle(mut stream: TcpStream, state: &AdminState) -> std::io::Result<()
             _ => return respond(&mut stream, 400, "text/plain", "bad request\n").await,
         }
     };
-    let (status, ctype, body) = answer(&path, state);
+    let (status, ctype, body) = if scope.serves(&path) {
+        answer(&path, state)
+    } else {
+        (404, "text/plain", "not found\n".into())
+    };
     respond(&mut stream, status, ctype, &body).await
 }
 
-/// The answer to `GET path`: status, content type, body.
+/// The answer to `GET path` on the admin listener: status, content type,
+/// body.
 pub fn answer(path: &str, state: &AdminState) -> (u16, &'static str, String) {
     match path {
         "/healthz" => {

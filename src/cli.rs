@@ -56,6 +56,30 @@ pub struct CheckArgs {
     /// unknown name (checked like the Ingresses' Secrets).
     #[arg(long, value_name = "NAMESPACE/NAME", value_parser = parse_secret_ref)]
     pub default_certificate: Option<SecretRef>,
+    /// Whether a host belongs to one namespace (see `run --help`).
+    #[arg(long, value_enum, default_value = "namespace")]
+    pub host_sharing: HostSharingArg,
+}
+
+/// `--host-sharing`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum HostSharingArg {
+    /// A host belongs to the namespace of its oldest Ingress; other
+    /// namespaces' rules and TLS entries for it are refused unless the
+    /// owner shares it (annotation `ringress.io/share-host-with`).
+    Namespace,
+    /// Every namespace's rules for a host are merged (ingress-nginx's
+    /// behaviour; only where every namespace is trusted).
+    Any,
+}
+
+impl HostSharingArg {
+    pub fn value(self) -> ringress_control::compile::HostSharing {
+        match self {
+            HostSharingArg::Namespace => ringress_control::compile::HostSharing::Namespace,
+            HostSharingArg::Any => ringress_control::compile::HostSharing::Any,
+        }
+    }
 }
 
 #[derive(Debug, Args)]
@@ -179,6 +203,18 @@ pub struct RunArgs {
     /// IngressClass name this controller serves.
     #[arg(long, value_name = "NAME", default_value = ringress_control::DEFAULT_INGRESS_CLASS)]
     pub ingress_class: String,
+    /// Whether a host belongs to one namespace: `namespace` (the oldest
+    /// Ingress naming a host decides; others need the owner's
+    /// `ringress.io/share-host-with`) or `any` (every namespace's rules
+    /// merged, as ingress-nginx).
+    #[arg(long, value_enum, default_value = "namespace")]
+    pub host_sharing: HostSharingArg,
+    /// With `--kubernetes`, accept endpoints on loopback, link-local,
+    /// unspecified, broadcast and multicast addresses (refused by default:
+    /// no pod has them, and 169.254.169.254 is the cloud metadata service).
+    /// For single-machine tests and node-local backends only.
+    #[arg(long)]
+    pub allow_host_local_endpoints: bool,
     /// Endpoint choice per request.
     #[arg(long, value_enum, default_value = "round-robin")]
     pub balance: BalanceArg,
@@ -276,6 +312,12 @@ impl RunArgs {
         config.compile = CompileOptions {
             ingress_class: self.ingress_class.clone(),
             default_certificate: self.default_certificate.as_ref().map(SecretRef::pair),
+            host_sharing: self.host_sharing.value(),
+            endpoint_guard: ringress_control::compile::EndpointGuard {
+                refuse_host_local: self.manifests.is_none() && !self.allow_host_local_endpoints,
+                ..Default::default()
+            },
+            ..CompileOptions::default()
         };
         config.tls_handshake_timeout = self.tls_handshake_timeout;
         Ok(config)
@@ -329,6 +371,8 @@ pub fn check(args: &CheckArgs) -> ExitCode {
     let options = CompileOptions {
         ingress_class: args.ingress_class.clone(),
         default_certificate: args.default_certificate.as_ref().map(SecretRef::pair),
+        host_sharing: args.host_sharing.value(),
+        ..CompileOptions::default()
     };
     let outcome = ringress_control::check::run(&args.manifests, &options);
     print!("{}", outcome.text);

@@ -66,8 +66,21 @@ pub fn run(
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), RunError> {
     raise_open_files_limit();
-    let Config { source, workers, io_engine, pin, mut settings, compile, tls_handshake_timeout } =
-        config;
+    let Config {
+        source,
+        workers,
+        io_engine,
+        pin,
+        mut settings,
+        mut compile,
+        tls_handshake_timeout,
+    } = config;
+    // No endpoint may point the proxy at itself: every listener, as bound
+    // (the host-local ranges are the caller's choice, `compile`).
+    if let Ok(addrs) = listeners.local_addrs() {
+        compile.endpoint_guard.listeners =
+            [Some(addrs.http), addrs.https, Some(addrs.admin)].into_iter().flatten().collect();
+    }
     let workers_n = workers.max(1);
     if settings.max_connections < workers_n {
         return Err(RunError::Config(format!(

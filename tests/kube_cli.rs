@@ -52,7 +52,7 @@ fn run_kubernetes_serves_writes_status_and_releases_the_lease() {
     server.write_kubeconfig(&kubeconfig, "cli").unwrap();
 
     let child = Command::new(env!("CARGO_BIN_EXE_ringress"))
-        .args(["run", "--kubernetes", "--kubeconfig"])
+        .args(["run", "--kubernetes", "--allow-host-local-endpoints", "--kubeconfig"])
         .arg(&kubeconfig)
         .args(["--http=127.0.0.1:0", "--https=127.0.0.1:0", "--admin=127.0.0.1:0"])
         .args(["--workers=1", "--io-engine=epoll", "--no-pin", "--drain-timeout=2s"])

@@ -43,43 +43,122 @@ struct Manifests {
     daemonsets: Vec<DaemonSet>,
     services: Vec<Service>,
     budgets: Vec<PodDisruptionBudget>,
-    kustomizations: Vec<(PathBuf, serde_yaml::Value)>,
 }
 
 fn typed<T: DeserializeOwned>(path: &Path, doc: serde_yaml::Value) -> T {
     serde_yaml::from_value(doc).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
-fn load() -> Manifests {
-    let mut all = Vec::new();
-    files(&deploy_dir(), &mut all);
-    let mut m = Manifests::default();
-    for path in all.iter().filter(|p| p.extension().is_some_and(|e| e == "yaml")) {
-        let text = std::fs::read_to_string(path).unwrap();
-        for doc in serde_yaml::Deserializer::from_str(&text) {
-            let doc = serde_yaml::Value::deserialize(doc).unwrap();
-            if doc.is_null() {
-                continue;
-            }
-            let kind = doc["kind"].as_str().unwrap_or_default().to_string();
-            match kind.as_str() {
-                "Namespace" => m.namespaces.push(typed(path, doc)),
-                "ServiceAccount" => m.accounts.push(typed(path, doc)),
-                "ClusterRole" => m.cluster_roles.push(typed(path, doc)),
-                "ClusterRoleBinding" => m.cluster_bindings.push(typed(path, doc)),
-                "Role" => m.roles.push(typed(path, doc)),
-                "RoleBinding" => m.bindings.push(typed(path, doc)),
-                "IngressClass" => m.classes.push(typed(path, doc)),
-                "Deployment" => m.deployments.push(typed(path, doc)),
-                "DaemonSet" => m.daemonsets.push(typed(path, doc)),
-                "Service" => m.services.push(typed(path, doc)),
-                "PodDisruptionBudget" => m.budgets.push(typed(path, doc)),
-                "Kustomization" => m.kustomizations.push((path.clone(), doc)),
-                other => panic!("{}: unexpected kind {other:?}", path.display()),
+/// One document of a rendered overlay, with the file it came from.
+type Doc = (PathBuf, serde_yaml::Value);
+
+/// Render a kustomization as `kubectl apply -k` would, for what `deploy/`
+/// uses of kustomize: `resources` (files, and directories holding a
+/// kustomization), `configMapGenerator` (its files must exist) and
+/// `patches` with a kind/name target and an inline JSON 6902 patch. A
+/// resource directory that contains the kustomization naming it is a
+/// cycle, which kustomize refuses, and so does this.
+fn render(dir: &Path) -> Vec<Doc> {
+    let dir = dir.canonicalize().unwrap();
+    let path = dir.join("kustomization.yaml");
+    let text = std::fs::read_to_string(&path).unwrap();
+    let k: serde_yaml::Value = serde_yaml::from_str(&text).unwrap();
+    let mut docs = Vec::new();
+    for r in k["resources"].as_sequence().unwrap() {
+        let target = dir.join(r.as_str().unwrap());
+        assert!(target.exists(), "{}: {} exists", path.display(), target.display());
+        let target = target.canonicalize().unwrap();
+        if target.is_dir() {
+            assert!(
+                !dir.starts_with(&target),
+                "{}: resource {} contains this kustomization (kustomize refuses the cycle)",
+                path.display(),
+                target.display()
+            );
+            docs.extend(render(&target));
+        } else {
+            let text = std::fs::read_to_string(&target).unwrap();
+            for doc in serde_yaml::Deserializer::from_str(&text) {
+                let doc = serde_yaml::Value::deserialize(doc).unwrap();
+                if !doc.is_null() {
+                    docs.push((target.clone(), doc));
+                }
             }
         }
     }
+    for generator in k["configMapGenerator"].as_sequence().into_iter().flatten() {
+        for file in generator["files"].as_sequence().unwrap() {
+            assert!(dir.join(file.as_str().unwrap()).exists(), "{}: {file:?}", path.display());
+        }
+    }
+    for patch in k["patches"].as_sequence().into_iter().flatten() {
+        let target = &patch["target"];
+        let ops: json_patch::Patch = serde_yaml::from_str(patch["patch"].as_str().unwrap())
+            .unwrap_or_else(|e| panic!("{}: patch: {e}", path.display()));
+        let mut hits = 0;
+        for (_, doc) in docs.iter_mut() {
+            let matches =
+                doc["kind"] == target["kind"] && doc["metadata"]["name"] == target["name"];
+            if !matches {
+                continue;
+            }
+            let mut json: serde_json::Value = serde_yaml::from_value(doc.clone()).unwrap();
+            json_patch::patch(&mut json, &ops)
+                .unwrap_or_else(|e| panic!("{}: patch {target:?}: {e}", path.display()));
+            *doc = serde_yaml::to_value(json).unwrap();
+            hits += 1;
+        }
+        assert_eq!(hits, 1, "{}: patch target {target:?} matches one object", path.display());
+    }
+    docs
+}
+
+/// The rendered overlay `deploy/<overlay>` as typed objects.
+fn load_overlay(overlay: &str) -> Manifests {
+    let mut m = Manifests::default();
+    for (path, doc) in render(&deploy_dir().join(overlay)) {
+        let kind = doc["kind"].as_str().unwrap_or_default().to_string();
+        match kind.as_str() {
+            "Namespace" => m.namespaces.push(typed(&path, doc)),
+            "ServiceAccount" => m.accounts.push(typed(&path, doc)),
+            "ClusterRole" => m.cluster_roles.push(typed(&path, doc)),
+            "ClusterRoleBinding" => m.cluster_bindings.push(typed(&path, doc)),
+            "Role" => m.roles.push(typed(&path, doc)),
+            "RoleBinding" => m.bindings.push(typed(&path, doc)),
+            "IngressClass" => m.classes.push(typed(&path, doc)),
+            "Deployment" => m.deployments.push(typed(&path, doc)),
+            "DaemonSet" => m.daemonsets.push(typed(&path, doc)),
+            "Service" => m.services.push(typed(&path, doc)),
+            "PodDisruptionBudget" => m.budgets.push(typed(&path, doc)),
+            other => panic!("{}: unexpected kind {other:?}", path.display()),
+        }
+    }
     m
+}
+
+/// Every overlay `kubectl apply -k` is documented for.
+const OVERLAYS: &[&str] = &["", "daemonset", "io-uring", "namespaced"];
+
+/// The default install (`deploy/`) and the DaemonSet variant together,
+/// for the checks about workloads.
+fn load() -> Manifests {
+    let mut m = load_overlay("");
+    let ds = load_overlay("daemonset");
+    m.daemonsets = ds.daemonsets;
+    m
+}
+
+/// Every kustomization file under `deploy/`, with its parsed content.
+fn kustomizations() -> Vec<(PathBuf, serde_yaml::Value)> {
+    let mut all = Vec::new();
+    files(&deploy_dir(), &mut all);
+    all.into_iter()
+        .filter(|p| p.file_name().is_some_and(|n| n == "kustomization.yaml"))
+        .map(|p| {
+            let v = serde_yaml::from_str(&std::fs::read_to_string(&p).unwrap()).unwrap();
+            (p, v)
+        })
+        .collect()
 }
 
 use serde::Deserialize;
@@ -107,9 +186,12 @@ fn binds_our_account(subjects: Option<&Vec<k8s_openapi::api::rbac::v1::Subject>>
     })
 }
 
-#[test]
-fn rbac_grants_exactly_what_the_controller_calls() {
-    let m = load();
+type Grants = BTreeSet<(String, String, String)>;
+
+/// What an overlay grants the ringress ServiceAccount: cluster-wide (bound
+/// ClusterRoles), and per namespace (bound Roles). Every role must be
+/// bound to the account.
+fn granted(m: &Manifests) -> (Grants, std::collections::BTreeMap<String, Grants>) {
     assert!(m.accounts.iter().any(|a| a.metadata.name.as_deref() == Some("ringress")
         && a.metadata.namespace.as_deref() == Some(NS)));
     let mut cluster = BTreeSet::new();
@@ -123,31 +205,95 @@ fn rbac_grants_exactly_what_the_controller_calls() {
         assert!(bound, "ClusterRole {name} is bound to the ringress ServiceAccount");
         cluster.extend(grants(role.rules.as_deref().unwrap_or_default()));
     }
-    let mut own_namespace = BTreeSet::new();
+    let mut by_namespace = std::collections::BTreeMap::<String, Grants>::new();
     for role in &m.roles {
         let name = role.metadata.name.as_deref().unwrap();
-        assert_eq!(role.metadata.namespace.as_deref(), Some(NS), "Role {name} in our namespace");
+        let ns = role.metadata.namespace.clone().expect("a Role has a namespace");
         let bound = m.bindings.iter().any(|b| {
-            b.metadata.namespace.as_deref() == Some(NS)
+            b.metadata.namespace.as_deref() == Some(&ns)
                 && b.role_ref.kind == "Role"
                 && b.role_ref.name == name
                 && binds_our_account(b.subjects.as_ref())
         });
-        assert!(bound, "Role {name} is bound to the ringress ServiceAccount");
-        own_namespace.extend(grants(role.rules.as_deref().unwrap_or_default()));
+        assert!(bound, "Role {ns}/{name} is bound to the ringress ServiceAccount");
+        by_namespace
+            .entry(ns)
+            .or_default()
+            .extend(grants(role.rules.as_deref().unwrap_or_default()));
     }
+    (cluster, by_namespace)
+}
+
+fn triple(group: &str, resource: &str, verb: &str) -> (String, String, String) {
+    (group.to_string(), resource.to_string(), verb.to_string())
+}
+
+/// The cluster-wide installs grant exactly the provider's `API_ACCESS`:
+/// the cluster-wide part through a ClusterRole, the Lease through a Role
+/// in our namespace.
+#[test]
+fn rbac_grants_exactly_what_the_controller_calls() {
     let mut wanted_cluster = BTreeSet::new();
     let mut wanted_own = BTreeSet::new();
     for (group, resource, verb, own) in API_ACCESS {
-        let triple = (group.to_string(), resource.to_string(), verb.to_string());
         if *own {
-            wanted_own.insert(triple)
+            wanted_own.insert(triple(group, resource, verb))
         } else {
-            wanted_cluster.insert(triple)
+            wanted_cluster.insert(triple(group, resource, verb))
         };
     }
-    assert_eq!(cluster, wanted_cluster, "ClusterRole grants = cluster-wide API_ACCESS");
-    assert_eq!(own_namespace, wanted_own, "Role grants = own-namespace API_ACCESS");
+    for overlay in ["", "daemonset", "io-uring"] {
+        let (cluster, by_namespace) = granted(&load_overlay(overlay));
+        assert_eq!(cluster, wanted_cluster, "deploy/{overlay}: ClusterRole grants");
+        assert_eq!(by_namespace.len(), 1, "deploy/{overlay}: Roles only in {NS}");
+        assert_eq!(by_namespace[NS], wanted_own, "deploy/{overlay}: Role grants in {NS}");
+    }
+}
+
+/// `deploy/namespaced/`: `--namespace apps`, everything about Ingresses
+/// through a Role in `apps`, reading our own Service in our namespace, and
+/// cluster-wide only the cluster-scoped IngressClasses — no cluster-wide
+/// Secret access.
+#[test]
+fn the_namespaced_install_reads_secrets_only_in_its_namespace() {
+    const WATCHED: &str = "apps";
+    let m = load_overlay("namespaced");
+    let (cluster, by_namespace) = granted(&m);
+    let cluster_scoped = ["ingressclasses"];
+    let mut wanted_cluster = BTreeSet::new();
+    let mut wanted_watched = BTreeSet::new();
+    let mut wanted_own = BTreeSet::new();
+    for (group, resource, verb, own) in API_ACCESS {
+        let t = triple(group, resource, verb);
+        // --publish-service: a `get` of our own Service.
+        let own = *own || (*resource == "services" && *verb == "get");
+        if own {
+            wanted_own.insert(t);
+        } else if cluster_scoped.contains(resource) {
+            wanted_cluster.insert(t);
+        } else {
+            wanted_watched.insert(t);
+        }
+    }
+    assert_eq!(cluster, wanted_cluster, "ClusterRole: only the cluster-scoped kinds");
+    assert!(!cluster.iter().any(|(_, r, _)| r == "secrets"));
+    assert_eq!(by_namespace.keys().collect::<Vec<_>>(), [WATCHED, NS]);
+    assert_eq!(by_namespace[WATCHED], wanted_watched, "Role in {WATCHED}");
+    assert_eq!(by_namespace[NS], wanted_own, "Roles in {NS}");
+    let deployment = m.deployments.first().expect("the Deployment");
+    let pod = deployment.spec.template.spec.as_ref().unwrap();
+    let args = container(pod).args.clone().unwrap_or_default();
+    assert!(args.contains(&format!("--namespace={WATCHED}")), "{args:?}");
+}
+
+/// Every overlay renders (no kustomize cycle, every patch hits its one
+/// target) and every object parses into its Kubernetes type.
+#[test]
+fn every_overlay_renders() {
+    for overlay in OVERLAYS {
+        let m = load_overlay(overlay);
+        assert!(!m.deployments.is_empty() || !m.daemonsets.is_empty(), "deploy/{overlay}");
+    }
 }
 
 fn container(spec: &PodSpec) -> &Container {
@@ -250,9 +396,8 @@ fn the_ingress_class_names_this_controller() {
 
 #[test]
 fn kustomizations_reference_every_manifest_and_only_existing_files() {
-    let m = load();
     let mut referenced = BTreeSet::new();
-    for (path, doc) in &m.kustomizations {
+    for (path, doc) in &kustomizations() {
         let dir = path.parent().unwrap();
         for r in doc["resources"].as_sequence().unwrap() {
             let target = dir.join(r.as_str().unwrap());

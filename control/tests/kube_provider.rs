@@ -194,3 +194,42 @@ async fn one_namespace_is_watched_when_asked() {
         .any(|r| r.uri.starts_with("/apis/networking.k8s.io/v1/ingressclasses?")));
     c.stop().await;
 }
+
+/// Only the TLS Secrets a served Ingress names keep their data: another
+/// Secret in the namespace is stored without it (the gauge counts one),
+/// an unreferenced Secret arriving later is dropped too, and once an
+/// Ingress names the second Secret the watch relists and its certificate
+/// is served.
+#[tokio::test]
+async fn only_tls_secrets_named_by_our_ingresses_are_kept() {
+    let server = cluster_with_one_site().await;
+    server.apply(&tls_secret("web", "site-tls", "site.example"));
+    server.apply(&tls_secret("web", "api-tls", "api.example"));
+    server.apply(&with_tls(
+        ingress("web", "site", "ringress", "site.example", "/", "site"),
+        "site.example",
+        "site-tls",
+    ));
+    let c = Controller::start(&server, "t", fast_config()).await;
+    c.until("site certificate", |t| t.certificate("site.example").is_some()).await;
+    let kept = || c.stats.tls_secrets_kept.load(Ordering::Relaxed);
+    assert_eq!(kept(), 1, "only site-tls keeps its data");
+    assert!(c.handle.load().certificate("api.example").is_none());
+
+    server.apply(&tls_secret("web", "unused-tls", "unused.example"));
+    server.apply(&ingress("web", "other", "ringress", "other.example", "/", "site"));
+    c.until("other routed", |t| t.route("other.example", "/").is_some()).await;
+    assert_eq!(kept(), 1, "an unreferenced Secret arriving later is dropped");
+
+    let relists = c.stats.relists.load(Ordering::Relaxed);
+    server.apply(&with_tls(
+        ingress("web", "api", "ringress", "api.example", "/", "site"),
+        "api.example",
+        "api-tls",
+    ));
+    c.until("api certificate after the relist", |t| t.certificate("api.example").is_some()).await;
+    assert_eq!(kept(), 2);
+    assert!(c.stats.relists.load(Ordering::Relaxed) > relists, "the Secrets were listed again");
+    assert!(c.stats.render().contains("ringress_kube_tls_secrets_kept 2"));
+    c.stop().await;
+}

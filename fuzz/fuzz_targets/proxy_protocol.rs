@@ -15,8 +15,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
 use libfuzzer_sys::fuzz_target;
 use ringress::proxy_protocol::{
-    parse, write_v1, Addresses, ProxyHeader, Version, MAX_HEADER_BYTES, V1_MAX_BYTES,
-    V2_SIGNATURE,
+    parse, write_v1, Addresses, ProxyHeader, Version, MAX_HEADER_BYTES, V1_MAX_BYTES, V2_SIGNATURE,
 };
 use ringress_fuzz::lossy;
 
@@ -26,7 +25,11 @@ fuzz_target!(|data: &[u8]| {
     longer.extend_from_slice(b"\r\nGET / HTTP/1.1\r\n\x16\x03\x01");
     match result {
         Ok(Some((header, used))) => {
-            assert!(used <= data.len() && used <= MAX_HEADER_BYTES, "used {used} of {}", data.len());
+            assert!(
+                used <= data.len() && used <= MAX_HEADER_BYTES,
+                "used {used} of {}",
+                data.len()
+            );
             let raw = &data[..used];
             match header.version {
                 Version::V1 => {

@@ -30,8 +30,8 @@ pub use engine::IoEngine;
 // The per-worker state lives a layer below, beside `conn`, which reads it.
 pub use crate::local::{drain, limit, settings, Settings, TableRef, Worker};
 
-use crate::metrics::{Engine, Metrics};
 use crate::listen::Listener;
+use crate::metrics::{Engine, Metrics};
 
 pub use crate::stream::{KindFactory, Plain, StreamKind};
 

@@ -13,6 +13,7 @@ use k8s_openapi::api::core::v1::{Service, ServicePort};
 use k8s_openapi::api::discovery::v1::EndpointSlice;
 use k8s_openapi::api::networking::v1::IngressServiceBackend;
 
+use super::endpoints::EndpointGuard;
 use super::namespace_of;
 use crate::snapshot::Snapshot;
 use crate::table::{Backend, BackendKey, Endpoint, ServicePortRef};
@@ -28,6 +29,7 @@ pub(crate) struct Resolved {
 }
 
 pub(crate) struct Resolver<'a> {
+    guard: &'a EndpointGuard,
     services: HashMap<(&'a str, &'a str), &'a Service>,
     slices: HashMap<(&'a str, &'a str), Vec<&'a EndpointSlice>>,
     cache: HashMap<BackendKey, Resolved>,
@@ -35,7 +37,7 @@ pub(crate) struct Resolver<'a> {
 }
 
 impl<'a> Resolver<'a> {
-    pub(crate) fn new(snapshot: &'a Snapshot) -> Self {
+    pub(crate) fn new(snapshot: &'a Snapshot, guard: &'a EndpointGuard) -> Self {
         let mut services = HashMap::new();
         for s in &snapshot.services {
             if let Some(name) = s.object.metadata.name.as_deref() {
@@ -49,7 +51,7 @@ impl<'a> Resolver<'a> {
                 slices.entry((namespace_of(meta), svc.as_str())).or_default().push(&s.object);
             }
         }
-        Self { services, slices, cache: HashMap::new(), order: Vec::new() }
+        Self { guard, services, slices, cache: HashMap::new(), order: Vec::new() }
     }
 
     /// Resolve an Ingress service backend in `namespace`. `Err((field, reason))`
@@ -107,6 +109,8 @@ impl<'a> Resolver<'a> {
 
         let mut endpoints = Vec::new();
         let mut skipped_fqdn = false;
+        // Endpoints the guard refuses: (address, why), first few kept.
+        let mut refused: Vec<(SocketAddr, &'static str)> = Vec::new();
         let slices = self.slices.get(&(&*key.namespace, &*key.service));
         for slice in slices.into_iter().flatten() {
             let slice_port = slice
@@ -126,7 +130,11 @@ impl<'a> Resolver<'a> {
                 for addr in &ep.addresses {
                     match addr.parse::<IpAddr>() {
                         Ok(ip) => {
-                            endpoints.push(Endpoint { addr: SocketAddr::new(ip, slice_port) })
+                            let addr = SocketAddr::new(ip, slice_port);
+                            match self.guard.refusal(addr) {
+                                Some(why) => refused.push((addr, why)),
+                                None => endpoints.push(Endpoint { addr }),
+                            }
                         }
                         Err(_) => skipped_fqdn = true,
                     }
@@ -135,7 +143,18 @@ impl<'a> Resolver<'a> {
         }
         endpoints.sort_by_key(|e| e.addr);
         endpoints.dedup();
-        let problem = if endpoints.is_empty() {
+        refused.sort();
+        refused.dedup();
+        let problem = if !refused.is_empty() {
+            let list: Vec<String> =
+                refused.iter().map(|(addr, why)| format!("{addr} ({why})")).collect();
+            let outcome = if endpoints.is_empty() {
+                "no endpoint is left; requests answer 503"
+            } else {
+                "the other endpoints serve"
+            };
+            Some(format!("{id}: endpoints refused: {}; {outcome}", list.join(", ")))
+        } else if endpoints.is_empty() {
             Some(format!(
                 "{id} port {} has no ready endpoints; requests answer 503",
                 port_text(&key.port)

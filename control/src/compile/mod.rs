@@ -8,12 +8,16 @@
 //! - `backend`: Service port → EndpointSlice port → ready endpoints.
 //! - `tls`: `spec.tls` hosts → Secrets → parsed certificates.
 //! - `host`: the `host` syntax both `rules` and `tls` parse.
+//! - `endpoints`: endpoint addresses the proxy must never forward to.
+//! - `ownership`: which namespace a host belongs to, and who it is shared with.
 //! - `diagnostic`: [`Diagnostic`] and how it prints.
 
 mod backend;
 mod class;
 mod diagnostic;
+mod endpoints;
 mod host;
+mod ownership;
 mod rules;
 mod tls;
 
@@ -24,6 +28,8 @@ use crate::snapshot::{Snapshot, Sourced};
 use crate::table::RouteTable;
 
 pub use diagnostic::{Diagnostic, Severity};
+pub use endpoints::EndpointGuard;
+pub use ownership::{HostSharing, SHARE_HOST_WITH};
 
 /// How to compile.
 #[derive(Debug, Clone)]
@@ -33,11 +39,21 @@ pub struct CompileOptions {
     pub ingress_class: String,
     /// `--default-certificate NAMESPACE/NAME`.
     pub default_certificate: Option<(String, String)>,
+    /// `--host-sharing`: whether a host belongs to one namespace.
+    pub host_sharing: HostSharing,
+    /// Endpoint addresses refused (the proxy's own listeners, and with
+    /// `--kubernetes` the node-local ranges).
+    pub endpoint_guard: EndpointGuard,
 }
 
 impl Default for CompileOptions {
     fn default() -> Self {
-        Self { ingress_class: crate::DEFAULT_INGRESS_CLASS.to_string(), default_certificate: None }
+        Self {
+            ingress_class: crate::DEFAULT_INGRESS_CLASS.to_string(),
+            default_certificate: None,
+            host_sharing: HostSharing::default(),
+            endpoint_guard: EndpointGuard::default(),
+        }
     }
 }
 
@@ -64,9 +80,12 @@ pub fn compile(snapshot: &Snapshot, options: &CompileOptions) -> (RouteTable, Ve
     ingresses.sort_by(|a, b| age_key(&a.object).cmp(&age_key(&b.object)));
 
     let mut table = RouteTable::empty();
-    let tls_hosts = tls::compile(&ingresses, snapshot, options, &mut table, &mut diagnostics);
-    let mut resolver = backend::Resolver::new(snapshot);
-    rules::compile(&ingresses, &tls_hosts, &mut resolver, &mut table, &mut diagnostics);
+    let owners = ownership::Owners::new(&ingresses, options.host_sharing, &mut diagnostics);
+    let tls_hosts =
+        tls::compile(&ingresses, snapshot, options, &owners, &mut table, &mut diagnostics);
+    let mut resolver = backend::Resolver::new(snapshot, &options.endpoint_guard);
+    rules::compile(&ingresses, &tls_hosts, &owners, &mut resolver, &mut table, &mut diagnostics);
+    ownership::restrict_fallbacks(&mut table, &owners);
     table.backends = resolver.into_backends();
     (table, diagnostics)
 }

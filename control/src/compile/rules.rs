@@ -8,6 +8,7 @@ use k8s_openapi::api::networking::v1::{Ingress, IngressBackend};
 
 use super::backend::Resolver;
 use super::host::parse_host;
+use super::ownership::Owners;
 use super::tls::TlsHosts;
 use super::{namespace_of, namespaced, Diagnostic, Severity};
 use crate::snapshot::Sourced;
@@ -61,6 +62,7 @@ fn parse_path_type(s: &str) -> Option<PathType> {
 pub(crate) fn compile(
     ingresses: &[&Sourced<Ingress>],
     tls: &TlsHosts,
+    owners: &Owners,
     resolver: &mut Resolver<'_>,
     table: &mut RouteTable,
     diagnostics: &mut Vec<Diagnostic>,
@@ -99,6 +101,14 @@ pub(crate) fn compile(
                     continue;
                 }
             };
+            if let Some(owner) = owners.refusing(&host, ns) {
+                diagnostics.push(diag(
+                    Severity::Warning,
+                    format!("spec.rules[{i}].host"),
+                    Owners::refusal(&host, owner, ns),
+                ));
+                continue;
+            }
             let paths = rule.http.as_ref().map(|h| h.paths.as_slice()).unwrap_or_default();
             for (j, p) in paths.iter().enumerate() {
                 let field = format!("spec.rules[{i}].http.paths[{j}]");
@@ -157,7 +167,7 @@ pub(crate) fn compile(
                 let redirect_to_https = match policy {
                     RedirectPolicy::Always => true,
                     RedirectPolicy::Never => false,
-                    RedirectPolicy::WhenTls => tls.covers(&host),
+                    RedirectPolicy::WhenTls => tls.covers(&host, owners),
                 };
                 vhost.push(Route {
                     path: path.into(),

@@ -11,6 +11,7 @@ use rustls::crypto::CryptoProvider;
 use rustls::sign::CertifiedKey;
 
 use super::host::parse_host;
+use super::ownership::Owners;
 use super::{namespace_of, namespaced, CompileOptions, Diagnostic, Severity};
 use crate::snapshot::{Snapshot, Sourced};
 use crate::table::{Certificate, HostMatch, RouteTable};
@@ -24,20 +25,24 @@ pub(crate) const TLS_KEY_KEY: &str = "tls.key";
 #[derive(Default)]
 pub(crate) struct TlsHosts {
     exact: std::collections::HashSet<Box<str>>,
-    wildcard: std::collections::HashSet<Box<str>>,
+    /// Wildcard suffix → the namespace of the first Ingress listing it.
+    wildcard: HashMap<Box<str>, Box<str>>,
 }
 
 impl TlsHosts {
     /// Is a route host served over TLS? An exact host is covered by its
-    /// own name or by the wildcard of its parent; a wildcard host by the
-    /// same wildcard; host-less rules never.
-    pub(crate) fn covers(&self, host: &HostMatch) -> bool {
+    /// own name or by the wildcard of its parent (when the exact host's
+    /// owner allows the namespace that listed the wildcard); a wildcard
+    /// host by the same wildcard; host-less rules never.
+    pub(crate) fn covers(&self, host: &HostMatch, owners: &Owners) -> bool {
         match host {
             HostMatch::Exact(h) => {
                 self.exact.contains(h)
-                    || h.split_once('.').is_some_and(|(_, rest)| self.wildcard.contains(rest))
+                    || h.split_once('.')
+                        .and_then(|(_, rest)| self.wildcard.get(rest))
+                        .is_some_and(|ns| owners.owner(host).is_none_or(|owner| owner.allows(ns)))
             }
-            HostMatch::Wildcard(s) => self.wildcard.contains(s),
+            HostMatch::Wildcard(s) => self.wildcard.contains_key(s),
             HostMatch::Any => false,
         }
     }
@@ -89,6 +94,7 @@ pub(crate) fn compile(
     ingresses: &[&Sourced<Ingress>],
     snapshot: &Snapshot,
     options: &CompileOptions,
+    owners: &Owners,
     table: &mut RouteTable,
     diagnostics: &mut Vec<Diagnostic>,
 ) -> TlsHosts {
@@ -159,10 +165,22 @@ pub(crate) fn compile(
                     }
                     Ok(host) => host,
                 };
+                if let Some(owner) = owners.refusing(&host, ns) {
+                    diagnostics.push(diag(
+                        Severity::Warning,
+                        field,
+                        Owners::refusal(&host, owner, ns),
+                    ));
+                    continue;
+                }
                 match &host {
-                    HostMatch::Exact(h) => hosts.exact.insert(h.clone()),
-                    HostMatch::Wildcard(s) => hosts.wildcard.insert(s.clone()),
-                    HostMatch::Any => false,
+                    HostMatch::Exact(h) => {
+                        hosts.exact.insert(h.clone());
+                    }
+                    HostMatch::Wildcard(s) => {
+                        hosts.wildcard.entry(s.clone()).or_insert_with(|| ns.into());
+                    }
+                    HostMatch::Any => {}
                 };
                 let Some(secret) = secret else {
                     diagnostics.push(diag(

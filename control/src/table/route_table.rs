@@ -34,11 +34,69 @@ pub struct VirtualHost {
     host: HostMatch,
     routes: Vec<Route>,
     index: PathIndex,
+    /// Where a request this host's own routes do not match may go, when
+    /// that is restricted (the host's owner allows only some namespaces,
+    /// see `compile::ownership`). `None`: the table's next levels.
+    fallback: Option<Box<Fallback>>,
+}
+
+/// The fall-through of a virtual host that belongs to a namespace: the
+/// lower levels limited to the routes of the namespaces it allows.
+#[derive(Debug)]
+pub(crate) struct Fallback {
+    /// The wildcard host covering an exact host (unused for a wildcard).
+    pub(crate) wildcard: FallbackLevel,
+    /// The host-less rules.
+    pub(crate) any: FallbackLevel,
+    /// May the default backend answer?
+    pub(crate) default: bool,
+}
+
+/// One fall-through level as an owned host sees it.
+#[derive(Debug)]
+pub(crate) enum FallbackLevel {
+    /// The table's own level: every route in it is allowed.
+    Table,
+    /// Only these routes (a filtered copy of the table's level).
+    Only(Box<VirtualHost>),
+    /// Nothing at this level is allowed.
+    Closed,
+}
+
+impl Fallback {
+    /// No restriction at all: the host needs no fallback of its own.
+    pub(crate) fn is_open(&self) -> bool {
+        matches!(
+            (&self.wildcard, &self.any, self.default),
+            (FallbackLevel::Table, FallbackLevel::Table, true)
+        )
+    }
+
+    fn route<'t>(
+        &'t self,
+        table: &'t RouteTable,
+        wildcard: Option<&'t VirtualHost>,
+        path: &str,
+    ) -> Option<&'t Route> {
+        let level = |level: &'t FallbackLevel, own: Option<&'t VirtualHost>| match level {
+            FallbackLevel::Table => own.and_then(|v| v.route(path)),
+            FallbackLevel::Only(v) => v.route(path),
+            FallbackLevel::Closed => None,
+        };
+        level(&self.wildcard, wildcard)
+            .or_else(|| level(&self.any, table.any_host.as_ref()))
+            .or_else(|| table.default_route.as_ref().filter(|_| self.default))
+    }
 }
 
 impl VirtualHost {
     pub(crate) fn new(host: HostMatch) -> Self {
-        Self { host, routes: Vec::new(), index: PathIndex::default() }
+        Self { host, routes: Vec::new(), index: PathIndex::default(), fallback: None }
+    }
+
+    /// Restrict where unmatched requests for this host may go.
+    pub(crate) fn set_fallback(&mut self, fallback: Fallback) {
+        self.fallback = Some(Box::new(fallback));
     }
 
     pub fn host(&self) -> &HostMatch {
@@ -100,22 +158,31 @@ impl RouteTable {
     ///
     /// Order: the exact host's paths, then the wildcard host's, then the
     /// host-less rules, then the default backend. A host that matches but
-    /// has no matching path falls through to the next level. `None` is 404.
+    /// has no matching path falls through to the next level — for a host
+    /// that belongs to a namespace, only to the routes of the namespaces
+    /// it allows (`compile::ownership`). `None` is 404.
     pub fn route(&self, host: &str, path: &str) -> Option<&Route> {
         let path = match path.find('?') {
             Some(i) => &path[..i],
             None => path,
         };
         if let Some(key) = HostKey::new(host) {
-            if let Some(route) = self.exact_hosts.get(key.as_str()).and_then(|v| v.route(path)) {
-                return Some(route);
+            let wildcard = || key.wildcard_suffix().and_then(|s| self.wildcard_hosts.get(s));
+            if let Some(exact) = self.exact_hosts.get(key.as_str()) {
+                if let Some(route) = exact.route(path) {
+                    return Some(route);
+                }
+                if let Some(fallback) = exact.fallback.as_deref() {
+                    return fallback.route(self, wildcard(), path);
+                }
             }
-            if let Some(route) = key
-                .wildcard_suffix()
-                .and_then(|s| self.wildcard_hosts.get(s))
-                .and_then(|v| v.route(path))
-            {
-                return Some(route);
+            if let Some(wildcard) = wildcard() {
+                if let Some(route) = wildcard.route(path) {
+                    return Some(route);
+                }
+                if let Some(fallback) = wildcard.fallback.as_deref() {
+                    return fallback.route(self, None, path);
+                }
             }
         }
         if let Some(route) = self.any_host.as_ref().and_then(|v| v.route(path)) {

@@ -2,7 +2,8 @@
 //! path and type) the oldest Ingress wins — creationTimestamp, then
 //! namespace/name — and the loser gets a diagnostic.
 
-use ringress_control::Severity;
+use ringress_control::compile::HostSharing;
+use ringress_control::{compile_yaml, CompileOptions, Severity};
 
 use crate::support::*;
 
@@ -59,16 +60,28 @@ fn conflict_at_equal_age_namespace_then_name_wins() {
     let other_ns = created(&ingress("zero", Some("shop.com"), &[("/x", "Exact", "svc-c")]), at)
         .replace("namespace: default", "namespace: zeta");
     let svcs = services();
+    let losers = |diags: &[ringress_control::Diagnostic], why: &str| -> Vec<String> {
+        diags
+            .iter()
+            .filter(|d| d.reason.contains(why))
+            .map(|d| {
+                let ns = d.namespace.as_deref().unwrap_or("");
+                format!("{ns}/{}", d.name.as_deref().unwrap_or(""))
+            })
+            .collect()
+    };
+    // Every namespace merged into one host (`--host-sharing=any`, as
+    // ingress-nginx): the path conflict is decided by namespace, then name.
+    let any = CompileOptions { host_sharing: HostSharing::Any, ..CompileOptions::default() };
+    let (t, diags) = compile_yaml(&docs(&[CLASS, &svcs, &other_ns, &b, &a]), &any);
+    assert_eq!(service_for(&t, "shop.com", "/x"), some("svc-a"));
+    assert_eq!(losers(&diags, "already routed"), ["default/b", "zeta/zero"]);
+    // By default the host belongs to `default` (namespace order at equal
+    // age): `zeta` is refused before any path is compared.
     let (t, diags) = compile(&[CLASS, &svcs, &other_ns, &b, &a]);
     assert_eq!(service_for(&t, "shop.com", "/x"), some("svc-a"));
-    let losers: Vec<_> = diags
-        .iter()
-        .filter(|d| d.reason.contains("already routed"))
-        .map(|d| {
-            format!("{}/{}", d.namespace.as_deref().unwrap_or(""), d.name.as_deref().unwrap_or(""))
-        })
-        .collect();
-    assert_eq!(losers, ["default/b", "zeta/zero"]);
+    assert_eq!(losers(&diags, "already routed"), ["default/b"]);
+    assert_eq!(losers(&diags, "belongs to namespace default"), ["zeta/zero"]);
 }
 
 /// Same host and path but different types do not conflict: both stay, and

@@ -25,6 +25,7 @@
 
 mod backoff;
 mod fingerprint;
+mod secrets;
 mod watch;
 mod writer;
 
@@ -133,6 +134,9 @@ pub struct KubeStats {
     pub status_updates: AtomicU64,
     pub status_errors: AtomicU64,
     pub events_created: AtomicU64,
+    /// TLS Secrets held with their data (those a served Ingress or
+    /// `--default-certificate` names; see `secrets`).
+    pub tls_secrets_kept: AtomicU64,
 }
 
 impl KubeStats {
@@ -143,7 +147,7 @@ impl KubeStats {
     /// The counters in the Prometheus text format, for `/metrics`.
     pub fn render(&self) -> String {
         let gauge = |b: &AtomicBool| u64::from(b.load(Ordering::Relaxed));
-        let rows: [(&str, &str, &str, u64); 10] = [
+        let rows: [(&str, &str, &str, u64); 11] = [
             (
                 "ringress_kube_synced",
                 "gauge",
@@ -203,6 +207,12 @@ impl KubeStats {
                 "counter",
                 "Events created for invalid Ingresses",
                 self.events_created.load(Ordering::Relaxed),
+            ),
+            (
+                "ringress_kube_tls_secrets_kept",
+                "gauge",
+                "TLS Secrets held with their data (named by a served Ingress or the default certificate)",
+                self.tls_secrets_kept.load(Ordering::Relaxed),
             ),
         ];
         let mut out = String::new();
@@ -294,7 +304,10 @@ pub async fn run<P: Publish>(
     };
 
     macro_rules! spawn_watch {
-        ($kind:ty, $api:expr, $wc:expr, $rbac:expr, $scope:expr) => {{
+        ($kind:ty, $api:expr, $wc:expr, $rbac:expr, $scope:expr) => {
+            spawn_watch!($kind, $api, $wc, $rbac, $scope, Arc::new(watch::strip::<$kind>), None)
+        };
+        ($kind:ty, $api:expr, $wc:expr, $rbac:expr, $scope:expr, $trim:expr, $relist:expr) => {{
             let (store, writer) = reflector::store::<$kind>();
             let synced = Arc::new(AtomicBool::new(false));
             synced_flags.push(synced.clone());
@@ -306,6 +319,8 @@ pub async fn run<P: Publish>(
                 scope: $scope,
                 backoff: Backoff::new(config.backoff_initial, config.backoff_max),
                 synced,
+                trim: $trim,
+                relist: $relist,
             };
             tasks.spawn(w.run(changed.clone(), stats.clone()));
             store
@@ -313,6 +328,11 @@ pub async fn run<P: Publish>(
     }
 
     let wc = watcher::Config::default();
+    let filter = Arc::new(secrets::SecretFilter::default());
+    let trim_secret = {
+        let filter = filter.clone();
+        Arc::new(move |s: &mut Secret| filter.trim(s))
+    };
     let stores = Stores {
         ingresses: spawn_watch!(
             Ingress,
@@ -347,7 +367,9 @@ pub async fn run<P: Publish>(
             scoped(&client, &config.namespace),
             wc.clone().fields("type=kubernetes.io/tls"),
             "secrets",
-            scope.clone()
+            scope.clone(),
+            trim_secret,
+            Some(filter.relist.clone())
         ),
     };
 
@@ -362,7 +384,8 @@ pub async fn run<P: Publish>(
         tasks.spawn(writer);
     }
 
-    let compiler = compile_loop(stores, synced_flags, changed, config, &mut publisher, compiled_tx);
+    let compiler =
+        compile_loop(stores, filter, synced_flags, changed, config, &mut publisher, compiled_tx);
     tokio::select! {
         _ = compiler => {}
         _ = shutdown => {}
@@ -403,6 +426,7 @@ where
 
 async fn compile_loop<P: Publish>(
     stores: Stores,
+    filter: Arc<secrets::SecretFilter>,
     synced: Vec<Arc<AtomicBool>>,
     changed: Arc<Notify>,
     config: KubeConfig,
@@ -429,6 +453,16 @@ async fn compile_loop<P: Publish>(
             continue;
         }
         let snapshot = stores.snapshot();
+        if filter.update(&snapshot, &config.compile) {
+            // A Secret became wanted whose data was dropped: compile once
+            // the relist brought it back (its InitDone wakes this loop).
+            filter.relist.notify_one();
+            continue;
+        }
+        config.stats.tls_secrets_kept.store(
+            snapshot.secrets.iter().filter(|s| secrets::has_data(&s.object)).count() as u64,
+            Ordering::Relaxed,
+        );
         let fingerprint = fingerprint::of(&snapshot);
         if last.as_ref().is_some_and(|(f, _)| *f == fingerprint) {
             // Only what the compiler ignores changed (an Ingress status, a

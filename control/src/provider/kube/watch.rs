@@ -31,6 +31,11 @@ where
     pub(super) backoff: Backoff,
     /// Set once this kind completed its first full list.
     pub(super) synced: Arc<std::sync::atomic::AtomicBool>,
+    /// What is kept of each arriving object (by default [`strip`]).
+    pub(super) trim: Arc<dyn Fn(&mut K) + Send + Sync>,
+    /// When notified, the watch lists again from scratch (the store is
+    /// swapped when that list completes).
+    pub(super) relist: Option<Arc<Notify>>,
 }
 
 /// Remove what the compiler never reads, so the stores stay small:
@@ -52,40 +57,67 @@ where
     /// waking the compiler when the store changed. Errors are logged,
     /// counted and followed by a growing pause; they never end the loop.
     pub(super) async fn run(mut self, changed: Arc<Notify>, stats: Arc<KubeStats>) {
-        let stream = watcher::watcher(self.api.clone(), self.config.clone()).modify(strip::<K>);
-        let mut stream = std::pin::pin!(stream);
         let mut failing = false;
-        while let Some(item) = stream.next().await {
-            match item {
-                Ok(event) => {
-                    let progress = !matches!(event, Event::Init | Event::InitApply(_));
-                    if matches!(event, Event::Init) {
-                        stats.relists.fetch_add(1, Ordering::Relaxed);
-                        tracing::debug!(kind = self.rbac_name, "listing");
-                    }
-                    self.writer.apply_watcher_event(&event);
-                    if progress {
-                        if failing {
-                            tracing::info!(kind = self.rbac_name, "watch recovered");
-                            failing = false;
+        loop {
+            let trim = self.trim.clone();
+            let stream =
+                watcher::watcher(self.api.clone(), self.config.clone()).modify(move |o| trim(o));
+            let mut stream = std::pin::pin!(stream);
+            loop {
+                let next = stream.next();
+                let item = match self.relist.clone() {
+                    Some(relist) => tokio::select! {
+                        item = next => item,
+                        _ = relist.notified() => {
+                            tracing::debug!(kind = self.rbac_name, "relisting on request");
+                            break;
                         }
-                        self.backoff.reset();
-                    }
-                    if matches!(event, Event::InitDone) && !self.synced.swap(true, Ordering::AcqRel)
-                    {
-                        tracing::info!(kind = self.rbac_name, "initial list complete");
-                    }
-                    if matches!(event, Event::InitDone | Event::Apply(_) | Event::Delete(_)) {
-                        changed.notify_one();
-                    }
+                    },
+                    None => next.await,
+                };
+                let Some(item) = item else { return };
+                self.handle(item, &mut failing, &changed, &stats).await;
+            }
+        }
+    }
+
+    /// One item of the watch stream: an event into the store, or an error
+    /// logged and followed by a pause.
+    async fn handle(
+        &mut self,
+        item: Result<Event<K>, watcher::Error>,
+        failing: &mut bool,
+        changed: &Notify,
+        stats: &KubeStats,
+    ) {
+        match item {
+            Ok(event) => {
+                let progress = !matches!(event, Event::Init | Event::InitApply(_));
+                if matches!(event, Event::Init) {
+                    stats.relists.fetch_add(1, Ordering::Relaxed);
+                    tracing::debug!(kind = self.rbac_name, "listing");
                 }
-                Err(error) => {
-                    failing = true;
-                    stats.watch_errors.fetch_add(1, Ordering::Relaxed);
-                    let pause = self.backoff.next_delay();
-                    self.log_error(&error, pause, &stats);
-                    tokio::time::sleep(pause).await;
+                self.writer.apply_watcher_event(&event);
+                if progress {
+                    if *failing {
+                        tracing::info!(kind = self.rbac_name, "watch recovered");
+                        *failing = false;
+                    }
+                    self.backoff.reset();
                 }
+                if matches!(event, Event::InitDone) && !self.synced.swap(true, Ordering::AcqRel) {
+                    tracing::info!(kind = self.rbac_name, "initial list complete");
+                }
+                if matches!(event, Event::InitDone | Event::Apply(_) | Event::Delete(_)) {
+                    changed.notify_one();
+                }
+            }
+            Err(error) => {
+                *failing = true;
+                stats.watch_errors.fetch_add(1, Ordering::Relaxed);
+                let pause = self.backoff.next_delay();
+                self.log_error(&error, pause, stats);
+                tokio::time::sleep(pause).await;
             }
         }
     }
