@@ -15,7 +15,7 @@ use ringress_control::provider::kube::{ConnectError, KubeConfig, KubeStats};
 use ringress_control::{CompileOptions, Publisher};
 use thiserror::Error;
 
-use crate::admin::{self, AdminState};
+use crate::admin::{self, AdminState, Scope};
 use crate::config::{Config, Source};
 use crate::listen::{BindError, Listener, Listeners};
 use crate::metrics::Metrics;
@@ -99,11 +99,6 @@ pub fn run(
     let metrics = Arc::new(Metrics::new(workers_n));
     let Listeners { http, https, admin } = listeners;
     let admin_addr = admin.local_addr().map_err(RunError::Admin)?;
-    admin.set_nonblocking(true).map_err(RunError::Admin)?;
-    let admin = {
-        let _runtime = rt.enter();
-        tokio::net::TcpListener::from_std(admin).map_err(RunError::Admin)?
-    };
     let https_addr = https.as_ref().map(Listener::local_addr);
     if settings.https_port.is_none() {
         settings.https_port = https_addr.map(|a| a.port());
@@ -131,7 +126,9 @@ pub fn run(
     );
     rt.block_on(async move {
         let state = AdminState { table, metrics: metrics.clone(), provider: provider.stats() };
-        tokio::spawn(admin::serve(admin, state));
+        // On a thread of its own: slow or many admin clients never delay
+        // this thread's compiles and Lease renewals (`admin::start`).
+        let _admin = admin::start(vec![(Scope::Admin, admin)], state).map_err(RunError::Admin)?;
         let (stop_tx, mut stop_rx) = tokio::sync::watch::channel(false);
         let stop = async move {
             let _ = stop_rx.wait_for(|s| *s).await;
