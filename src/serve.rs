@@ -1,7 +1,8 @@
 //! [`run`]: ringress put together, on listeners bound by the caller and
 //! until a shutdown future resolves. The calling thread becomes the
 //! control thread: a tokio current-thread runtime running the provider
-//! (manifests or Kubernetes) and the admin server; the workers run on
+//! (manifests or Kubernetes); the admin server has a thread of its own
+//! ([`crate::admin::start`]); the workers run on
 //! their own threads (see [`crate::worker`]). `main`, `ringress demo` and
 //! the tests all start ringress here.
 
