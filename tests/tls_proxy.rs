@@ -603,6 +603,71 @@ fn every_worker_dead_is_seen(engine: IoEngine) {
     assert_eq!(metrics.workers_alive(), 0);
 }
 
+/// Plain (no `tls`) Ingress `name` routing `host` to Service `web:80`.
+fn plain_ingress(name: &str, host: &str) -> String {
+    format!(
+        "---\napiVersion: networking.k8s.io/v1\nkind: Ingress\nmetadata:\n  name: {name}\n  namespace: default\n  annotations: {{nginx.ingress.kubernetes.io/ssl-redirect: \"false\"}}\nspec:\n  ingressClassName: ringress\n  rules:\n  - host: {host}\n    http:\n      paths:\n      - {{path: /, pathType: Prefix, backend: {{service: {{name: web, port: {{number: 80}}}}}}}}\n"
+    )
+}
+
+/// Issue rule "Host must match the certificate chosen by SNI": on a
+/// connection whose SNI chose `a.example`'s certificate, a Host served by
+/// another certificate (`b.example`) or not covered by it
+/// (`plain.example`) is answered 421 and not forwarded, and the connection
+/// stays usable; a Host the certificate covers by its SAN wildcard
+/// (`www.a.example`, listed under no `tls`) is served. A connection
+/// without SNI is unaffected.
+fn host_not_served_by_the_sni_certificate_is_misdirected(engine: IoEngine) {
+    let ca = Ca::new();
+    let a = ca.leaf(&["a.example", "*.a.example"]);
+    let b = ca.leaf(&["b.example"]);
+    let up = Upstream::start("web");
+    let yaml = [
+        CLASS.to_string(),
+        web_service(up.addr),
+        secret("a-tls", &a),
+        secret("b-tls", &b),
+        tls_ingress("a", "a.example", "a-tls", &[]),
+        tls_ingress("b", "b.example", "b-tls", &[]),
+        plain_ingress("www", "www.a.example"),
+        plain_ingress("plain", "plain.example"),
+    ]
+    .concat();
+    let proxy = TlsProxy::start(engine, 1, &yaml);
+    let forwarded = || up.requests.load(std::sync::atomic::Ordering::SeqCst);
+    let get = |tls: &mut Tls, host: &str| {
+        send(tls, format!("GET /x HTTP/1.1\r\nHost: {host}\r\n\r\n").as_bytes());
+        read_response(tls)
+    };
+
+    let mut tls = tls_connect(proxy.https, &verifying_client(&ca.der()), "a.example");
+    assert_eq!(get(&mut tls, "a.example").status, 200);
+    assert_eq!(get(&mut tls, "WWW.a.example:443").status, 200, "covered by *.a.example");
+    let before = forwarded();
+    for host in ["b.example", "plain.example", "x.y.a.example"] {
+        let resp = get(&mut tls, host);
+        assert_eq!(resp.status, 421, "Host {host} on SNI a.example");
+        assert_eq!(resp.body, b"Misdirected Request\n");
+        assert_eq!(resp.header("connection"), None, "the connection stays open");
+    }
+    assert_eq!(forwarded(), before, "a misdirected request is not forwarded");
+    assert_eq!(get(&mut tls, "a.example").status, 200, "the same connection serves on");
+
+    // The same Hosts on a connection that sent no SNI (an IP literal).
+    let mut bare = tls_connect(
+        proxy.https,
+        &tls_support::client_config(&[&rustls::version::TLS13]),
+        "127.0.0.1",
+    );
+    for host in ["a.example", "b.example", "plain.example"] {
+        assert_eq!(get(&mut bare, host).status, 200, "Host {host} without SNI");
+    }
+    // SNI b.example: a.example is now the other certificate's host.
+    let mut tls = tls_connect(proxy.https, &verifying_client(&ca.der()), "b.example");
+    assert_eq!(get(&mut tls, "b.example").status, 200);
+    assert_eq!(get(&mut tls, "a.example").status, 421);
+}
+
 macro_rules! engines {
     ($($name:ident),* $(,)?) => {
         mod io_uring { $( #[test] fn $name() { super::$name(ringress::worker::IoEngine::IoUring) } )* }
@@ -626,4 +691,5 @@ engines!(
     tls_handshake_that_stops_halfway,
     a_dead_worker_is_reported_and_gets_no_connections,
     every_worker_dead_is_seen,
+    host_not_served_by_the_sni_certificate_is_misdirected,
 );

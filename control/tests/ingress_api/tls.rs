@@ -9,6 +9,7 @@ use crate::support::*;
 
 const SECURE_CRT: &str = include_str!("../../testdata/tls/secure.crt");
 const SECURE_KEY: &str = include_str!("../../testdata/tls/secure.key");
+const OTHER_CRT: &str = include_str!("../../testdata/tls/other.crt");
 const OTHER_KEY: &str = include_str!("../../testdata/tls/other.key");
 /// `openssl x509 -in secure.crt -outform der | sha256sum`
 const SECURE_SHA256: &str = "4e3698bae0e918d21082e6f0a9f2020abb872fe6e9d23b7ff922f6247e00e0f3";
@@ -185,4 +186,34 @@ fn redirect_annotations_disable_or_force_it() {
     );
     let t = table(&[CLASS, &svcs, &forced]);
     assert!(t.route("plain.example.com", "/").unwrap().redirect_to_https);
+}
+
+/// The 421 rule (`RouteTable::serves_on_sni`): on a connection whose SNI
+/// chose a certificate, a Host served by another certificate, or one the
+/// chosen certificate does not cover, is misdirected; the same name, a name
+/// the certificate covers by SAN (wildcard included) and the same
+/// certificate under another Secret are served; an SNI that chose no
+/// certificate and a Host that names no virtual host are unaffected.
+#[test]
+fn host_must_be_served_by_the_certificate_sni_chose() {
+    let secure = tls_secret("secure-tls", SECURE_CRT, SECURE_KEY);
+    let copy = tls_secret("secure-copy", SECURE_CRT, SECURE_KEY);
+    let other = tls_secret("other-tls", OTHER_CRT, OTHER_KEY);
+    let a = tls_ingress("a", &["secure.example.com"], "secure-tls", "");
+    let b = tls_ingress("b", &["www.secure.example.com"], "secure-copy", "");
+    let c = tls_ingress("c", &["other.example.com"], "other-tls", "");
+    let svcs = services();
+    let t = table(&[CLASS, &svcs, &secure, &copy, &other, &a, &b, &c]);
+    let sni = "secure.example.com";
+    assert!(t.serves_on_sni(sni, "secure.example.com"));
+    assert!(t.serves_on_sni(sni, "SECURE.Example.com.:443"), "case, trailing dot and port");
+    assert!(t.serves_on_sni(sni, "api.secure.example.com"), "covered by the SAN wildcard");
+    assert!(t.serves_on_sni(sni, "www.secure.example.com"), "same certificate, other Secret");
+    assert!(!t.serves_on_sni(sni, "other.example.com"), "served by another certificate");
+    assert!(!t.serves_on_sni(sni, "plain.example.com"), "not covered, default certificate");
+    assert!(!t.serves_on_sni(sni, "a.b.secure.example.com"), "a wildcard is one label deep");
+    assert!(!t.serves_on_sni("other.example.com", "secure.example.com"));
+    assert!(t.serves_on_sni("unknown.example.com", "other.example.com"), "SNI chose none");
+    assert!(t.serves_on_sni(sni, ""), "no host: host-less rules only");
+    assert!(t.serves_on_sni(sni, "[::1]:443"), "an IP literal names no virtual host");
 }
