@@ -7,24 +7,16 @@
 #![allow(clippy::disallowed_methods, clippy::disallowed_types)]
 
 #[allow(unused_imports)] // the shared builder re-exports more than this test uses
-#[path = "dataplane/support/mod.rs"]
-mod support;
-
-#[path = "../control/tests/kube_support/mod.rs"]
-mod kube_support;
-
-#[path = "process_support/mod.rs"]
-mod process_support;
-
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use k8s_openapi::api::coordination::v1::Lease;
 use k8s_openapi::api::networking::v1::Ingress;
-use kube_support::{ingress, ingress_class, service, slice};
-use process_support::{start_addrs, Running, DEADLINE};
 use ringress_test_apiserver::ApiServer;
-use support::{Client, Upstream};
+use ringress_test_support::fixtures::{ingress, ingress_class, service, slice};
+use ringress_test_support::process::{start_addrs, Running};
+use ringress_test_support::DEADLINE;
+use ringress_test_support::{Client, Upstream};
 
 fn until(what: &str, mut check: impl FnMut() -> bool) {
     let deadline = Instant::now() + DEADLINE;

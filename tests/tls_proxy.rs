@@ -7,11 +7,6 @@
 // the data plane's bans (clippy.toml) are for workers.
 #![allow(clippy::disallowed_methods, clippy::disallowed_types)]
 
-mod tls_support;
-#[allow(dead_code)] // the data-plane tests' upstream, only partly used here
-#[path = "dataplane/support/upstream.rs"]
-mod upstream;
-
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::sync::Arc;
@@ -20,10 +15,12 @@ use std::time::Duration;
 use ringress::metrics::Metrics;
 use ringress::tls::{Https, ServerTls};
 use ringress::worker::{self, IoEngine, Settings, WorkerOptions, Workers};
-use ringress_control::{CompileOptions, Publisher};
+use ringress_control::Publisher;
+use ringress_test_support::manifests::tls_ingress;
+use ringress_test_support::tls::{self as tls_support, secret, verifying_client, Ca, Leaf};
+use ringress_test_support::{compile_ok as table, engines, upstream, yaml};
+use ringress_test_support::{pattern_body, Upstream, DEADLINE};
 use rustls::{ClientConfig, ClientConnection, HandshakeKind, StreamOwned};
-use tls_support::{secret, tls_ingress, verifying_client, Ca, Leaf, CLASS, DEADLINE};
-use upstream::{pattern_body, Upstream};
 
 /// A running proxy with an HTTP and an HTTPS listener.
 struct TlsProxy {
@@ -94,20 +91,9 @@ impl Drop for TlsProxy {
     }
 }
 
-fn table(yaml: &str) -> ringress_control::RouteTable {
-    let (table, diagnostics) = ringress_control::compile_yaml(yaml, &CompileOptions::default());
-    let errors: Vec<_> =
-        diagnostics.iter().filter(|d| d.severity == ringress_control::Severity::Error).collect();
-    assert!(errors.is_empty(), "manifest errors: {errors:?}");
-    table
-}
-
 /// Service `web` (port 80) with one endpoint.
 fn web_service(addr: SocketAddr) -> String {
-    format!(
-        "---\napiVersion: v1\nkind: Service\nmetadata:\n  name: web\n  namespace: default\nspec:\n  ports:\n  - name: http\n    port: 80\n---\napiVersion: discovery.k8s.io/v1\nkind: EndpointSlice\nmetadata:\n  name: web-1\n  namespace: default\n  labels:\n    kubernetes.io/service-name: web\naddressType: IPv4\nports:\n- name: http\n  port: {}\nendpoints:\n- addresses: [\"127.0.0.1\"]\n  conditions: {{ready: true}}\n",
-        addr.port()
-    )
+    ringress_test_support::service("web", &[addr])
 }
 
 /// One TLS host `a.example` served by the upstream, with `annotations`.
@@ -115,13 +101,11 @@ fn setup(annotations: &[(&str, &str)]) -> (Ca, Leaf, Upstream, String) {
     let ca = Ca::new();
     let leaf = ca.leaf(&["a.example"]);
     let up = Upstream::start("web");
-    let yaml = [
-        CLASS.to_string(),
+    let yaml = yaml(&[
         web_service(up.addr),
         secret("a-tls", &leaf),
         tls_ingress("a", "a.example", "a-tls", annotations),
-    ]
-    .concat();
+    ]);
     (ca, leaf, up, yaml)
 }
 
@@ -605,9 +589,7 @@ fn every_worker_dead_is_seen(engine: IoEngine) {
 
 /// Plain (no `tls`) Ingress `name` routing `host` to Service `web:80`.
 fn plain_ingress(name: &str, host: &str) -> String {
-    format!(
-        "---\napiVersion: networking.k8s.io/v1\nkind: Ingress\nmetadata:\n  name: {name}\n  namespace: default\n  annotations: {{nginx.ingress.kubernetes.io/ssl-redirect: \"false\"}}\nspec:\n  ingressClassName: ringress\n  rules:\n  - host: {host}\n    http:\n      paths:\n      - {{path: /, pathType: Prefix, backend: {{service: {{name: web, port: {{number: 80}}}}}}}}\n"
-    )
+    ringress_test_support::ingress(name, Some(host), &[("/", "Prefix", "web")])
 }
 
 /// Issue rule "Host must match the certificate chosen by SNI": on a
@@ -622,8 +604,7 @@ fn host_not_served_by_the_sni_certificate_is_misdirected(engine: IoEngine) {
     let a = ca.leaf(&["a.example", "*.a.example"]);
     let b = ca.leaf(&["b.example"]);
     let up = Upstream::start("web");
-    let yaml = [
-        CLASS.to_string(),
+    let yaml = yaml(&[
         web_service(up.addr),
         secret("a-tls", &a),
         secret("b-tls", &b),
@@ -631,8 +612,7 @@ fn host_not_served_by_the_sni_certificate_is_misdirected(engine: IoEngine) {
         tls_ingress("b", "b.example", "b-tls", &[]),
         plain_ingress("www", "www.a.example"),
         plain_ingress("plain", "plain.example"),
-    ]
-    .concat();
+    ]);
     let proxy = TlsProxy::start(engine, 1, &yaml);
     let forwarded = || up.requests.load(std::sync::atomic::Ordering::SeqCst);
     let get = |tls: &mut Tls, host: &str| {
@@ -666,13 +646,6 @@ fn host_not_served_by_the_sni_certificate_is_misdirected(engine: IoEngine) {
     let mut tls = tls_connect(proxy.https, &verifying_client(&ca.der()), "b.example");
     assert_eq!(get(&mut tls, "b.example").status, 200);
     assert_eq!(get(&mut tls, "a.example").status, 421);
-}
-
-macro_rules! engines {
-    ($($name:ident),* $(,)?) => {
-        mod io_uring { $( #[test] fn $name() { super::$name(ringress::worker::IoEngine::IoUring) } )* }
-        mod epoll { $( #[test] fn $name() { super::$name(ringress::worker::IoEngine::Epoll) } )* }
-    };
 }
 
 engines!(

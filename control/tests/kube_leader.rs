@@ -1,19 +1,18 @@
 //! Leader election on a Lease, Ingress status written by the leader only,
 //! Events for invalid Ingresses, and failover between two controllers.
 
-mod kube_support;
-
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use k8s_openapi::api::coordination::v1::Lease;
 use k8s_openapi::api::core::v1::Event;
 use k8s_openapi::api::networking::v1::Ingress;
-use kube_support::*;
 use ringress_control::leader::{LeaseConfig, DEFAULT_LEASE_NAME};
 use ringress_control::provider::kube::KubeConfig;
 use ringress_control::status::PublishTarget;
 use ringress_test_apiserver::ApiServer;
+use ringress_test_support::fixtures::*;
+use ringress_test_support::kube::*;
 
 const NS: &str = "ringress";
 
