@@ -306,6 +306,28 @@ async fn two_installs_each_serve_their_class_and_hold_their_own_lease() {
     );
     assert_eq!(status_ips(&server, "web", "inside"), ["10.1.1.1"]);
     assert_eq!(status_ips(&server, "web", "outside"), ["203.0.113.9"]);
+
+    // `inside` moves to the external class: the internal install takes its
+    // address out of the status, the external one puts its own in.
+    server.apply(&ingress("web", "inside", "external", "inside.example", "/", "site"));
+    eventually("inside carries only the external address", || {
+        status_ips(&server, "web", "inside") == ["203.0.113.9"]
+    })
+    .await;
+    internal
+        .until("internal no longer serves inside", |t| t.route("inside.example", "/").is_none())
+        .await;
+    let before = (writes_by(&server, "internal"), writes_by(&server, "external"));
+    let (i0, e0) = (passes(&internal), passes(&external));
+    eventually("three more status passes each", || {
+        passes(&internal) >= i0 + 3 && passes(&external) >= e0 + 3
+    })
+    .await;
+    assert_eq!(
+        (writes_by(&server, "internal"), writes_by(&server, "external")),
+        before,
+        "the move settles without ping-pong"
+    );
     internal.stop().await;
     external.stop().await;
 }
