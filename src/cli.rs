@@ -753,7 +753,9 @@ mod tests {
         );
         let lease = kube.election.unwrap();
         assert_eq!((lease.namespace.as_str(), lease.identity.as_str()), ("ingress", "ringress-0"));
-        assert_eq!(lease.renew_period, Duration::from_secs(2));
+        // client-go's 15 s / 10 s / 2 s, scaled to 6 s.
+        assert_eq!(lease.renew_deadline, Duration::from_secs(4));
+        assert_eq!(lease.renew_period, Duration::from_millis(800));
 
         let args = run_args(&[
             "--kubernetes",

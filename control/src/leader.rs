@@ -37,26 +37,38 @@ pub struct LeaseConfig {
     pub lease_duration: Duration,
     /// How often the leader renews.
     pub renew_period: Duration,
-    /// The leader steps down when it could not renew for this long.
+    /// The leader steps down when it could not renew for this long; every
+    /// API call of a round is bounded by what is left of it.
     pub renew_deadline: Duration,
-    /// How often a follower tries to acquire.
+    /// How often a follower tries to acquire (plus up to 1.2 times as much
+    /// jitter, as client-go's `JitterFactor`).
     pub retry_period: Duration,
 }
 
 impl LeaseConfig {
-    /// client-go's timings scaled from `lease_duration` (15 s by default):
-    /// renew and retry every third of it, renew deadline two thirds.
+    /// client-go's timings, scaled from `lease_duration` (15 s by default:
+    /// renew deadline 10 s, renew and retry every 2 s).
     pub fn new(namespace: &str, identity: &str, lease_duration: Duration) -> Self {
         Self {
             namespace: namespace.to_string(),
             name: DEFAULT_LEASE_NAME.to_string(),
             identity: identity.to_string(),
             lease_duration,
-            renew_period: lease_duration / 3,
+            renew_period: lease_duration * 2 / 15,
             renew_deadline: lease_duration * 2 / 3,
-            retry_period: lease_duration / 3,
+            retry_period: lease_duration * 2 / 15,
         }
     }
+}
+
+/// `period` plus a random part of up to 1.2 times `period`, so followers
+/// do not retry in step.
+fn jittered(period: Duration) -> Duration {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u64(0);
+    let unit = (h.finish() >> 11) as f64 / (1u64 << 53) as f64;
+    period + period.mul_f64(1.2 * unit)
 }
 
 /// The Lease record as last observed, and when (on our clock).
@@ -168,13 +180,36 @@ pub(crate) async fn run(
         if *stop.borrow() {
             break;
         }
-        let holding = match elector.try_acquire_or_renew().await {
-            Ok(true) => {
+        // A leader's round must end before its renew deadline; a follower's
+        // is bounded by a whole renew deadline. An API call that hangs is
+        // dropped at the bound, and a leader that could not renew in time
+        // stops leading before its Lease can expire for the others.
+        let leading = *leader.borrow();
+        let budget = match last_renew {
+            Some(at) if leading => {
+                (at + config.renew_deadline).saturating_duration_since(Instant::now())
+            }
+            _ => config.renew_deadline,
+        };
+        let round = tokio::select! {
+            r = tokio::time::timeout(budget, elector.try_acquire_or_renew()) => r,
+            _ = stop.changed() => break,
+        };
+        let holding = match round {
+            Err(_elapsed) => {
+                tracing::warn!(
+                    lease = %format!("{}/{}", config.namespace, config.name),
+                    "lease update did not answer within the renew deadline{}",
+                    if leading { "; stepping down" } else { "" }
+                );
+                false
+            }
+            Ok(Ok(true)) => {
                 last_renew = Some(Instant::now());
                 true
             }
-            Ok(false) => false,
-            Err(error) => {
+            Ok(Ok(false)) => false,
+            Ok(Err(error)) => {
                 let keep = *leader.borrow()
                     && last_renew.is_some_and(|t| t.elapsed() < config.renew_deadline);
                 tracing::warn!(
@@ -194,7 +229,7 @@ pub(crate) async fn run(
             }
             leader.send_replace(holding);
         }
-        let pause = if holding { config.renew_period } else { config.retry_period };
+        let pause = if holding { config.renew_period } else { jittered(config.retry_period) };
         tokio::select! {
             _ = tokio::time::sleep(pause) => {}
             _ = stop.changed() => break,
@@ -202,11 +237,12 @@ pub(crate) async fn run(
     }
     if *leader.borrow() {
         leader.send_replace(false);
-        match elector.release().await {
-            Ok(()) => tracing::info!(identity = %config.identity, "released the lease"),
-            Err(error) => {
+        match tokio::time::timeout(config.renew_deadline, elector.release()).await {
+            Ok(Ok(())) => tracing::info!(identity = %config.identity, "released the lease"),
+            Ok(Err(error)) => {
                 tracing::warn!(%error, "could not release the lease; it expires on its own")
             }
+            Err(_) => tracing::warn!("releasing the lease did not answer; it expires on its own"),
         }
     }
 }

@@ -331,3 +331,59 @@ async fn two_installs_each_serve_their_class_and_hold_their_own_lease() {
     internal.stop().await;
     external.stop().await;
 }
+
+/// Issue "leader election as client-go does it": the leader's API server
+/// hangs its renewals (no answer, connection open). It stops leading, and
+/// stops writing status, within its renew deadline (2 s of a 3 s Lease),
+/// before its Lease can expire for the other replica; the other replica
+/// then takes over. At no moment do both lead, and the old leader writes
+/// nothing after it stepped down, even once its requests are answered.
+#[tokio::test]
+async fn a_leader_whose_renewals_hang_steps_down_before_its_lease_expires() {
+    let server = cluster().await;
+    let addresses = PublishTarget::Addresses(vec!["203.0.113.7".into()]);
+    let a = Controller::start(&server, "alpha", replica("alpha", addresses.clone())).await;
+    eventually("alpha leads", || holder(&server).as_deref() == Some("alpha")).await;
+    let b = Controller::start(&server, "beta", replica("beta", addresses)).await;
+    b.until("beta synced", |t| t.route("site.example", "/").is_some()).await;
+    eventually("alpha writes status", || status_ips(&server, "web", "site") == ["203.0.113.7"])
+        .await;
+    let leads = |c: &Controller| c.stats.leader.load(Ordering::SeqCst);
+    assert!(leads(&a) && !leads(&b));
+
+    // Every request alpha makes from now on hangs: its renewals, and any
+    // status write it would start.
+    server.hang("alpha", "/");
+    let hung_at = tokio::time::Instant::now();
+    let mut both = false;
+    let mut stepped_down_after = None;
+    let deadline = hung_at + DEADLINE;
+    while !leads(&b) {
+        assert!(tokio::time::Instant::now() < deadline, "beta never took over");
+        both |= leads(&a) && leads(&b);
+        if stepped_down_after.is_none() && !leads(&a) {
+            stepped_down_after = Some(hung_at.elapsed());
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    assert!(!both, "two leaders at once");
+    let stepped_down_after = stepped_down_after.expect("alpha stepped down before beta led");
+    eprintln!("alpha stepped down {stepped_down_after:?} after its renewals started to hang");
+    assert!(!leads(&a));
+    eventually("beta holds the Lease", || holder(&server).as_deref() == Some("beta")).await;
+
+    // alpha's hung requests are answered now: none of them, and nothing
+    // after, is a status write.
+    let alpha_writes = writes_by(&server, "alpha");
+    server.unhang();
+    server.apply(&ingress("web", "new", "ringress", "new.example", "/", "site"));
+    eventually("beta writes the new status", || {
+        status_ips(&server, "web", "new") == ["203.0.113.7"]
+    })
+    .await;
+    a.until("alpha sees the new Ingress", |t| t.route("new.example", "/").is_some()).await;
+    assert_eq!(writes_by(&server, "alpha"), alpha_writes, "alpha wrote after stepping down");
+    assert!(!leads(&a));
+    a.stop().await;
+    b.stop().await;
+}

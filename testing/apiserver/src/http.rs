@@ -110,6 +110,12 @@ async fn handle(shared: &Arc<Shared>, req: Request<Incoming>) -> Response<Body> 
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))
         .map(str::to_string);
+    let mut unhung = shared.unhung.subscribe();
+    while shared.hangs(user.as_deref(), req.uri().path()) {
+        if unhung.changed().await.is_err() {
+            break;
+        }
+    }
     let response = route(shared, req).await;
     shared.requests.lock().unwrap_or_else(|e| e.into_inner()).push(RequestRecord {
         method: method.to_string(),

@@ -76,6 +76,9 @@ struct Fault {
 #[derive(Debug, Default)]
 pub(crate) struct Faults {
     failures: Vec<Fault>,
+    /// (bearer token, path part): matching requests get no answer until
+    /// [`ApiServer::unhang`].
+    hangs: Vec<(String, String)>,
     /// Plurals whose list and watch answer 403.
     forbidden: Vec<String>,
 }
@@ -86,11 +89,19 @@ pub(crate) struct Shared {
     pub(crate) faults: Mutex<Faults>,
     pub(crate) requests: Mutex<Vec<RequestRecord>>,
     pub(crate) bookmark_interval: Duration,
+    /// Bumped by [`ApiServer::unhang`]: hung requests look again.
+    pub(crate) unhung: tokio::sync::watch::Sender<u64>,
 }
 
 impl Shared {
     pub(crate) fn store(&self) -> MutexGuard<'_, Store> {
         self.store.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Whether a request from `user` for `path` is to hang now.
+    pub(crate) fn hangs(&self, user: Option<&str>, path: &str) -> bool {
+        let faults = self.faults.lock().unwrap_or_else(|e| e.into_inner());
+        faults.hangs.iter().any(|(u, p)| Some(u.as_str()) == user && path.contains(p.as_str()))
     }
 
     /// The status an injected fault gives this request, if any.
@@ -149,6 +160,7 @@ impl ApiServer {
             faults: Mutex::new(Faults::default()),
             requests: Mutex::new(Vec::new()),
             bookmark_interval: interval,
+            unhung: tokio::sync::watch::channel(0).0,
         });
         let accept = tokio::spawn(http::accept_loop(listener, shared.clone()));
         Ok(Self { addr, shared, accept })
@@ -261,6 +273,20 @@ impl ApiServer {
             status,
             count,
         });
+    }
+
+    /// Leave every request that the client with bearer `token` makes for a
+    /// path containing `path_contains` unanswered (the connection open, no
+    /// byte sent) until [`ApiServer::unhang`]: an API server that hangs.
+    pub fn hang(&self, token: &str, path_contains: &str) {
+        let mut faults = self.shared.faults.lock().unwrap_or_else(|e| e.into_inner());
+        faults.hangs.push((token.to_string(), path_contains.to_string()));
+    }
+
+    /// Answer hung requests again (those waiting are served now).
+    pub fn unhang(&self) {
+        self.shared.faults.lock().unwrap_or_else(|e| e.into_inner()).hangs.clear();
+        self.shared.unhung.send_modify(|n| *n += 1);
     }
 
     /// Refuse (403) list and watch of `plural` until [`ApiServer::allow`].

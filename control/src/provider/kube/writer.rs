@@ -40,22 +40,41 @@ pub(crate) async fn run_writer(
             continue;
         }
         let current = compiled.borrow_and_update().clone();
-        if let Some(target) = &config.publish {
-            match writer.sync(&client, target, &current.snapshot, &config.compile).await {
-                Ok(pass) => {
-                    stats.status_updates.fetch_add(pass.written as u64, Ordering::Relaxed);
-                    stats.status_passes.fetch_add(1, Ordering::Relaxed);
-                    if let Some(wait) = pass.again_in {
-                        next_pass = wait.min(config.status_resync);
+        let work = async {
+            if let Some(target) = &config.publish {
+                match writer.sync(&client, target, &current.snapshot, &config.compile).await {
+                    Ok(pass) => {
+                        stats.status_updates.fetch_add(pass.written as u64, Ordering::Relaxed);
+                        stats.status_passes.fetch_add(1, Ordering::Relaxed);
+                        if let Some(wait) = pass.again_in {
+                            next_pass = wait.min(config.status_resync);
+                        }
+                    }
+                    Err(error) => {
+                        stats.status_errors.fetch_add(1, Ordering::Relaxed);
+                        tracing::warn!(%error, "writing Ingress status failed; retrying later");
                     }
                 }
-                Err(error) => {
-                    stats.status_errors.fetch_add(1, Ordering::Relaxed);
-                    tracing::warn!(%error, "writing Ingress status failed; retrying later");
+            }
+            let created = events.record(&current.diagnostics, &current.snapshot).await;
+            stats.events_created.fetch_add(created as u64, Ordering::Relaxed);
+        };
+        // Leadership lost mid-pass (the Lease could not be renewed in
+        // time): the pass is dropped, with any request still in flight, so
+        // no write is started after this replica stopped leading.
+        let lost = async {
+            while leader.changed().await.is_ok() {
+                if !*leader.borrow() {
+                    return;
                 }
             }
+        };
+        tokio::select! {
+            () = work => {}
+            () = lost => {
+                stats.leader.store(false, Ordering::Relaxed);
+                tracing::info!("leadership lost during a status pass; the pass stops");
+            }
         }
-        let created = events.record(&current.diagnostics, &current.snapshot).await;
-        stats.events_created.fetch_add(created as u64, Ordering::Relaxed);
     }
 }
