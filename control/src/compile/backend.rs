@@ -3,7 +3,12 @@
 //! EndpointSlice labelled `kubernetes.io/service-name` for the Service, the
 //! slice port with the same name (an unnamed port matches an unnamed slice
 //! port); the slice port's number is the endpoint port. Endpoints with
-//! `conditions.ready == false` are left out (absent means ready).
+//! `conditions.ready == false` are left out (absent means ready), unless
+//! no endpoint is ready: then those serving while terminating are used, so
+//! a one-replica rollout is not a 503. One address family per Service
+//! (the primary of `spec.ipFamilies`, IPv4 when unset; the other family
+//! only when the primary has no usable endpoint), so that a dual-stack pod
+//! counts once.
 
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
@@ -107,10 +112,11 @@ impl<'a> Resolver<'a> {
         };
         let port_name = service_port.name.as_deref().unwrap_or("");
 
-        let mut endpoints = Vec::new();
+        // Candidates by address family, ready first; serving-but-terminating
+        // ones are kept aside for when no endpoint is ready (as kube-proxy).
+        let mut ready: [Vec<SocketAddr>; 2] = Default::default();
+        let mut terminating: [Vec<SocketAddr>; 2] = Default::default();
         let mut skipped_fqdn = false;
-        // Endpoints the guard refuses: (address, why), first few kept.
-        let mut refused: Vec<(SocketAddr, &'static str)> = Vec::new();
         let slices = self.slices.get(&(&*key.namespace, &*key.service));
         for slice in slices.into_iter().flatten() {
             let slice_port = slice
@@ -123,22 +129,50 @@ impl<'a> Resolver<'a> {
                 .filter(|&p| p > 0);
             let Some(slice_port) = slice_port else { continue };
             for ep in slice.endpoints.iter().flatten() {
-                let ready = ep.conditions.as_ref().and_then(|c| c.ready) != Some(false);
-                if !ready {
+                let c = ep.conditions.as_ref();
+                // Absent `ready` means ready; absent `serving` is `ready`.
+                let is_ready = c.and_then(|c| c.ready) != Some(false);
+                let serving = c.and_then(|c| c.serving).unwrap_or(is_ready);
+                let is_terminating = c.and_then(|c| c.terminating) == Some(true);
+                let into = if is_ready {
+                    &mut ready
+                } else if serving && is_terminating {
+                    &mut terminating
+                } else {
                     continue;
-                }
+                };
                 for addr in &ep.addresses {
                     match addr.parse::<IpAddr>() {
                         Ok(ip) => {
-                            let addr = SocketAddr::new(ip, slice_port);
-                            match self.guard.refusal(addr) {
-                                Some(why) => refused.push((addr, why)),
-                                None => endpoints.push(Endpoint { addr }),
-                            }
+                            into[usize::from(ip.is_ipv6())].push(SocketAddr::new(ip, slice_port))
                         }
                         Err(_) => skipped_fqdn = true,
                     }
                 }
+            }
+        }
+        // One address family per Service, so a dual-stack pod counts once:
+        // the Service's primary family (`spec.ipFamilies[0]`, IPv4 when
+        // unset) if it has a usable endpoint, else the other.
+        let primary = match spec.and_then(|s| s.ip_families.as_ref()).and_then(|f| f.first()) {
+            Some(f) if f == "IPv6" => 1,
+            _ => 0,
+        };
+        let family = [primary, 1 - primary]
+            .into_iter()
+            .find(|&f| !ready[f].is_empty() || !terminating[f].is_empty())
+            .unwrap_or(primary);
+        let none_ready = ready[family].is_empty();
+        let chosen =
+            std::mem::take(if none_ready { &mut terminating[family] } else { &mut ready[family] });
+        let only_terminating = none_ready && !chosen.is_empty();
+        let mut endpoints = Vec::new();
+        // Endpoints the guard refuses: (address, why), first few kept.
+        let mut refused: Vec<(SocketAddr, &'static str)> = Vec::new();
+        for addr in chosen {
+            match self.guard.refusal(addr) {
+                Some(why) => refused.push((addr, why)),
+                None => endpoints.push(Endpoint { addr }),
             }
         }
         endpoints.sort_by_key(|e| e.addr);
@@ -157,6 +191,11 @@ impl<'a> Resolver<'a> {
         } else if endpoints.is_empty() {
             Some(format!(
                 "{id} port {} has no ready endpoints; requests answer 503",
+                port_text(&key.port)
+            ))
+        } else if only_terminating {
+            Some(format!(
+                "{id} port {} has no ready endpoint; serving but terminating endpoints are used",
                 port_text(&key.port)
             ))
         } else if skipped_fqdn {

@@ -1,7 +1,8 @@
 //! Backends: a Service port (number or name) resolved, as kube-proxy does,
 //! through the Service port's name to the EndpointSlice port of the same
 //! name; every slice labelled `kubernetes.io/service-name` merged; only
-//! ready endpoints.
+//! ready endpoints (serving-but-terminating ones when none is ready); one
+//! address family per Service.
 
 use std::net::SocketAddr;
 
@@ -104,13 +105,13 @@ fn addrs(list: &[&str]) -> Vec<SocketAddr> {
 }
 
 /// `port.number` names the Service port 80, whose name `http` selects the
-/// slice port `http` (8080) in every slice of the Service; not-ready
-/// endpoints are left out and a missing `ready` counts as ready.
+/// slice port `http` (8080) in every slice of the Service's family;
+/// not-ready endpoints are left out and a missing `ready` counts as ready.
 #[test]
 fn numbered_port_resolves_through_port_name_and_merges_slices() {
     let ing = web_ingress("number: 80");
     let t = table(&[CLASS, WEB, WEB_SLICES, &ing]);
-    assert_eq!(endpoints(&t, "/"), addrs(&["10.1.0.1:8080", "10.1.0.3:8080", "[fd00::1]:8080"]));
+    assert_eq!(endpoints(&t, "/"), addrs(&["10.1.0.1:8080", "10.1.0.3:8080"]));
 }
 
 /// `port.name` selects the Service port by name; the slice port of that
@@ -120,7 +121,7 @@ fn numbered_port_resolves_through_port_name_and_merges_slices() {
 fn named_port_resolves_to_slice_port_of_same_name() {
     let ing = web_ingress("name: metrics");
     let t = table(&[CLASS, WEB, WEB_SLICES, &ing]);
-    assert_eq!(endpoints(&t, "/"), addrs(&["10.1.0.1:9090", "10.1.0.3:9090", "[fd00::1]:9090"]));
+    assert_eq!(endpoints(&t, "/"), addrs(&["10.1.0.1:9090", "10.1.0.3:9090"]));
 }
 
 /// "conditions.ready ... Unknown state is interpreted as ready"; `false`
@@ -172,11 +173,14 @@ fn missing_service_routes_to_empty_backend_with_warning() {
     assert!(diags[0].reason.contains("shop/web not found"), "{}", diags[0].reason);
 }
 
-/// A Service with no ready endpoint yields a route with none, and a warning.
+/// A Service with no ready endpoint and none serving while terminating
+/// yields a route with none, and a warning.
 #[test]
 fn service_without_ready_endpoints_routes_to_empty_backend() {
     let none_ready = WEB_SLICES.replace("conditions: {ready: true}", "conditions: {ready: false}");
     let none_ready = none_ready.replace("- addresses: [10.1.0.3]\n", "");
+    let none_ready =
+        none_ready.replace("serving: true, terminating: true", "serving: false, terminating: true");
     let ing = web_ingress("number: 80");
     let (t, diags) = compile(&[CLASS, WEB, &none_ready, &ing]);
     assert!(endpoints(&t, "/").is_empty());
@@ -214,4 +218,67 @@ fn backends_are_shared_between_routes() {
     let ra = t.route("a.com", "/x").unwrap();
     let rb = t.route("b.com", "/").unwrap();
     assert!(std::sync::Arc::ptr_eq(&ra.backend, &rb.backend));
+}
+
+/// A dual-stack Service's pods appear in an IPv4 and an IPv6 slice: each
+/// counts once. The family is `spec.ipFamilies[0]` (IPv4 when unset); the
+/// other family serves only when the primary has no usable endpoint.
+#[test]
+fn one_address_family_per_service() {
+    let ing = web_ingress("number: 80");
+    let v6_first = WEB.replace("spec:\n", "spec:\n  ipFamilies: [IPv6, IPv4]\n");
+    let t = table(&[CLASS, &v6_first, WEB_SLICES, &ing]);
+    assert_eq!(endpoints(&t, "/"), addrs(&["[fd00::1]:8080"]));
+    // IPv4 primary, but no IPv4 endpoint is ready: the IPv6 ones serve.
+    let v4_down = WEB_SLICES
+        .replace(
+            "- addresses: [10.1.0.1]\n  conditions: {ready: true}",
+            "- addresses: [10.1.0.1]\n  conditions: {ready: false}",
+        )
+        .replace(
+            "- addresses: [10.1.0.3]\n",
+            "- addresses: [10.1.0.3]\n  conditions: {ready: false}\n",
+        );
+    let t = table(&[CLASS, WEB, &v4_down, &ing]);
+    assert_eq!(endpoints(&t, "/"), addrs(&["[fd00::1]:8080"]));
+}
+
+/// kube-proxy's rule: when no endpoint is ready, those still serving while
+/// terminating are used (a one-replica rollout is not a 503), with a
+/// warning; an endpoint neither ready nor serving never is.
+#[test]
+fn serving_terminating_endpoints_serve_when_none_is_ready() {
+    let slices = "
+apiVersion: discovery.k8s.io/v1
+kind: EndpointSlice
+metadata:
+  name: web-rolling
+  namespace: shop
+  labels: {kubernetes.io/service-name: web}
+addressType: IPv4
+ports:
+- {name: http, port: 8080}
+endpoints:
+- addresses: [10.1.0.7]
+  conditions: {ready: false, serving: true, terminating: true}
+- addresses: [10.1.0.8]
+  conditions: {ready: false, serving: false, terminating: true}
+- addresses: [10.1.0.9]
+  conditions: {ready: false}
+";
+    let ing = web_ingress("number: 80");
+    let (t, diags) = compile(&[CLASS, WEB, slices, &ing]);
+    assert_eq!(endpoints(&t, "/"), addrs(&["10.1.0.7:8080"]));
+    assert!(
+        diags.iter().any(|d| d.severity == Severity::Warning
+            && d.reason.contains("serving but terminating endpoints are used")),
+        "{diags:#?}"
+    );
+    // A ready endpoint appears: the terminating one is dropped.
+    let ready = slices.replace(
+        "- addresses: [10.1.0.9]\n  conditions: {ready: false}",
+        "- addresses: [10.1.0.9]\n  conditions: {ready: true}",
+    );
+    let t = table(&[CLASS, WEB, &ready, &ing]);
+    assert_eq!(endpoints(&t, "/"), addrs(&["10.1.0.9:8080"]));
 }
