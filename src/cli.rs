@@ -712,7 +712,8 @@ mod tests {
         assert!(s.trusted_proxies.is_empty() && !s.proxy_protocol);
         let s = parse(&["--trusted-proxies", "10.0.0.0/8, fd00::/8", "--proxy-protocol"]).unwrap();
         assert!(s.proxy_protocol);
-        let nets: Vec<String> = s.trusted_proxies.networks().iter().map(|n| n.to_string()).collect();
+        let nets: Vec<String> =
+            s.trusted_proxies.networks().iter().map(|n| n.to_string()).collect();
         assert_eq!(nets, ["10.0.0.0/8", "fd00::/8"]);
         assert!(s.trusted_proxies.contains("10.9.8.7".parse().unwrap()));
         let e = parse(&["--proxy-protocol"]).unwrap_err();
