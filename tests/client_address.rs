@@ -10,8 +10,6 @@
 // the data plane's bans (clippy.toml) are for workers.
 #![allow(clippy::disallowed_methods, clippy::disallowed_types)]
 
-mod tls_support;
-
 use std::io::{BufRead, BufReader, ErrorKind, Read, Write};
 use std::net::{Ipv6Addr, SocketAddr, TcpListener, TcpStream};
 use std::sync::Arc;
@@ -21,9 +19,11 @@ use ringress::metrics::Metrics;
 use ringress::tls::{Https, ServerTls};
 use ringress::trust::TrustedProxies;
 use ringress::worker::{self, IoEngine, Settings, WorkerOptions, Workers};
-use ringress_control::{CompileOptions, Publisher};
+use ringress_control::Publisher;
+use ringress_test_support::manifests::tls_ingress;
+use ringress_test_support::tls::{self as tls_support, secret, verifying_client, Ca};
+use ringress_test_support::{compile_ok, engines, service, yaml, DEADLINE};
 use rustls::{ClientConfig, ClientConnection, StreamOwned};
-use tls_support::{secret, tls_ingress, verifying_client, Ca, CLASS, DEADLINE};
 
 /// An upstream whose response body is the request head it received, byte
 /// for byte (one thread per connection, keep-alive).
@@ -95,20 +95,12 @@ impl Proxy {
         let upstream = HeadEcho::start();
         let ca = Ca::new();
         let leaf = ca.leaf(&["a.example"]);
-        let yaml = [
-            CLASS.to_string(),
-            web_service(upstream.addr),
+        let yaml = yaml(&[
+            service("web", &[upstream.addr]),
             secret("a-tls", &leaf),
             tls_ingress("a", "a.example", "a-tls", &[("ringress.io/ssl-redirect", "false")]),
-        ]
-        .concat();
-        let (table, diagnostics) =
-            ringress_control::compile_yaml(&yaml, &CompileOptions::default());
-        let errors: Vec<_> = diagnostics
-            .iter()
-            .filter(|d| d.severity == ringress_control::Severity::Error)
-            .collect();
-        assert!(errors.is_empty(), "manifest errors: {errors:?}");
+        ]);
+        let table = compile_ok(&yaml);
         let mut publisher = Publisher::new();
         publisher.publish(table);
         let trusted: TrustedProxies =
@@ -161,14 +153,6 @@ impl Drop for Proxy {
             w.join();
         }
     }
-}
-
-/// Service `web` (port 80) with one endpoint at `addr`.
-fn web_service(addr: SocketAddr) -> String {
-    format!(
-        "---\napiVersion: v1\nkind: Service\nmetadata:\n  name: web\n  namespace: default\nspec:\n  ports:\n  - name: http\n    port: 80\n---\napiVersion: discovery.k8s.io/v1\nkind: EndpointSlice\nmetadata:\n  name: web-1\n  namespace: default\n  labels:\n    kubernetes.io/service-name: web\naddressType: IPv4\nports:\n- name: http\n  port: {}\nendpoints:\n- addresses: [\"127.0.0.1\"]\n  conditions: {{ready: true}}\n",
-        addr.port()
-    )
 }
 
 /// The request head the upstream received, as (name, value) lines.
@@ -551,23 +535,6 @@ fn untrusted_peer_proxy_header_closes_silently(engine: IoEngine) {
     s.write_all(&v2_tcp4([198, 51, 100, 8], 1, &[])).expect("write");
     assert_closed_silently(s);
     assert_eq!(proxy.refused(), 2);
-}
-
-macro_rules! engines {
-    ($($name:ident),* $(,)?) => {
-        $(
-            mod $name {
-                #[test]
-                fn io_uring() {
-                    super::$name(ringress::worker::IoEngine::IoUring);
-                }
-                #[test]
-                fn epoll() {
-                    super::$name(ringress::worker::IoEngine::Epoll);
-                }
-            }
-        )*
-    };
 }
 
 engines!(
