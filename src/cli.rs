@@ -295,6 +295,22 @@ pub struct RunArgs {
     /// plain HTTP/1.1.
     #[arg(long = "allow-upgrade", value_name = "TOKEN", value_parser = parse_upgrade_token)]
     pub allow_upgrade: Vec<String>,
+    /// Peers (load balancers, CDNs) trusted to say who the client is:
+    /// networks or addresses, comma-separated (`10.0.0.0/8,fd00::/8`). From
+    /// any other peer, received X-Forwarded-*, X-Real-IP and Forwarded are
+    /// replaced [default: none].
+    #[arg(long, value_name = "CIDR[,CIDR…]", value_parser = parse_trusted_proxies)]
+    pub trusted_proxies: Option<crate::trust::TrustedProxies>,
+    /// Every connection on the http and https listeners starts with a
+    /// PROXY protocol header (v1 or v2) from a peer in --trusted-proxies
+    /// (required); any other connection is closed without a response.
+    #[arg(long)]
+    pub proxy_protocol: bool,
+}
+
+/// `--trusted-proxies`: the error names the bad entry.
+fn parse_trusted_proxies(text: &str) -> Result<crate::trust::TrustedProxies, String> {
+    text.parse().map_err(|e: crate::trust::TrustError| e.to_string())
 }
 
 impl RunArgs {
@@ -307,6 +323,11 @@ impl RunArgs {
                  each worker needs a share of at least one connection",
                 self.max_connections
             ));
+        }
+        if self.proxy_protocol && self.trusted_proxies.as_ref().is_none_or(|t| t.is_empty()) {
+            return Err("--proxy-protocol needs --trusted-proxies: PROXY headers are accepted \
+                        only from trusted peers, so without any every connection would be closed"
+                .to_string());
         }
         let source = match &self.manifests {
             Some(dir) => {
@@ -359,6 +380,8 @@ impl RunArgs {
             max_connections: self.max_connections,
             max_body_size: (self.max_body_size > 0).then_some(self.max_body_size),
             allowed_upgrades: self.allowed_upgrades(),
+            trusted_proxies: std::sync::Arc::new(self.trusted_proxies.clone().unwrap_or_default()),
+            proxy_protocol: self.proxy_protocol,
         }
     }
 
@@ -671,6 +694,32 @@ mod tests {
         assert!(e.contains("--max-connections"), "{e}");
         let e = err(&["--max-connections", "many"]);
         assert!(e.contains("--max-connections"), "{e}");
+    }
+
+    /// `--trusted-proxies` reaches the worker settings (none by default),
+    /// and `--proxy-protocol` is refused without it.
+    #[test]
+    fn trusted_proxies_and_proxy_protocol_reach_the_settings() {
+        let parse = |extra: &[&str]| {
+            let mut argv = vec!["ringress", "run", "--manifests", "m"];
+            argv.extend_from_slice(extra);
+            match Cli::try_parse_from(argv).map_err(|e| e.to_string())?.command {
+                Command::Run(args) => args.into_config().map(|c| c.settings),
+                _ => panic!("not run"),
+            }
+        };
+        let s = parse(&[]).unwrap();
+        assert!(s.trusted_proxies.is_empty() && !s.proxy_protocol);
+        let s = parse(&["--trusted-proxies", "10.0.0.0/8, fd00::/8", "--proxy-protocol"]).unwrap();
+        assert!(s.proxy_protocol);
+        let nets: Vec<String> =
+            s.trusted_proxies.networks().iter().map(|n| n.to_string()).collect();
+        assert_eq!(nets, ["10.0.0.0/8", "fd00::/8"]);
+        assert!(s.trusted_proxies.contains("10.9.8.7".parse().unwrap()));
+        let e = parse(&["--proxy-protocol"]).unwrap_err();
+        assert!(e.contains("--proxy-protocol needs --trusted-proxies"), "{e}");
+        let e = parse(&["--trusted-proxies", "10.0.0.0/40"]).unwrap_err();
+        assert!(e.contains("--trusted-proxies") && e.contains("`10.0.0.0/40`"), "{e}");
     }
 
     /// `--allow-upgrade` is repeatable and adds to `websocket`, in lower

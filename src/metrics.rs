@@ -149,6 +149,9 @@ pub struct WorkerMetrics {
     /// Connections closed unread at accept: the worker held its share of
     /// `--max-connections`.
     pub connections_refused: Counter,
+    /// Connections closed without a response under `--proxy-protocol`:
+    /// an untrusted peer, or no valid PROXY header in time.
+    pub proxy_protocol_refused: Counter,
     pub pool_reused: Counter,
     pub pool_new: Counter,
     pub upstream_retries: Counter,
@@ -249,7 +252,7 @@ impl Metrics {
             let v = self.sum(|w| w.upstream_errors[i].get());
             let _ = writeln!(o, "ringress_upstream_errors_total{{kind=\"{kind}\"}} {v}");
         }
-        let simple: [Series; 11] = [
+        let simple: [Series; 12] = [
             (
                 "ringress_downstream_connections_active",
                 "gauge",
@@ -282,6 +285,12 @@ impl Metrics {
                 "counter",
                 "Downstream connections closed unread because their worker held its share of --max-connections.",
                 |w| w.connections_refused.get(),
+            ),
+            (
+                "ringress_proxy_protocol_refused_total",
+                "counter",
+                "Downstream connections closed without a response under --proxy-protocol (untrusted peer, or no valid PROXY header in time).",
+                |w| w.proxy_protocol_refused.get(),
             ),
             (
                 "ringress_accept_errors_total",

@@ -6,7 +6,8 @@
 //! `Ok(None)` means "not all of it yet, read more". Its signature holds no
 //! `Vec`, `String` or `Box`, and nothing it calls allocates (addresses are
 //! parsed with `core`'s parsers from borrowed `&str`s), so it allocates
-//! nothing; no allocation-counting test is needed for it.
+//! nothing (`tests/alloc_codec.rs` counts). The connection start that
+//! reads the header from a socket is `conn::start`.
 //!
 //! The rules are those of the HAProxy specification ("The PROXY protocol",
 //! versions 1 and 2):

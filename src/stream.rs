@@ -57,7 +57,15 @@ pub trait StreamKind: 'static {
     /// (`X-Forwarded-Proto: https`).
     fn is_https(&self) -> bool;
     /// Turn an accepted connection into the stream (e.g. a TLS handshake).
-    fn wrap(&self, tcp: TcpStream) -> impl Future<Output = io::Result<Self::Stream>>;
+    /// `early`: bytes already read from `tcp` after a PROXY protocol
+    /// header (empty without `--proxy-protocol`). A kind that reads them
+    /// itself (TLS: the start of the ClientHello) takes them; what it
+    /// leaves is the start of the first request.
+    fn wrap(
+        &self,
+        tcp: TcpStream,
+        early: &mut Vec<u8>,
+    ) -> impl Future<Output = io::Result<Self::Stream>>;
 }
 
 /// Plain-text HTTP.
@@ -69,7 +77,9 @@ impl StreamKind for Plain {
     fn is_https(&self) -> bool {
         false
     }
-    async fn wrap(&self, tcp: TcpStream) -> io::Result<TcpStream> {
+    async fn wrap(&self, tcp: TcpStream, _early: &mut Vec<u8>) -> io::Result<TcpStream> {
+        // The early bytes, if any, are the start of a request head: left
+        // for the connection's head buffer.
         Ok(tcp)
     }
 }

@@ -82,6 +82,33 @@ fn a_bad_body_size_is_refused_naming_the_flag() {
     }
 }
 
+/// A `--trusted-proxies` entry that is not a network is a usage error
+/// (exit 2) naming the flag, the bad entry and what is wrong with it;
+/// `--proxy-protocol` without any trusted proxy is refused at start.
+#[test]
+fn a_bad_trusted_proxy_is_refused_naming_the_flag_and_entry() {
+    let dir = tempfile::tempdir().unwrap();
+    let manifests = dir.path().to_str().unwrap();
+    for (list, bad, why) in [
+        ("10.0.0.0/8,10.0.0.1/33", "10.0.0.1/33", "prefix length must be a number from 0 to 32"),
+        ("10.1.2.3/8", "10.1.2.3/8", "the network is 10.0.0.0/8"),
+        ("fd00::/8,lb.example", "lb.example", "not an IP address or CIDR"),
+        ("10.0.0.0/8,", "", "empty entry"),
+    ] {
+        let out = run(&["--manifests", manifests, "--trusted-proxies", list]);
+        assert_eq!(out.status.code(), Some(2), "{list}: {}", stderr(&out));
+        let err = stderr(&out);
+        assert!(err.contains("--trusted-proxies") && err.contains(list), "{err}");
+        assert!(err.contains(&format!("`{bad}`")) || bad.is_empty(), "{err}");
+        assert!(err.contains(why), "{list}: {err}");
+    }
+    let out = run(&["--manifests", manifests, "--proxy-protocol"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(err.contains("--proxy-protocol needs --trusted-proxies"), "{err}");
+    assert!(!err.contains("ringress running"), "it must not start serving: {err}");
+}
+
 /// Fewer connections than workers would leave a worker refusing every
 /// connection the kernel hands it: refused at start, naming the flag.
 #[test]

@@ -82,6 +82,19 @@ impl Conn {
         buffers::release(&mut self.ubuf);
     }
 
+    /// The connection starts with `early`, the bytes read after its PROXY
+    /// header that the stream kind left (the start of the first request
+    /// head): they become `buf`. Empty, it goes back to the pool.
+    pub(super) fn start_with(&mut self, early: Vec<u8>) {
+        if early.is_empty() {
+            buffers::give(early);
+            return;
+        }
+        self.buf = early;
+        buffers::ensure(&mut self.out);
+        buffers::ensure(&mut self.ubuf);
+    }
+
     /// Bytes arrived on an idle connection: take the request buffers from
     /// the pool and move what arrived into `buf`.
     pub(super) fn take_buffers(&mut self) {

@@ -27,6 +27,7 @@ mod head;
 pub mod io;
 mod relay;
 mod route;
+mod start;
 mod state;
 mod tunnel;
 
@@ -48,23 +49,41 @@ use crate::stream::StreamKind;
 use io::consume;
 use state::Progress;
 
-/// Serve one accepted connection until it closes.
+/// Serve one accepted connection until it closes. Under
+/// `--proxy-protocol` its PROXY header comes first ([`start`]), and the
+/// address it carries is the client's from then on; otherwise the TCP
+/// peer is the client.
 pub async fn serve<K: StreamKind>(
     worker: Rc<Worker>,
     kind: Rc<K>,
-    tcp: TcpStream,
+    mut tcp: TcpStream,
     peer: SocketAddr,
 ) {
     let guard = worker.drain.enter();
     let _active = Active::enter(&worker);
     let port = tcp.local_addr().map_or(0, |a| a.port());
-    match kind.wrap(tcp).await {
+    // Bytes read after a PROXY header: empty (no allocation) without one.
+    let mut early = Vec::new();
+    let client = if worker.settings.proxy_protocol {
+        match start::read_proxy_header(&worker, &mut tcp, peer, &mut early).await {
+            Some(client) => client,
+            None => return,
+        }
+    } else {
+        peer
+    };
+    match kind.wrap(tcp, &mut early).await {
         Ok(down) => {
-            let fwd = ForwardContext::new(peer.ip(), port, kind.is_https());
+            let trusted = &worker.settings.trusted_proxies;
+            let fwd = ForwardContext::for_peer(client.ip(), trusted, port, kind.is_https());
             let mut conn = Conn::new(worker.clone(), guard, fwd, kind.is_https());
+            conn.start_with(early);
             conn.run(down).await;
         }
-        Err(e) => tracing::debug!(%peer, error = %e, "downstream handshake failed"),
+        Err(e) => {
+            buffers::release(&mut early);
+            tracing::debug!(%peer, %client, error = %e, "downstream handshake failed");
+        }
     }
 }
 

@@ -34,11 +34,6 @@ pub struct ForwardContext {
 /// How far the downstream peer's forwarding headers are believed.
 #[derive(Clone, Debug)]
 enum Trust {
-    /// Received `X-Forwarded-For` appended to, `X-Real-IP` the peer,
-    /// `Forwarded` passed: how requests were forwarded before trusted
-    /// proxies existed, kept by [`ForwardContext::new`] until the listeners
-    /// build their contexts with [`ForwardContext::for_peer`].
-    Unchecked,
     /// The peer is the client: its forwarding headers are replaced.
     Untrusted,
     /// The peer is a trusted proxy: its forwarding headers are believed,
@@ -47,13 +42,13 @@ enum Trust {
 }
 
 impl ForwardContext {
-    /// `client`: the downstream peer (IPv4-mapped IPv6 shown as IPv4);
-    /// `listener_port`: the port the client connected to; `https`: whether
-    /// the connection is TLS. Received `X-Forwarded-For` values are kept
-    /// and appended to, unchecked; [`ForwardContext::for_peer`] is the
-    /// form that decides by `--trusted-proxies`.
+    /// The context for a connection from `client`, a peer that is not a
+    /// trusted proxy (every peer without `--trusted-proxies`):
+    /// [`ForwardContext::for_peer`] with an empty set. `listener_port`:
+    /// the port the client connected to; `https`: whether the connection
+    /// is TLS.
     pub fn new(client: IpAddr, listener_port: u16, https: bool) -> Self {
-        Self::build(client, listener_port, https, Trust::Unchecked)
+        Self::build(client, listener_port, https, Trust::Untrusted)
     }
 
     /// The context for a connection from `peer` (the TCP peer, or the
@@ -116,7 +111,7 @@ impl ForwardContext {
     pub fn client_address(&self, src: &[u8], head: &RequestHead) -> IpAddr {
         match &self.trust {
             Trust::Trusted(set) => set.client_address(self.peer, forwarded_for(src, head)),
-            Trust::Unchecked | Trust::Untrusted => self.peer,
+            Trust::Untrusted => self.peer,
         }
     }
 
@@ -252,7 +247,7 @@ pub fn write_upstream_request_head(
     out.extend_from_slice(b"\r\n");
     let received = match ctx.trust {
         Trust::Trusted(_) => Received::find(src, head),
-        Trust::Unchecked | Trust::Untrusted => Received::default(),
+        Trust::Untrusted => Received::default(),
     };
     let proto: &[u8] = if ctx.https { b"https" } else { b"http" };
     header(out, b"X-Forwarded-Proto: ", received.proto.unwrap_or(proto));

@@ -57,6 +57,7 @@ impl Worker {
         metrics: Arc<Metrics>,
         table: &TableHandle,
     ) -> Self {
+        let settings = settings.for_worker();
         let mut cache = Cache::new(Arc::clone(table.cell()));
         let current = Rc::new(Arc::clone(cache.load()));
         metrics.workers[index].table_generation.set(current.generation());

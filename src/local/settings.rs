@@ -1,8 +1,10 @@
 //! Timeouts and limits of the data plane, as the CLI sets them. Defaults
 //! are the ones documented in `ringress run --help`.
 
+use std::sync::Arc;
 use std::time::Duration;
 
+use crate::trust::TrustedProxies;
 use crate::upstream::Balance;
 
 /// Per-worker behaviour; cloned into every worker.
@@ -50,6 +52,13 @@ pub struct Settings {
     /// Protocols an `Upgrade` may name and be forwarded (lower case;
     /// `websocket` first, then `--allow-upgrade`), see `http::upgrade`.
     pub allowed_upgrades: Vec<String>,
+    /// Peers believed about the client address (`--trusted-proxies`):
+    /// their forwarding headers and PROXY headers. Each worker holds its
+    /// own copy ([`Settings::for_worker`]).
+    pub trusted_proxies: Arc<TrustedProxies>,
+    /// Every connection starts with a PROXY protocol header
+    /// (`--proxy-protocol`), read before TLS and HTTP.
+    pub proxy_protocol: bool,
 }
 
 /// Default of `--max-connections`.
@@ -88,7 +97,19 @@ impl Default for Settings {
             max_connections: DEFAULT_MAX_CONNECTIONS,
             max_body_size: Some(DEFAULT_MAX_BODY_SIZE),
             allowed_upgrades: vec![crate::http::upgrade::WEBSOCKET.to_string()],
+            trusted_proxies: Arc::new(TrustedProxies::NONE),
+            proxy_protocol: false,
         }
+    }
+}
+
+impl Settings {
+    /// The settings a worker keeps: the trusted set copied into an `Arc`
+    /// of the worker's own, so the reference count a connection from a
+    /// trusted peer takes is never one another core writes.
+    pub fn for_worker(mut self) -> Self {
+        self.trusted_proxies = Arc::new(TrustedProxies::clone(&self.trusted_proxies));
+        self
     }
 }
 

@@ -79,7 +79,21 @@ impl TlsAcceptor {
     where
         IO: AsyncReadRent + AsyncWriteRent + Split,
     {
-        let accept = TlsStream::accept(self.config.clone(), io);
+        self.handshake_after(io, Vec::new()).await
+    }
+
+    /// [`TlsAcceptor::handshake`] on a connection whose first bytes,
+    /// `early`, were already read from `io` (what followed a PROXY
+    /// protocol header): they are the start of the ClientHello.
+    pub async fn handshake_after<IO>(
+        &self,
+        io: IO,
+        early: Vec<u8>,
+    ) -> Result<TlsStream<IO>, HandshakeError>
+    where
+        IO: AsyncReadRent + AsyncWriteRent + Split,
+    {
+        let accept = TlsStream::accept_after(self.config.clone(), io, early);
         let result = match monoio::time::timeout(self.timeout, accept).await {
             Ok(Ok(stream)) => return Ok(stream),
             Ok(Err(error)) => HandshakeError { kind: classify(&error), source: error },

@@ -27,8 +27,10 @@ impl StreamKind for Https {
         true
     }
 
-    async fn wrap(&self, tcp: TcpStream) -> io::Result<Self::Stream> {
-        // Counted by kind inside; the caller logs at debug level.
-        self.acceptor.handshake(tcp).await.map_err(io::Error::other)
+    async fn wrap(&self, tcp: TcpStream, early: &mut Vec<u8>) -> io::Result<Self::Stream> {
+        // Counted by kind inside; the caller logs at debug level. Bytes
+        // read after a PROXY header are the start of the ClientHello.
+        let early = std::mem::take(early);
+        self.acceptor.handshake_after(tcp, early).await.map_err(io::Error::other)
     }
 }

@@ -425,10 +425,25 @@ pub struct TlsStream<IO: AsyncWriteRent> {
 impl<IO: AsyncReadRent + AsyncWriteRent + Split> TlsStream<IO> {
     /// Run the server handshake on `io` (no deadline: the caller adds one).
     pub async fn accept(config: Arc<ServerConfig>, io: IO) -> io::Result<Self> {
+        Self::accept_after(config, io, Vec::new()).await
+    }
+
+    /// [`TlsStream::accept`] where the first bytes of the connection,
+    /// `early`, were already read from `io` (after a PROXY protocol
+    /// header): rustls takes them before anything read from the socket.
+    /// `early` becomes the read direction's buffer (a pooled one, or an
+    /// empty `Vec`).
+    pub async fn accept_after(
+        config: Arc<ServerConfig>,
+        io: IO,
+        early: Vec<u8>,
+    ) -> io::Result<Self> {
         let session = Rc::new(RefCell::new(ServerConnection::new(config).map_err(invalid)?));
         let (r, w) = io.into_split();
+        let mut inb = Inbound::new();
+        inb.buf = early;
         let mut stream = Self {
-            r: TlsReader { io: r, session: session.clone(), inb: Inbound::new() },
+            r: TlsReader { io: r, session: session.clone(), inb },
             w: TlsWriter { io: w, session, out: Outbound::new() },
         };
         stream.handshake().await?;

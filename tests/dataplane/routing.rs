@@ -29,8 +29,9 @@ fn routes_by_host_and_path(engine: IoEngine) {
 }
 
 /// The upstream sees the client's request target, Host unchanged, and the
-/// X-Forwarded-* and X-Real-IP headers; the response carries Date and
-/// Server.
+/// X-Forwarded-* and X-Real-IP headers the proxy writes: without
+/// `--trusted-proxies` the client's own claims in them are replaced. The
+/// response carries Date and Server.
 fn sets_forwarding_headers(engine: IoEngine) {
     let web = Upstream::start("web");
     let proxy = Proxy::builder(engine)
@@ -40,17 +41,43 @@ fn sets_forwarding_headers(engine: IoEngine) {
         ]))
         .start();
     let mut c = proxy.client();
-    let r = c.get("a.example:8080", "/p?q=1", "X-Forwarded-For: 10.9.9.9\r\n");
+    let forged = "X-Forwarded-For: 10.9.9.9\r\nX-Real-IP: 10.9.9.9\r\n\
+        X-Forwarded-Proto: https\r\nX-Forwarded-Host: evil.example\r\nX-Forwarded-Port: 1\r\n";
+    let r = c.get("a.example:8080", "/p?q=1", forged);
     assert_eq!(r.status, 200);
     assert_eq!(r.header("x-seen-path"), Some("/p?q=1"));
     assert_eq!(r.header("x-seen-host"), Some("a.example:8080"));
-    assert_eq!(r.header("x-seen-x-forwarded-for"), Some("10.9.9.9, 127.0.0.1"));
+    assert_eq!(r.header("x-seen-x-forwarded-for"), Some("127.0.0.1"));
     assert_eq!(r.header("x-seen-x-forwarded-proto"), Some("http"));
     assert_eq!(r.header("x-seen-x-forwarded-host"), Some("a.example:8080"));
     assert_eq!(r.header("x-seen-x-forwarded-port"), Some(proxy.addr.port().to_string().as_str()));
     assert_eq!(r.header("x-seen-x-real-ip"), Some("127.0.0.1"));
     assert!(r.header("date").is_some());
     assert_eq!(r.header("server"), Some("ringress"));
+}
+
+/// From a peer in `--trusted-proxies` the received X-Forwarded-For is
+/// appended to, X-Real-IP is the right-most untrusted address in it, and
+/// the peer's X-Forwarded-Proto, -Host and -Port pass.
+fn trusted_peer_forwarding_headers_are_believed(engine: IoEngine) {
+    let web = Upstream::start("web");
+    let proxy = Proxy::builder(engine)
+        .settings(|s| s.trusted_proxies = std::sync::Arc::new("127.0.0.0/8".parse().unwrap()))
+        .manifests(yaml(&[
+            service("web", &[web.addr]),
+            ingress("i", None, &[("/", "Prefix", "web")]),
+        ]))
+        .start();
+    let mut c = proxy.client();
+    let chain = "X-Forwarded-For: 6.6.6.6, 10.9.9.9, 127.0.0.5\r\nX-Real-IP: 6.6.6.6\r\n\
+        X-Forwarded-Proto: https\r\nX-Forwarded-Host: shop.example\r\nX-Forwarded-Port: 443\r\n";
+    let r = c.get("a.example:8080", "/", chain);
+    assert_eq!(r.status, 200);
+    assert_eq!(r.header("x-seen-x-forwarded-for"), Some("6.6.6.6, 10.9.9.9, 127.0.0.5, 127.0.0.1"));
+    assert_eq!(r.header("x-seen-x-real-ip"), Some("10.9.9.9"));
+    assert_eq!(r.header("x-seen-x-forwarded-proto"), Some("https"));
+    assert_eq!(r.header("x-seen-x-forwarded-host"), Some("shop.example"));
+    assert_eq!(r.header("x-seen-x-forwarded-port"), Some("443"));
 }
 
 /// Endpoint choice is per request: one client connection reaches every
@@ -66,4 +93,9 @@ fn chooses_endpoint_per_request(engine: IoEngine) {
     assert_eq!(seen.len(), 3, "{seen:?}");
 }
 
-engines!(routes_by_host_and_path, sets_forwarding_headers, chooses_endpoint_per_request);
+engines!(
+    routes_by_host_and_path,
+    sets_forwarding_headers,
+    trusted_peer_forwarding_headers_are_believed,
+    chooses_endpoint_per_request
+);

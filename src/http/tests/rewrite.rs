@@ -40,16 +40,35 @@ fn rewrite_request_sets_forwarding_headers_and_keep_alive() {
     );
 }
 
+/// Without `--trusted-proxies` (what `ForwardContext::new` is) the peer is
+/// the client: what it claims in forwarding headers is not forwarded.
 #[test]
-fn rewrite_request_appends_to_x_forwarded_for() {
+fn rewrite_request_replaces_x_forwarded_for_of_an_untrusted_peer() {
+    let src = b"GET / HTTP/1.1\r\nX-Forwarded-For: 1.1.1.1, 2.2.2.2\r\nHost: a\r\n\
+        X-Forwarded-For: 3.3.3.3\r\nX-Forwarded-Proto: http\r\nX-Real-IP: 3.3.3.3\r\n\r\n";
+    let ctx = ForwardContext::new(IpAddr::V6(Ipv6Addr::LOCALHOST), 443, true);
+    assert!(!ctx.peer_trusted());
+    assert_eq!(
+        upstream(src, &ctx),
+        "GET / HTTP/1.1\r\nHost: a\r\nX-Forwarded-For: ::1\r\n\
+         X-Forwarded-Proto: https\r\nX-Forwarded-Host: a\r\nX-Forwarded-Port: 443\r\n\
+         X-Real-IP: ::1\r\nConnection: keep-alive\r\n\r\n"
+    );
+}
+
+/// A trusted peer's `X-Forwarded-For` lines are joined and appended to;
+/// `X-Real-IP` is the right-most address that is not trusted.
+#[test]
+fn rewrite_request_appends_to_x_forwarded_for_of_a_trusted_peer() {
     let src = b"GET / HTTP/1.1\r\nX-Forwarded-For: 1.1.1.1, 2.2.2.2\r\nHost: a\r\n\
         X-Forwarded-For: 3.3.3.3\r\nX-Forwarded-Proto: https\r\n\r\n";
-    let ctx = ForwardContext::new(IpAddr::V6(Ipv6Addr::LOCALHOST), 443, true);
+    let trusted = std::sync::Arc::new("::1".parse().unwrap());
+    let ctx = ForwardContext::for_peer(IpAddr::V6(Ipv6Addr::LOCALHOST), &trusted, 443, true);
     assert_eq!(
         upstream(src, &ctx),
         "GET / HTTP/1.1\r\nHost: a\r\nX-Forwarded-For: 1.1.1.1, 2.2.2.2, 3.3.3.3, ::1\r\n\
          X-Forwarded-Proto: https\r\nX-Forwarded-Host: a\r\nX-Forwarded-Port: 443\r\n\
-         X-Real-IP: ::1\r\nConnection: keep-alive\r\n\r\n"
+         X-Real-IP: 3.3.3.3\r\nConnection: keep-alive\r\n\r\n"
     );
 }
 
