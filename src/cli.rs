@@ -306,6 +306,16 @@ pub struct RunArgs {
     /// (required); any other connection is closed without a response.
     #[arg(long)]
     pub proxy_protocol: bool,
+    /// The HTTPS port clients connect to (a Service or load balancer in
+    /// front may map it): the port of redirects to https (omitted when
+    /// 443) and `X-Forwarded-Port` on HTTPS [default: the --https
+    /// listener's port].
+    #[arg(long, value_name = "PORT", value_parser = clap::value_parser!(u16).range(1..))]
+    pub public_https_port: Option<u16>,
+    /// The HTTP port clients connect to, for `X-Forwarded-Port` on HTTP
+    /// [default: the --http listener's port].
+    #[arg(long, value_name = "PORT", value_parser = clap::value_parser!(u16).range(1..))]
+    pub public_http_port: Option<u16>,
 }
 
 /// `--trusted-proxies`: the error names the bad entry.
@@ -353,8 +363,9 @@ impl RunArgs {
         Ok(config)
     }
 
-    /// The worker settings these flags describe (`https_port` is left to
-    /// `run`, which knows the port the HTTPS listener got).
+    /// The worker settings these flags describe (`https_port`, unless
+    /// `--public-https-port` gives it, is left to `run`, which knows the
+    /// port the HTTPS listener got).
     pub fn settings(&self) -> Settings {
         Settings {
             client_head_timeout: self.client_head_timeout,
@@ -376,7 +387,8 @@ impl RunArgs {
             max_head_bytes: self.max_head_bytes,
             max_headers: self.max_headers,
             max_request_line_bytes: self.max_request_line,
-            https_port: None,
+            https_port: self.public_https_port,
+            http_port: self.public_http_port,
             max_connections: self.max_connections,
             max_body_size: (self.max_body_size > 0).then_some(self.max_body_size),
             allowed_upgrades: self.allowed_upgrades(),
@@ -873,6 +885,12 @@ mod tests {
         assert_eq!(config.tls_handshake_timeout, Duration::from_secs(2));
         assert_eq!(config.settings.drain_timeout, Duration::from_secs(7));
         assert_eq!(config.settings.https_port, None, "run takes the HTTPS listener's port");
+        assert_eq!(config.settings.http_port, None, "the HTTP listener's own port");
+        let args = run_args(&["--manifests=m", "--public-https-port=443", "--public-http-port=80"]);
+        let config = args.unwrap().into_config().unwrap();
+        assert_eq!((config.settings.https_port, config.settings.http_port), (Some(443), Some(80)));
+        let err = run_args(&["--manifests=m", "--public-https-port=0"]).unwrap_err().to_string();
+        assert!(err.contains("--public-https-port"), "{err}");
         let args = run_args(&["--manifests=m", "--workers=2", "--max-connections=1"]).unwrap();
         let err = args.into_config().unwrap_err();
         assert!(

@@ -195,6 +195,34 @@ fn ssl_redirect_false_serves_plain_http(engine: IoEngine) {
     }
 }
 
+/// `--public-https-port 443` and `--public-http-port 80` (the Service in
+/// front maps them to the listeners' own ports): a redirect to https names
+/// no port, and `X-Forwarded-Port` carries the public port on each listener.
+fn public_ports_name_the_ports_clients_used(engine: IoEngine) {
+    let settings = Settings { https_port: Some(443), http_port: Some(80), ..Settings::default() };
+    let (ca, _, _up, yaml) = setup(&[]);
+    let proxy = TlsProxy::start_with(engine, 1, &yaml, settings, Duration::from_secs(10));
+    let mut c = BufReader::new(tls_support::tcp(proxy.http));
+    c.get_mut().write_all(b"GET /p?q=1 HTTP/1.1\r\nHost: a.example:8080\r\n\r\n").expect("write");
+    let resp = read_response(&mut c);
+    assert_eq!(resp.status, 308);
+    assert_eq!(resp.header("location"), Some("https://a.example/p?q=1"));
+    let mut tls = tls_connect(proxy.https, &verifying_client(&ca.der()), "a.example");
+    send(&mut tls, b"GET / HTTP/1.1\r\nHost: a.example\r\n\r\n");
+    let resp = read_response(&mut tls);
+    assert_eq!(resp.status, 200);
+    assert_eq!(resp.header("x-seen-x-forwarded-port"), Some("443"));
+
+    let settings = Settings { https_port: Some(443), http_port: Some(80), ..Settings::default() };
+    let (_ca, _, _up, yaml) = setup(&[("ringress.io/ssl-redirect", "false")]);
+    let proxy = TlsProxy::start_with(engine, 1, &yaml, settings, Duration::from_secs(10));
+    let mut c = BufReader::new(tls_support::tcp(proxy.http));
+    c.get_mut().write_all(b"GET / HTTP/1.1\r\nHost: a.example\r\n\r\n").expect("write");
+    let resp = read_response(&mut c);
+    assert_eq!(resp.status, 200);
+    assert_eq!(resp.header("x-seen-x-forwarded-port"), Some("80"));
+}
+
 /// Bodies of several MiB both ways over TLS, in both framings.
 fn multi_mib_bodies_both_ways(engine: IoEngine) {
     let (ca, _, _up, yaml) = setup(&[]);
@@ -665,4 +693,5 @@ engines!(
     a_dead_worker_is_reported_and_gets_no_connections,
     every_worker_dead_is_seen,
     host_not_served_by_the_sni_certificate_is_misdirected,
+    public_ports_name_the_ports_clients_used,
 );

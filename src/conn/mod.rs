@@ -61,7 +61,11 @@ pub async fn serve<K: StreamKind>(
 ) {
     let guard = worker.drain.enter();
     let _active = Active::enter(&worker);
-    let port = tcp.local_addr().map_or(0, |a| a.port());
+    // The port clients used, for X-Forwarded-Port: the public one when
+    // configured, else the listener's.
+    let public =
+        if kind.is_https() { worker.settings.https_port } else { worker.settings.http_port };
+    let port = public.unwrap_or_else(|| tcp.local_addr().map_or(0, |a| a.port()));
     // Bytes read after a PROXY header: empty (no allocation) without one.
     let mut early = Vec::new();
     let client = if worker.settings.proxy_protocol {

@@ -39,8 +39,13 @@ pub struct Settings {
     pub max_head_bytes: usize,
     pub max_headers: usize,
     pub max_request_line_bytes: usize,
-    /// Port of the HTTPS listener, for redirects to https (`None`: 443).
+    /// The HTTPS port clients use (`--public-https-port`; `run` fills in
+    /// the HTTPS listener's port when unset): the port of redirects to
+    /// https (omitted when 443) and `X-Forwarded-Port` on HTTPS.
     pub https_port: Option<u16>,
+    /// The HTTP port clients use (`--public-http-port`), for
+    /// `X-Forwarded-Port` on HTTP (`None`: the listener's own port).
+    pub http_port: Option<u16>,
     /// Open downstream connections allowed for the whole process, split
     /// over the workers by [`connection_share`]; one over its worker's
     /// share is closed unread.
@@ -94,6 +99,7 @@ impl Default for Settings {
             max_headers: 100,
             max_request_line_bytes: 8 * 1024,
             https_port: None,
+            http_port: None,
             max_connections: DEFAULT_MAX_CONNECTIONS,
             max_body_size: Some(DEFAULT_MAX_BODY_SIZE),
             allowed_upgrades: vec![crate::http::upgrade::WEBSOCKET.to_string()],
