@@ -54,7 +54,12 @@ fn run_kubernetes_serves_writes_status_and_releases_the_lease() {
     let child = Command::new(env!("CARGO_BIN_EXE_ringress"))
         .args(["run", "--kubernetes", "--allow-host-local-endpoints", "--kubeconfig"])
         .arg(&kubeconfig)
-        .args(["--http=127.0.0.1:0", "--https=127.0.0.1:0", "--admin=127.0.0.1:0"])
+        .args([
+            "--http=127.0.0.1:0",
+            "--https=127.0.0.1:0",
+            "--admin=127.0.0.1:0",
+            "--health=127.0.0.1:0",
+        ])
         .args(["--workers=1", "--io-engine=epoll", "--no-pin", "--drain-timeout=2s"])
         .args(["--publish-address=192.0.2.9", "--lease-duration=3s"])
         .args(["--election-namespace=ringress", "--pod-name=ringress-0"])
