@@ -115,7 +115,7 @@ impl Listeners {
         let http = Listener::bind("http", addrs.http)?;
         let https = addrs.https.map(|a| Listener::bind("https", a)).transpose()?;
         let single = |what, addr: SocketAddr| {
-            std::net::TcpListener::bind(addr).map_err(|source| BindError { what, addr, source })
+            bind_single(addr).map_err(|source| BindError { what, addr, source })
         };
         if overlap(addrs.health, addrs.admin) {
             return Err(BindError {
@@ -217,6 +217,18 @@ fn ensure_free(addr: SocketAddr) -> io::Result<()> {
         probe.set_only_v6(true)?;
     }
     probe.bind(&addr.into())
+}
+
+/// A listener of the admin server's: one socket, no `SO_REUSEPORT`, the
+/// full backlog so that a burst of connections queues instead of having
+/// its SYNs dropped (a dropped SYN is retried after a second: a probe
+/// behind a flood would wait that long).
+fn bind_single(addr: SocketAddr) -> io::Result<std::net::TcpListener> {
+    let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
+    socket.set_reuse_address(true)?;
+    socket.bind(&addr.into())?;
+    socket.listen(BACKLOG)?;
+    Ok(socket.into())
 }
 
 fn bind_one(addr: SocketAddr) -> io::Result<Socket> {

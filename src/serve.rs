@@ -11,9 +11,9 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
+use ringress_control::compile::EndpointGuard;
 use ringress_control::provider::dir::DirError;
 use ringress_control::provider::kube::{ConnectError, KubeConfig, KubeStats};
-use ringress_control::compile::EndpointGuard;
 use ringress_control::{CompileOptions, Publisher};
 use thiserror::Error;
 
