@@ -39,7 +39,7 @@ pub enum RunError {
     Runtime(std::io::Error),
     #[error("cannot install the signal handler: {0}")]
     Signal(std::io::Error),
-    #[error("cannot use the admin listener: {0}")]
+    #[error("cannot use the admin or health listener: {0}")]
     Admin(std::io::Error),
     #[error(transparent)]
     Manifests(#[from] DirError),
