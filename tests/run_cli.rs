@@ -276,8 +276,8 @@ fn demo_binds_the_listeners_it_is_given() {
         .expect("start ringress demo");
     let mut child = Running(child);
     let lines = child.stderr_lines();
-    let [http, https, admin] = start_addrs(&lines, ["http", "https", "admin"]);
-    for addr in [http, https, admin] {
+    let [http, https, admin, health] = start_addrs(&lines, ["http", "https", "admin", "health"]);
+    for addr in [http, https, admin, health] {
         assert!(addr.ip().is_loopback() && addr.port() != 0, "{addr}");
     }
     assert!(![8080, 8443, 9901].contains(&http.port()), "{http}");
@@ -287,6 +287,8 @@ fn demo_binds_the_listeners_it_is_given() {
         std::thread::sleep(Duration::from_millis(10));
     }
     assert!(admin_get(admin, "/healthz").starts_with("HTTP/1.1 200"));
+    assert_eq!(status_of(health, "/healthz"), 200);
+    assert_eq!(status_of(health, "/routes"), 404);
     assert_eq!(Client::connect(http).get("unknown.example", "/", "").status, 404);
     TcpStream::connect(https).expect("the https listener accepts");
     // The curl commands it printed name the address it serves.
