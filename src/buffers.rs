@@ -70,8 +70,9 @@ pub fn ensure(slot: &mut Vec<u8>) {
     }
 }
 
-/// Free buffers in this thread's pool (for tests and `/metrics`).
-pub fn free_count() -> usize {
+/// Free buffers in this thread's pool.
+#[cfg(test)]
+fn free_count() -> usize {
     FREE.with(|f| f.borrow().len())
 }
 

@@ -48,10 +48,13 @@ pub struct CheckArgs {
     /// Service, EndpointSlice, Secret), read recursively.
     #[arg(long, value_name = "DIR")]
     pub manifests: PathBuf,
-    /// IngressClass name (also the legacy `kubernetes.io/ingress.class`
-    /// annotation value) this controller serves.
+    /// The legacy `kubernetes.io/ingress.class` annotation value served
+    /// (see `run --help`).
     #[arg(long, value_name = "NAME", default_value = ringress_control::DEFAULT_INGRESS_CLASS)]
     pub ingress_class: String,
+    /// IngressClasses whose `spec.controller` equals this are ours.
+    #[arg(long, value_name = "NAME", default_value = ringress_control::CONTROLLER_NAME, value_parser = parse_controller_class)]
+    pub controller_class: String,
     /// `kubernetes.io/tls` Secret served to clients that send no SNI or an
     /// unknown name (checked like the Ingresses' Secrets).
     #[arg(long, value_name = "NAMESPACE/NAME", value_parser = parse_secret_ref)]
@@ -209,9 +212,15 @@ pub struct RunArgs {
     /// Time allowed for a whole TLS handshake.
     #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = parse_duration)]
     pub tls_handshake_timeout: Duration,
-    /// IngressClass name this controller serves.
+    /// The value of the legacy `kubernetes.io/ingress.class` annotation
+    /// served, on Ingresses without `spec.ingressClassName`. It does not
+    /// choose which IngressClasses are served: `--controller-class` does.
     #[arg(long, value_name = "NAME", default_value = ringress_control::DEFAULT_INGRESS_CLASS)]
     pub ingress_class: String,
+    /// The IngressClasses served are those whose `spec.controller` equals
+    /// this; give each install in a cluster its own.
+    #[arg(long, value_name = "NAME", default_value = ringress_control::CONTROLLER_NAME, value_parser = parse_controller_class)]
+    pub controller_class: String,
     /// Whether a host belongs to one namespace: `namespace` (the oldest
     /// Ingress naming a host decides; others need the owner's
     /// `ringress.io/share-host-with`) or `any` (every namespace's rules
@@ -319,6 +328,7 @@ impl RunArgs {
         self.listen.apply(&mut config);
         config.settings = self.settings();
         config.compile = CompileOptions {
+            controller_class: self.controller_class.clone(),
             ingress_class: self.ingress_class.clone(),
             default_certificate: self.default_certificate.as_ref().map(SecretRef::pair),
             host_sharing: self.host_sharing.value(),
@@ -373,10 +383,38 @@ impl RunArgs {
     }
 }
 
+/// `--controller-class`: a non-empty name without whitespace, as
+/// `spec.controller` values are (`example.com/path`).
+fn parse_controller_class(value: &str) -> Result<String, String> {
+    if value.is_empty() || value.len() > 250 || value.chars().any(char::is_whitespace) {
+        return Err(format!("{value:?} is not a controller name (e.g. example.com/ingress)"));
+    }
+    Ok(value.to_string())
+}
+
+/// `--election-id`: the Lease's name, a DNS subdomain (RFC 1123: lowercase
+/// letters, digits, `-` and `.`, at most 253, alphanumeric at both ends).
+fn parse_election_id(value: &str) -> Result<String, String> {
+    let ok_char = |c: char| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '.';
+    let ends = |c: Option<char>| c.is_some_and(|c| c.is_ascii_lowercase() || c.is_ascii_digit());
+    if value.len() > 253
+        || !value.chars().all(ok_char)
+        || !ends(value.chars().next())
+        || !ends(value.chars().last())
+    {
+        return Err(format!(
+            "{value:?} is not a valid Lease name (lowercase letters, digits, '-' and '.', \
+             starting and ending alphanumeric)"
+        ));
+    }
+    Ok(value.to_string())
+}
+
 /// `ringress check`: print the compiled routes and every problem found;
 /// exit 1 when any problem is an error.
 pub fn check(args: &CheckArgs) -> ExitCode {
     let options = CompileOptions {
+        controller_class: args.controller_class.clone(),
         ingress_class: args.ingress_class.clone(),
         default_certificate: args.default_certificate.as_ref().map(SecretRef::pair),
         host_sharing: args.host_sharing.value(),
@@ -418,6 +456,10 @@ pub struct KubeArgs {
     /// Holder identity in the Lease; unique per replica.
     #[arg(long, value_name = "NAME", env = "POD_NAME")]
     pub pod_name: Option<String>,
+    /// Name of the leader-election Lease; installs that share a namespace
+    /// need different ones.
+    #[arg(long, value_name = "NAME", default_value = ringress_control::leader::DEFAULT_LEASE_NAME, value_parser = parse_election_id)]
+    pub election_id: String,
     /// A leader that stops renewing is replaced after this long.
     #[arg(long, value_name = "DURATION", default_value = "15s", value_parser = parse_duration)]
     pub lease_duration: Duration,
@@ -451,7 +493,10 @@ impl KubeArgs {
             return Err("--lease-duration: at least 1s".into());
         }
         let election = match (&self.election_namespace, &self.pod_name) {
-            (Some(ns), Some(name)) => Some(LeaseConfig::new(ns, name, self.lease_duration)),
+            (Some(ns), Some(name)) => Some(LeaseConfig {
+                name: self.election_id.clone(),
+                ..LeaseConfig::new(ns, name, self.lease_duration)
+            }),
             _ => {
                 tracing::warn!(
                     "POD_NAMESPACE/POD_NAME (or --election-namespace/--pod-name) not set: \
@@ -730,6 +775,29 @@ mod tests {
             kube.publish,
             Some(PublishTarget::Addresses(vec!["192.0.2.1".into(), "lb.example".into()]))
         );
+        let args = run_args(&[
+            "--kubernetes",
+            "--election-namespace=ingress",
+            "--pod-name=ringress-0",
+            "--election-id=ringress-internal",
+            "--controller-class=example.com/internal",
+        ])
+        .unwrap();
+        let config = args.into_config().unwrap();
+        assert_eq!(config.compile.controller_class, "example.com/internal");
+        let Source::Kubernetes(kube) = config.source else { panic!("not the Kubernetes source") };
+        assert_eq!(kube.election.unwrap().name, "ringress-internal");
+        let defaults = run_args(&["--kubernetes", "--election-namespace=i", "--pod-name=p"]);
+        let config = defaults.unwrap().into_config().unwrap();
+        assert_eq!(config.compile.controller_class, "ringress.io/ingress-controller");
+        let Source::Kubernetes(kube) = config.source else { panic!("not the Kubernetes source") };
+        assert_eq!(kube.election.unwrap().name, "ringress-leader");
+        for bad in
+            ["--election-id=Upper", "--election-id=-x", "--election-id=a_b", "--controller-class="]
+        {
+            let err = run_args(&["--kubernetes", bad]).unwrap_err().to_string();
+            assert!(err.contains(bad.split('=').next().unwrap()), "{bad}: {err}");
+        }
         let args = run_args(&["--kubernetes", "--publish-service=no-slash"]).unwrap();
         assert!(args.into_config().unwrap_err().contains("NAMESPACE/NAME"));
         assert!(

@@ -107,6 +107,10 @@ pub enum ProxyError {
     /// Reading from or writing to the client failed.
     #[error("downstream i/o: {0}")]
     DownstreamIo(#[source] io::Error),
+    /// On a TLS connection whose SNI chose a certificate, the Host is
+    /// served by another certificate or not covered by it (421).
+    #[error("host not served by the certificate the SNI chose")]
+    Misdirected,
     /// No route matches and there is no default backend (404).
     #[error("no route for this host and path")]
     RouteNotFound,
@@ -193,7 +197,9 @@ impl ProxyError {
         use ProxyError::*;
         match self {
             BadRequest(_) | BadRequestBody(_) | BodyTooLarge | ClientHeadTimeout
-            | ClientBodyTimeout | DownstreamClosed | DownstreamIo(_) => Source::Downstream,
+            | ClientBodyTimeout | DownstreamClosed | DownstreamIo(_) | Misdirected => {
+                Source::Downstream
+            }
             RouteNotFound | NoEndpoints => Source::Internal,
             UpstreamConnectRefused
             | UpstreamConnectFailed(_)
@@ -217,6 +223,7 @@ impl ProxyError {
             BodyTooLarge => 413,
             ClientHeadTimeout | ClientBodyTimeout => 408,
             RouteNotFound => 404,
+            Misdirected => 421,
             NoEndpoints => 503,
             UpstreamConnectRefused
             | UpstreamConnectFailed(_)
@@ -257,7 +264,10 @@ impl ProxyError {
     /// downstream error (the stream position is no longer trusted) and
     /// every failure after which the request body may be half read.
     pub fn closes_downstream(&self) -> bool {
-        !matches!(self, ProxyError::RouteNotFound | ProxyError::NoEndpoints)
+        !matches!(
+            self,
+            ProxyError::RouteNotFound | ProxyError::NoEndpoints | ProxyError::Misdirected
+        )
     }
 
     /// A static metric label.
@@ -272,6 +282,7 @@ impl ProxyError {
             DownstreamClosed => "downstream_closed",
             DownstreamIo(_) => "downstream_io",
             RouteNotFound => "route_not_found",
+            Misdirected => "misdirected_request",
             NoEndpoints => "no_endpoints",
             UpstreamConnectRefused => "upstream_connect_refused",
             UpstreamConnectFailed(_) => "upstream_connect_failed",
@@ -294,7 +305,8 @@ mod tests {
 
     #[test]
     fn errors_map_to_source_status_and_label_in_one_place() {
-        let cases: [(ProxyError, Source, u16, &str); 11] = [
+        let cases: [(ProxyError, Source, u16, &str); 12] = [
+            (ProxyError::Misdirected, Source::Downstream, 421, "misdirected_request"),
             (HeadError::ObsFold.into(), Source::Downstream, 400, "obs_fold"),
             (HeadError::HeadTooLarge.into(), Source::Downstream, 431, "head_too_large"),
             (

@@ -51,26 +51,26 @@
 #![deny(clippy::undocumented_unsafe_blocks)]
 
 pub mod admin;
-pub mod buffers;
+pub(crate) mod buffers;
 pub mod cli;
 pub mod config;
-pub mod conn;
+pub(crate) mod conn;
 pub mod demo;
-pub mod error;
+pub(crate) mod error;
 pub mod http;
-pub mod kubernetes;
+pub(crate) mod kubernetes;
 pub mod listen;
-pub mod local;
+pub(crate) mod local;
 pub mod manifests;
 pub mod metrics;
 pub mod proxy_protocol;
 #[allow(unsafe_code)] // a recycled block holds a future in place (raw allocation)
-pub mod recycle;
+pub(crate) mod recycle;
 pub mod serve;
-pub mod stream;
+pub(crate) mod stream;
 pub mod tls;
 pub mod trust;
-pub mod upstream;
+pub(crate) mod upstream;
 pub mod worker;
 
 pub use config::{Config, KubeSettings, Source};

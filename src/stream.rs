@@ -33,6 +33,11 @@ pub trait DownstreamStream: AsyncReadRent + AsyncWriteRent + 'static {
     /// The connection is about to wait, idle, for its next request: give
     /// back the large buffers the stream holds (see [`crate::buffers`]).
     fn release_idle(&mut self) {}
+
+    /// The SNI name the client's ClientHello sent (TLS only).
+    fn server_name(&self) -> Option<Box<str>> {
+        None
+    }
 }
 
 impl DownstreamStream for TcpStream {

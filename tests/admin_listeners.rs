@@ -11,10 +11,7 @@ use std::time::{Duration, Instant};
 use ringress::admin::{self, AdminState, Scope};
 use ringress::metrics::Metrics;
 use ringress_control::Publisher;
-use trickle_support::{status_within, Trickle};
-
-#[path = "trickle_support/mod.rs"]
-mod trickle_support;
+use ringress_test_support::trickle::{status_within, Trickle};
 
 /// Generous bound for anything that should be quick.
 const DEADLINE: Duration = Duration::from_secs(10);

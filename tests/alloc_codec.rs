@@ -3,7 +3,7 @@
 //! rewriting it for the client and following a chunked body allocate
 //! nothing once the output buffer has grown to its working size.
 //!
-//! The counting global allocator (`tests/counting_alloc`) counts only on
+//! The counting global allocator (`ringress_test_support::alloc`) counts only on
 //! the thread that asks for it (the test harness allocates on its own
 //! threads meanwhile).
 
@@ -20,10 +20,10 @@ use ringress::http::{
     ResponseContext,
 };
 
-#[path = "counting_alloc/mod.rs"]
-mod counting_alloc;
+use ringress_test_support::alloc::{count_on_this_thread, new_counter, Counting};
 
-use counting_alloc::{count_on_this_thread, new_counter};
+#[global_allocator]
+static ALLOCATOR: Counting = Counting;
 
 const REQUEST: &[u8] = b"POST /api/v1/items?limit=10 HTTP/1.1\r\nHost: shop.example.com\r\n\
     User-Agent: Mozilla/5.0 (X11; Linux x86_64)\r\nAccept: application/json\r\n\

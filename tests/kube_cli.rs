@@ -9,29 +9,17 @@
 #![allow(clippy::disallowed_methods, clippy::disallowed_types)]
 
 #[allow(unused_imports)] // the shared builder re-exports more than this test uses
-#[path = "dataplane/support/mod.rs"]
-mod support;
-
-#[path = "../control/tests/kube_support/mod.rs"]
-mod kube_support;
-
-#[path = "process_support/mod.rs"]
-mod process_support;
-
-#[allow(dead_code)] // the listener test counts closed connections; this one does not
-#[path = "trickle_support/mod.rs"]
-mod trickle_support;
-
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use k8s_openapi::api::coordination::v1::Lease;
 use k8s_openapi::api::networking::v1::Ingress;
-use kube_support::{ingress, ingress_class, service, slice};
-use process_support::{start_addrs, Running, DEADLINE};
 use ringress_test_apiserver::ApiServer;
-use support::{Client, Upstream};
-use trickle_support::Trickle;
+use ringress_test_support::fixtures::{ingress, ingress_class, service, slice};
+use ringress_test_support::process::{start_addrs, Running};
+use ringress_test_support::trickle::{status_within, Trickle};
+use ringress_test_support::DEADLINE;
+use ringress_test_support::{Client, Upstream};
 
 fn until(what: &str, mut check: impl FnMut() -> bool) {
     let deadline = Instant::now() + DEADLINE;
@@ -169,7 +157,7 @@ fn a_flood_of_slow_admin_clients_delays_no_lease_renewal() {
             flood.tick();
         }
         while Instant::now() < next {
-            let status = trickle_support::status_within(health, "/healthz", Duration::from_secs(1));
+            let status = status_within(health, "/healthz", Duration::from_secs(1));
             assert_eq!(status, Some(200), "/healthz within 1 s during the flood");
             let spec = lease().expect("the Lease");
             assert_eq!(spec.holder_identity.as_deref(), Some("ringress-0"));

@@ -8,20 +8,15 @@
 #![allow(clippy::disallowed_methods, clippy::disallowed_types)]
 
 #[allow(unused_imports)] // the shared builder re-exports more than this test uses
-#[path = "dataplane/support/mod.rs"]
-mod support;
-
-#[path = "../control/tests/kube_support/mod.rs"]
-mod kube_support;
-
 use std::sync::Arc;
 
 use k8s_openapi::api::networking::v1::Ingress;
-use kube_support::{endpoints, fast_config, ingress, ingress_class, service, slice, Controller};
 use ringress::metrics::Metrics;
 use ringress::worker::{self, IoEngine, Plain, Settings, WorkerOptions};
 use ringress_test_apiserver::ApiServer;
-use support::{Client, Upstream};
+use ringress_test_support::fixtures::{ingress, ingress_class, service, slice};
+use ringress_test_support::kube::{endpoints, fast_config, Controller};
+use ringress_test_support::{engines, Client, Upstream};
 
 fn kubernetes_objects_route_real_requests(engine: IoEngine) {
     let rt = tokio::runtime::Builder::new_multi_thread()

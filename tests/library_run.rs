@@ -14,27 +14,7 @@ use std::time::{Duration, Instant};
 
 use ringress::worker::IoEngine;
 use ringress::{Config, ListenAddrs, Listeners, Source};
-
-/// Longest wait for anything in these tests.
-const DEADLINE: Duration = Duration::from_secs(20);
-
-/// Run a scenario `fn(IoEngine)` as one test per engine.
-macro_rules! engines {
-    ($($name:ident),* $(,)?) => {
-        $(
-            mod $name {
-                #[test]
-                fn io_uring() {
-                    super::$name(ringress::worker::IoEngine::IoUring);
-                }
-                #[test]
-                fn epoll() {
-                    super::$name(ringress::worker::IoEngine::Epoll);
-                }
-            }
-        )*
-    };
-}
+use ringress_test_support::{engines, DEADLINE};
 
 /// An upstream on a loopback port 0 answering every request with its
 /// name and the request line it saw.

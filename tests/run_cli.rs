@@ -9,19 +9,14 @@
 #![allow(clippy::disallowed_methods, clippy::disallowed_types)]
 
 #[allow(unused_imports)] // the shared builder re-exports more than this test uses
-#[path = "dataplane/support/mod.rs"]
-mod support;
-
-#[path = "process_support/mod.rs"]
-mod process_support;
-
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use process_support::{start_addrs, Running, DEADLINE};
-use support::{ingress, service, yaml, Client, Upstream};
+use ringress_test_support::process::{start_addrs, Running};
+use ringress_test_support::DEADLINE;
+use ringress_test_support::{ingress, service, yaml, Client, Upstream};
 
 /// Run `ringress run ARGS` on ports 0 (one worker unless ARGS say); it
 /// must exit by itself.

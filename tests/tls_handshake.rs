@@ -6,19 +6,17 @@
 // the data plane's bans (clippy.toml) are for workers.
 #![allow(clippy::disallowed_methods, clippy::disallowed_types)]
 
-mod tls_support;
-
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::sync::Arc;
 use std::time::Duration;
 
 use ringress::tls::{FailureKind, HandshakeFailures};
+use ringress::worker::IoEngine;
+use ringress_test_support::tls::{client_config, echo, server_tls, start_worker, tcp};
+use ringress_test_support::{engines, DEADLINE};
 use rustls::pki_types::ServerName;
 use rustls::{ClientConfig, ClientConnection, HandshakeKind, StreamOwned};
-use tls_support::{
-    both_engines, client_config, echo, server_tls, start_worker, tcp, Engine, DEADLINE,
-};
 
 /// Waits until the server closed the connection (EOF or reset).
 fn assert_closed(mut stream: TcpStream) {
@@ -53,7 +51,7 @@ fn a_client_hello() -> Vec<u8> {
     hello
 }
 
-fn alpn_is_http11_and_echo_works(engine: Engine) {
+fn alpn_is_http11_and_echo_works(engine: IoEngine) {
     let (_publisher, tls) = server_tls(Duration::from_secs(10));
     let (addr, _) = start_worker(engine, tls);
     for versions in [&[&rustls::version::TLS13][..], &[&rustls::version::TLS12][..]] {
@@ -62,7 +60,7 @@ fn alpn_is_http11_and_echo_works(engine: Engine) {
     }
 }
 
-fn garbage_instead_of_client_hello_is_closed_and_counted(engine: Engine) {
+fn garbage_instead_of_client_hello_is_closed_and_counted(engine: IoEngine) {
     let (_publisher, tls) = server_tls(Duration::from_secs(10));
     let (addr, failures) = start_worker(engine, tls);
     let mut stream = tcp(addr);
@@ -73,7 +71,7 @@ fn garbage_instead_of_client_hello_is_closed_and_counted(engine: Engine) {
     echo(addr, &client_config(&[&rustls::version::TLS13]), "a.example");
 }
 
-fn handshake_aborted_half_way_is_counted(engine: Engine) {
+fn handshake_aborted_half_way_is_counted(engine: IoEngine) {
     let (_publisher, tls) = server_tls(Duration::from_secs(10));
     let (addr, failures) = start_worker(engine, tls);
     let hello = a_client_hello();
@@ -85,7 +83,7 @@ fn handshake_aborted_half_way_is_counted(engine: Engine) {
     echo(addr, &client_config(&[&rustls::version::TLS13]), "a.example");
 }
 
-fn stalled_handshake_times_out(engine: Engine) {
+fn stalled_handshake_times_out(engine: IoEngine) {
     let (_publisher, tls) = server_tls(Duration::from_millis(200));
     let (addr, failures) = start_worker(engine, tls);
     // A connection that is healthy while the other one stalls.
@@ -109,12 +107,12 @@ fn stalled_handshake_times_out(engine: Engine) {
     assert_eq!(&line, b"two\n");
 }
 
-fn client_alert_is_counted(engine: Engine) {
+fn client_alert_is_counted(engine: IoEngine) {
     let (_publisher, tls) = server_tls(Duration::from_secs(10));
     let (addr, failures) = start_worker(engine, tls);
     // A client that trusts nothing rejects the certificate with an alert.
     let config = Arc::new(
-        ClientConfig::builder_with_provider(tls_support::client_provider())
+        ClientConfig::builder_with_provider(ringress_test_support::tls::client_provider())
             .with_safe_default_protocol_versions()
             .expect("versions")
             .with_root_certificates(rustls::RootCertStore::empty())
@@ -132,7 +130,7 @@ fn client_alert_is_counted(engine: Engine) {
 
 /// ALPN offers only `http/1.1`: a client insisting on another protocol is
 /// refused and counted; one offering no ALPN is served.
-fn alpn_without_http11_is_refused(engine: Engine) {
+fn alpn_without_http11_is_refused(engine: IoEngine) {
     let (_publisher, tls) = server_tls(Duration::from_secs(10));
     let (addr, failures) = start_worker(engine, tls);
     let mut h2_only = (*client_config(&[&rustls::version::TLS13])).clone();
@@ -151,7 +149,7 @@ fn alpn_without_http11_is_refused(engine: Engine) {
 }
 
 /// A session from worker A resumes on worker B: the ticket key is shared.
-fn resumption_across_workers(engine: Engine) {
+fn resumption_across_workers(engine: IoEngine) {
     let (_publisher, tls) = server_tls(Duration::from_secs(10));
     let (a, _) = start_worker(engine, tls.clone());
     let (b, _) = start_worker(engine, tls);
@@ -168,7 +166,7 @@ fn resumption_across_workers(engine: Engine) {
     }
 }
 
-both_engines!(
+engines!(
     alpn_is_http11_and_echo_works,
     garbage_instead_of_client_hello_is_closed_and_counted,
     handshake_aborted_half_way_is_counted,

@@ -7,11 +7,6 @@
 // the data plane's bans (clippy.toml) are for workers.
 #![allow(clippy::disallowed_methods, clippy::disallowed_types)]
 
-mod tls_support;
-#[allow(dead_code)] // the data-plane tests' upstream, only partly used here
-#[path = "dataplane/support/upstream.rs"]
-mod upstream;
-
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::sync::Arc;
@@ -20,10 +15,12 @@ use std::time::Duration;
 use ringress::metrics::Metrics;
 use ringress::tls::{Https, ServerTls};
 use ringress::worker::{self, IoEngine, Settings, WorkerOptions, Workers};
-use ringress_control::{CompileOptions, Publisher};
+use ringress_control::Publisher;
+use ringress_test_support::manifests::tls_ingress;
+use ringress_test_support::tls::{self as tls_support, secret, verifying_client, Ca, Leaf};
+use ringress_test_support::{compile_ok as table, engines, upstream, yaml};
+use ringress_test_support::{pattern_body, Upstream, DEADLINE};
 use rustls::{ClientConfig, ClientConnection, HandshakeKind, StreamOwned};
-use tls_support::{secret, tls_ingress, verifying_client, Ca, Leaf, CLASS, DEADLINE};
-use upstream::{pattern_body, Upstream};
 
 /// A running proxy with an HTTP and an HTTPS listener.
 struct TlsProxy {
@@ -94,20 +91,9 @@ impl Drop for TlsProxy {
     }
 }
 
-fn table(yaml: &str) -> ringress_control::RouteTable {
-    let (table, diagnostics) = ringress_control::compile_yaml(yaml, &CompileOptions::default());
-    let errors: Vec<_> =
-        diagnostics.iter().filter(|d| d.severity == ringress_control::Severity::Error).collect();
-    assert!(errors.is_empty(), "manifest errors: {errors:?}");
-    table
-}
-
 /// Service `web` (port 80) with one endpoint.
 fn web_service(addr: SocketAddr) -> String {
-    format!(
-        "---\napiVersion: v1\nkind: Service\nmetadata:\n  name: web\n  namespace: default\nspec:\n  ports:\n  - name: http\n    port: 80\n---\napiVersion: discovery.k8s.io/v1\nkind: EndpointSlice\nmetadata:\n  name: web-1\n  namespace: default\n  labels:\n    kubernetes.io/service-name: web\naddressType: IPv4\nports:\n- name: http\n  port: {}\nendpoints:\n- addresses: [\"127.0.0.1\"]\n  conditions: {{ready: true}}\n",
-        addr.port()
-    )
+    ringress_test_support::service("web", &[addr])
 }
 
 /// One TLS host `a.example` served by the upstream, with `annotations`.
@@ -115,13 +101,11 @@ fn setup(annotations: &[(&str, &str)]) -> (Ca, Leaf, Upstream, String) {
     let ca = Ca::new();
     let leaf = ca.leaf(&["a.example"]);
     let up = Upstream::start("web");
-    let yaml = [
-        CLASS.to_string(),
+    let yaml = yaml(&[
         web_service(up.addr),
         secret("a-tls", &leaf),
         tls_ingress("a", "a.example", "a-tls", annotations),
-    ]
-    .concat();
+    ]);
     (ca, leaf, up, yaml)
 }
 
@@ -603,11 +587,65 @@ fn every_worker_dead_is_seen(engine: IoEngine) {
     assert_eq!(metrics.workers_alive(), 0);
 }
 
-macro_rules! engines {
-    ($($name:ident),* $(,)?) => {
-        mod io_uring { $( #[test] fn $name() { super::$name(ringress::worker::IoEngine::IoUring) } )* }
-        mod epoll { $( #[test] fn $name() { super::$name(ringress::worker::IoEngine::Epoll) } )* }
+/// Plain (no `tls`) Ingress `name` routing `host` to Service `web:80`.
+fn plain_ingress(name: &str, host: &str) -> String {
+    ringress_test_support::ingress(name, Some(host), &[("/", "Prefix", "web")])
+}
+
+/// Issue rule "Host must match the certificate chosen by SNI": on a
+/// connection whose SNI chose `a.example`'s certificate, a Host served by
+/// another certificate (`b.example`) or not covered by it
+/// (`plain.example`) is answered 421 and not forwarded, and the connection
+/// stays usable; a Host the certificate covers by its SAN wildcard
+/// (`www.a.example`, listed under no `tls`) is served. A connection
+/// without SNI is unaffected.
+fn host_not_served_by_the_sni_certificate_is_misdirected(engine: IoEngine) {
+    let ca = Ca::new();
+    let a = ca.leaf(&["a.example", "*.a.example"]);
+    let b = ca.leaf(&["b.example"]);
+    let up = Upstream::start("web");
+    let yaml = yaml(&[
+        web_service(up.addr),
+        secret("a-tls", &a),
+        secret("b-tls", &b),
+        tls_ingress("a", "a.example", "a-tls", &[]),
+        tls_ingress("b", "b.example", "b-tls", &[]),
+        plain_ingress("www", "www.a.example"),
+        plain_ingress("plain", "plain.example"),
+    ]);
+    let proxy = TlsProxy::start(engine, 1, &yaml);
+    let forwarded = || up.requests.load(std::sync::atomic::Ordering::SeqCst);
+    let get = |tls: &mut Tls, host: &str| {
+        send(tls, format!("GET /x HTTP/1.1\r\nHost: {host}\r\n\r\n").as_bytes());
+        read_response(tls)
     };
+
+    let mut tls = tls_connect(proxy.https, &verifying_client(&ca.der()), "a.example");
+    assert_eq!(get(&mut tls, "a.example").status, 200);
+    assert_eq!(get(&mut tls, "WWW.a.example:443").status, 200, "covered by *.a.example");
+    let before = forwarded();
+    for host in ["b.example", "plain.example", "x.y.a.example"] {
+        let resp = get(&mut tls, host);
+        assert_eq!(resp.status, 421, "Host {host} on SNI a.example");
+        assert_eq!(resp.body, b"Misdirected Request\n");
+        assert_eq!(resp.header("connection"), None, "the connection stays open");
+    }
+    assert_eq!(forwarded(), before, "a misdirected request is not forwarded");
+    assert_eq!(get(&mut tls, "a.example").status, 200, "the same connection serves on");
+
+    // The same Hosts on a connection that sent no SNI (an IP literal).
+    let mut bare = tls_connect(
+        proxy.https,
+        &tls_support::client_config(&[&rustls::version::TLS13]),
+        "127.0.0.1",
+    );
+    for host in ["a.example", "b.example", "plain.example"] {
+        assert_eq!(get(&mut bare, host).status, 200, "Host {host} without SNI");
+    }
+    // SNI b.example: a.example is now the other certificate's host.
+    let mut tls = tls_connect(proxy.https, &verifying_client(&ca.der()), "b.example");
+    assert_eq!(get(&mut tls, "b.example").status, 200);
+    assert_eq!(get(&mut tls, "a.example").status, 421);
 }
 
 engines!(
@@ -626,4 +664,5 @@ engines!(
     tls_handshake_that_stops_halfway,
     a_dead_worker_is_reported_and_gets_no_connections,
     every_worker_dead_is_seen,
+    host_not_served_by_the_sni_certificate_is_misdirected,
 );

@@ -7,16 +7,17 @@
 // the data plane's bans (clippy.toml) are for workers.
 #![allow(clippy::disallowed_methods, clippy::disallowed_types)]
 
-mod tls_support;
-
 use std::time::Duration;
 
 use ringress::tls::default_cert::SELF_SIGNED_NAME;
+use ringress::worker::IoEngine;
 use ringress_control::{CompileOptions, RouteTable};
-use tls_support::{
-    both_engines, client_config, connect, echo, ping, secret, served_leaf, server_tls,
-    start_worker, tls_ingress, verifying_client, Ca, Engine, CLASS,
+use ringress_test_support::manifests::tls_ingress;
+use ringress_test_support::tls::{
+    client_config, connect, echo, ping, secret, served_leaf, server_tls, start_worker,
+    verifying_client, Ca,
 };
+use ringress_test_support::{engines, yaml};
 
 const TLS13: &[&rustls::SupportedProtocolVersion] = &[&rustls::version::TLS13];
 
@@ -38,19 +39,17 @@ fn with_default_certificate() -> CompileOptions {
 
 /// `spec.tls[].hosts` exact name: the client asking for it by SNI gets the
 /// certificate of that Ingress's Secret, and it verifies against the CA.
-fn exact_sni_gets_its_secret_certificate(engine: Engine) {
+fn exact_sni_gets_its_secret_certificate(engine: IoEngine) {
     let ca = Ca::new();
     let a = ca.leaf(&["a.example"]);
     let b = ca.leaf(&["b.example"]);
     let (mut publisher, tls) = server_tls(Duration::from_secs(10));
-    let yaml = [
-        CLASS.to_string(),
+    let yaml = yaml(&[
         secret("a-tls", &a),
         secret("b-tls", &b),
         tls_ingress("a", "a.example", "a-tls", &[]),
         tls_ingress("b", "b.example", "b-tls", &[]),
-    ]
-    .concat();
+    ]);
     publisher.publish(table(&yaml, &CompileOptions::default()));
     let (addr, _) = start_worker(engine, tls);
 
@@ -63,19 +62,17 @@ fn exact_sni_gets_its_secret_certificate(engine: Engine) {
 
 /// A `*.wild.example` tls host covers exactly one label; an exact name
 /// beats the wildcard.
-fn wildcard_sni_covers_one_label(engine: Engine) {
+fn wildcard_sni_covers_one_label(engine: IoEngine) {
     let ca = Ca::new();
     let wild = ca.leaf(&["*.wild.example"]);
     let exact = ca.leaf(&["x.wild.example"]);
     let (mut publisher, tls) = server_tls(Duration::from_secs(10));
-    let yaml = [
-        CLASS.to_string(),
+    let yaml = yaml(&[
         secret("wild-tls", &wild),
         secret("exact-tls", &exact),
         tls_ingress("wild", "*.wild.example", "wild-tls", &[]),
         tls_ingress("exact", "x.wild.example", "exact-tls", &[]),
-    ]
-    .concat();
+    ]);
     publisher.publish(table(&yaml, &CompileOptions::default()));
     let (addr, _) = start_worker(engine, tls);
 
@@ -89,18 +86,16 @@ fn wildcard_sni_covers_one_label(engine: Engine) {
 }
 
 /// An unknown name, or no SNI at all, gets `--default-certificate`.
-fn unknown_or_missing_sni_gets_the_default_certificate(engine: Engine) {
+fn unknown_or_missing_sni_gets_the_default_certificate(engine: IoEngine) {
     let ca = Ca::new();
     let a = ca.leaf(&["a.example"]);
     let fallback = ca.leaf(&["fallback.example"]);
     let (mut publisher, tls) = server_tls(Duration::from_secs(10));
-    let yaml = [
-        CLASS.to_string(),
+    let yaml = yaml(&[
         secret("a-tls", &a),
         secret("fallback", &fallback),
         tls_ingress("a", "a.example", "a-tls", &[]),
-    ]
-    .concat();
+    ]);
     publisher.publish(table(&yaml, &with_default_certificate()));
     let (addr, _) = start_worker(engine, tls);
 
@@ -113,13 +108,11 @@ fn unknown_or_missing_sni_gets_the_default_certificate(engine: Engine) {
 
 /// With no `--default-certificate`, the self-signed certificate generated
 /// at start is served for unknown names and missing SNI.
-fn without_default_certificate_the_self_signed_one_is_served(engine: Engine) {
+fn without_default_certificate_the_self_signed_one_is_served(engine: IoEngine) {
     let ca = Ca::new();
     let a = ca.leaf(&["a.example"]);
     let (mut publisher, tls) = server_tls(Duration::from_secs(10));
-    let yaml =
-        [CLASS.to_string(), secret("a-tls", &a), tls_ingress("a", "a.example", "a-tls", &[])]
-            .concat();
+    let yaml = yaml(&[secret("a-tls", &a), tls_ingress("a", "a.example", "a-tls", &[])]);
     publisher.publish(table(&yaml, &CompileOptions::default()));
     let (addr, _) = start_worker(engine, tls);
 
@@ -135,15 +128,13 @@ fn without_default_certificate_the_self_signed_one_is_served(engine: Engine) {
 
 /// A changed Secret is served from the next handshake on, with no restart;
 /// a connection made before the change keeps working.
-fn changed_secret_is_served_from_the_next_handshake(engine: Engine) {
+fn changed_secret_is_served_from_the_next_handshake(engine: IoEngine) {
     let ca = Ca::new();
     let old = ca.leaf(&["a.example"]);
     let new = ca.leaf(&["a.example"]);
     let (mut publisher, tls) = server_tls(Duration::from_secs(10));
-    let manifests = |leaf| {
-        [CLASS.to_string(), secret("a-tls", leaf), tls_ingress("a", "a.example", "a-tls", &[])]
-            .concat()
-    };
+    let manifests =
+        |leaf| yaml(&[secret("a-tls", leaf), tls_ingress("a", "a.example", "a-tls", &[])]);
     publisher.publish(table(&manifests(&old), &CompileOptions::default()));
     let (addr, _) = start_worker(engine, tls);
     let verifying = verifying_client(&ca.der());
@@ -162,12 +153,12 @@ fn changed_secret_is_served_from_the_next_handshake(engine: Engine) {
     // A new host added by a new Ingress and Secret is served too.
     let b = ca.leaf(&["b.example"]);
     let yaml = [manifests(&new), secret("b-tls", &b), tls_ingress("b", "b.example", "b-tls", &[])]
-        .concat();
+        .join("\n---\n");
     publisher.publish(table(&yaml, &CompileOptions::default()));
     assert_eq!(served_leaf(&echo(addr, &verifying, "b.example")), b.der);
 }
 
-both_engines!(
+engines!(
     exact_sni_gets_its_secret_certificate,
     wildcard_sni_covers_one_label,
     unknown_or_missing_sni_gets_the_default_certificate,

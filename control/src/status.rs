@@ -4,7 +4,11 @@
 //! through the `/status` subresource, and only when it differs.
 //! Ingresses of other classes are never touched.
 
+use std::collections::HashMap;
 use std::net::IpAddr;
+use std::time::Duration;
+
+use tokio::time::Instant;
 
 use k8s_openapi::api::core::v1::Service;
 use k8s_openapi::api::networking::v1::{Ingress, IngressLoadBalancerIngress};
@@ -112,46 +116,87 @@ async fn desired(
     }
 }
 
-/// One pass: patch every served Ingress whose status differs. Returns how
-/// many were written.
-pub(crate) async fn sync(
-    client: &Client,
-    target: &PublishTarget,
-    snapshot: &Snapshot,
-    options: &crate::CompileOptions,
-) -> Result<usize, kube::Error> {
-    let Some(want) = desired(client, target, snapshot).await? else {
-        tracing::warn!(?target, "published Service not found; Ingress status left as is");
-        return Ok(0);
-    };
-    let mut written = 0;
-    let mut first_error = None;
-    for ingress in crate::compile::served(snapshot, options) {
-        if current(ingress) == want {
-            continue;
-        }
-        let (Some(ns), Some(name)) = (&ingress.metadata.namespace, &ingress.metadata.name) else {
-            continue;
+/// No Ingress's status is written more often than this.
+pub(crate) const MIN_WRITE_INTERVAL: Duration = Duration::from_secs(1);
+
+/// What one pass did.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub(crate) struct Pass {
+    /// Status PATCHes that succeeded.
+    pub written: usize,
+    /// Writes held back by [`MIN_WRITE_INTERVAL`]: pass again after this.
+    pub again_in: Option<Duration>,
+}
+
+/// The leader's status writer, remembering when it last wrote each
+/// Ingress so that none is written more than once a second.
+#[derive(Default)]
+pub(crate) struct StatusWriter {
+    last_write: HashMap<(String, String), Instant>,
+}
+
+impl StatusWriter {
+    /// One pass over every Ingress: one of our classes gets our addresses;
+    /// one that is not (it left our classes, or never was) loses any of our
+    /// addresses it still carries. An Ingress whose status is already what
+    /// it should be is not written.
+    pub(crate) async fn sync(
+        &mut self,
+        client: &Client,
+        target: &PublishTarget,
+        snapshot: &Snapshot,
+        options: &crate::CompileOptions,
+    ) -> Result<Pass, kube::Error> {
+        let Some(want) = desired(client, target, snapshot).await? else {
+            tracing::warn!(?target, "published Service not found; Ingress status left as is");
+            return Ok(Pass::default());
         };
-        let api: Api<Ingress> = Api::namespaced(client.clone(), ns);
-        let patch = serde_json::json!({"status": {"loadBalancer": {"ingress": want}}});
-        // One failure does not hold back the other Ingresses; a deleted
-        // Ingress (404) needs no status.
-        match api.patch_status(name, &PatchParams::default(), &Patch::Merge(&patch)).await {
-            Ok(_) => {
-                tracing::info!(ingress = %format!("{ns}/{name}"), "status.loadBalancer updated");
-                written += 1;
+        let classes = crate::compile::Classes::new(snapshot, options);
+        let now = Instant::now();
+        self.last_write.retain(|_, at| now.duration_since(*at) < MIN_WRITE_INTERVAL);
+        let mut pass = Pass::default();
+        let mut first_error = None;
+        for ingress in snapshot.ingresses.iter().map(|i| &i.object) {
+            let have = current(ingress);
+            let should = if classes.is_ours(ingress) {
+                want.clone()
+            } else {
+                have.iter().filter(|e| !want.contains(e)).cloned().collect()
+            };
+            if have == should {
+                continue;
             }
-            Err(kube::Error::Api(s)) if s.is_not_found() => {}
-            Err(e) => {
-                tracing::warn!(ingress = %format!("{ns}/{name}"), error = %e, "status update failed");
-                first_error.get_or_insert(e);
+            let (Some(ns), Some(name)) = (&ingress.metadata.namespace, &ingress.metadata.name)
+            else {
+                continue;
+            };
+            let key = (ns.clone(), name.clone());
+            if let Some(at) = self.last_write.get(&key) {
+                let wait = MIN_WRITE_INTERVAL.saturating_sub(now.duration_since(*at));
+                pass.again_in = Some(pass.again_in.map_or(wait, |w| w.min(wait)));
+                continue;
+            }
+            let api: Api<Ingress> = Api::namespaced(client.clone(), ns);
+            let patch = serde_json::json!({"status": {"loadBalancer": {"ingress": should}}});
+            // One failure does not hold back the other Ingresses; a deleted
+            // Ingress (404) needs no status.
+            match api.patch_status(name, &PatchParams::default(), &Patch::Merge(&patch)).await {
+                Ok(_) => {
+                    tracing::info!(ingress = %format!("{ns}/{name}"), "status.loadBalancer updated");
+                    self.last_write.insert(key, Instant::now());
+                    pass.written += 1;
+                }
+                Err(kube::Error::Api(s)) if s.is_not_found() => {}
+                Err(e) => {
+                    tracing::warn!(ingress = %format!("{ns}/{name}"), error = %e, "status update failed");
+                    first_error.get_or_insert(e);
+                }
             }
         }
-    }
-    match first_error {
-        Some(e) => Err(e),
-        None => Ok(written),
+        match first_error {
+            Some(e) => Err(e),
+            None => Ok(pass),
+        }
     }
 }
 

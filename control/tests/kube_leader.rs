@@ -1,19 +1,18 @@
 //! Leader election on a Lease, Ingress status written by the leader only,
 //! Events for invalid Ingresses, and failover between two controllers.
 
-mod kube_support;
-
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use k8s_openapi::api::coordination::v1::Lease;
 use k8s_openapi::api::core::v1::Event;
 use k8s_openapi::api::networking::v1::Ingress;
-use kube_support::*;
 use ringress_control::leader::{LeaseConfig, DEFAULT_LEASE_NAME};
 use ringress_control::provider::kube::KubeConfig;
 use ringress_control::status::PublishTarget;
 use ringress_test_apiserver::ApiServer;
+use ringress_test_support::fixtures::*;
+use ringress_test_support::kube::*;
 
 const NS: &str = "ringress";
 
@@ -233,4 +232,102 @@ async fn writing_status_does_not_republish_the_table() {
     let patches = server.requests().iter().filter(|r| r.method == "PATCH").count();
     assert_eq!(patches, 1, "one status write for one served Ingress");
     c.stop().await;
+}
+
+/// Issue "several installs side by side": an internal and an external
+/// install on one API server, each with its own `--controller-class`,
+/// IngressClass and `--election-id`. Each serves only the Ingresses of
+/// its class, holds its own Lease, writes its address into its own
+/// Ingresses' status only, and once the statuses are right neither writes
+/// again (no ping-pong) over several resync periods.
+#[tokio::test]
+async fn two_installs_each_serve_their_class_and_hold_their_own_lease() {
+    let server = ApiServer::start().await.unwrap();
+    for (class, controller) in
+        [("internal", "example.com/internal"), ("external", "example.com/external")]
+    {
+        let mut c = ingress_class();
+        c.metadata.name = Some(class.into());
+        c.spec.as_mut().unwrap().controller = Some(controller.into());
+        server.apply(&c);
+    }
+    server.apply(&service("web", "site"));
+    server.apply(&slice("web", "site", &["10.0.0.1"], 8080));
+    server.apply(&ingress("web", "inside", "internal", "inside.example", "/", "site"));
+    server.apply(&ingress("web", "outside", "external", "outside.example", "/", "site"));
+    let install = |controller: &str, lease: &str, address: &str| {
+        let mut config = replica("pod-0", PublishTarget::Addresses(vec![address.into()]));
+        config.compile.controller_class = controller.into();
+        config.election.as_mut().unwrap().name = lease.into();
+        config
+    };
+    let internal = Controller::start(
+        &server,
+        "internal",
+        install("example.com/internal", "internal-leader", "10.1.1.1"),
+    )
+    .await;
+    let external = Controller::start(
+        &server,
+        "external",
+        install("example.com/external", "external-leader", "203.0.113.9"),
+    )
+    .await;
+    internal.until("internal serves inside", |t| t.route("inside.example", "/").is_some()).await;
+    external.until("external serves outside", |t| t.route("outside.example", "/").is_some()).await;
+    assert!(internal.handle.load().route("outside.example", "/").is_none());
+    assert!(external.handle.load().route("inside.example", "/").is_none());
+
+    let lease_holder = |name: &str| {
+        server.get::<Lease>(NS, name).and_then(|l| l.spec).and_then(|s| s.holder_identity)
+    };
+    eventually("each install holds its own Lease", || {
+        lease_holder("internal-leader").as_deref() == Some("pod-0")
+            && lease_holder("external-leader").as_deref() == Some("pod-0")
+    })
+    .await;
+    eventually("each status names its own install", || {
+        status_ips(&server, "web", "inside") == ["10.1.1.1"]
+            && status_ips(&server, "web", "outside") == ["203.0.113.9"]
+    })
+    .await;
+    let before = (writes_by(&server, "internal"), writes_by(&server, "external"));
+    // Three more status passes of each install (resync: 500 ms).
+    let passes = |c: &Controller| c.stats.status_passes.load(Ordering::SeqCst);
+    let (i0, e0) = (passes(&internal), passes(&external));
+    eventually("three status passes each", || {
+        passes(&internal) >= i0 + 3 && passes(&external) >= e0 + 3
+    })
+    .await;
+    assert_eq!(
+        (writes_by(&server, "internal"), writes_by(&server, "external")),
+        before,
+        "no status written once it is right"
+    );
+    assert_eq!(status_ips(&server, "web", "inside"), ["10.1.1.1"]);
+    assert_eq!(status_ips(&server, "web", "outside"), ["203.0.113.9"]);
+
+    // `inside` moves to the external class: the internal install takes its
+    // address out of the status, the external one puts its own in.
+    server.apply(&ingress("web", "inside", "external", "inside.example", "/", "site"));
+    eventually("inside carries only the external address", || {
+        status_ips(&server, "web", "inside") == ["203.0.113.9"]
+    })
+    .await;
+    internal
+        .until("internal no longer serves inside", |t| t.route("inside.example", "/").is_none())
+        .await;
+    let before = (writes_by(&server, "internal"), writes_by(&server, "external"));
+    let (i0, e0) = (passes(&internal), passes(&external));
+    eventually("three more status passes each", || {
+        passes(&internal) >= i0 + 3 && passes(&external) >= e0 + 3
+    })
+    .await;
+    assert_eq!(
+        (writes_by(&server, "internal"), writes_by(&server, "external")),
+        before,
+        "the move settles without ping-pong"
+    );
+    internal.stop().await;
+    external.stop().await;
 }

@@ -3,16 +3,15 @@
 //! dropped watches keep the last good table live; nothing is published
 //! before every kind has been listed once.
 
-mod kube_support;
-
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 
 use k8s_openapi::api::core::v1::{Secret, Service};
 use k8s_openapi::api::discovery::v1::EndpointSlice;
 use k8s_openapi::api::networking::v1::{Ingress, IngressClass};
-use kube_support::*;
 use ringress_test_apiserver::ApiServer;
+use ringress_test_support::fixtures::*;
+use ringress_test_support::kube::*;
 
 async fn cluster_with_one_site() -> ApiServer {
     let server = ApiServer::start().await.unwrap();
@@ -66,7 +65,7 @@ async fn add_modify_delete_of_every_kind_reach_the_live_table() {
     server.apply(&tls_secret("web", "site-tls", "site.example"));
     server.apply(&with_tls(
         ingress("web", "site", "ringress", "site.example", "/", "site"),
-        "site.example",
+        &["site.example"],
         "site-tls",
     ));
     c.until("certificate", |t| t.certificate("site.example").is_some()).await;
@@ -207,7 +206,7 @@ async fn only_tls_secrets_named_by_our_ingresses_are_kept() {
     server.apply(&tls_secret("web", "api-tls", "api.example"));
     server.apply(&with_tls(
         ingress("web", "site", "ringress", "site.example", "/", "site"),
-        "site.example",
+        &["site.example"],
         "site-tls",
     ));
     let c = Controller::start(&server, "t", fast_config()).await;
@@ -224,7 +223,7 @@ async fn only_tls_secrets_named_by_our_ingresses_are_kept() {
     let relists = c.stats.relists.load(Ordering::Relaxed);
     server.apply(&with_tls(
         ingress("web", "api", "ringress", "api.example", "/", "site"),
-        "api.example",
+        &["api.example"],
         "api-tls",
     ));
     c.until("api certificate after the relist", |t| t.certificate("api.example").is_some()).await;

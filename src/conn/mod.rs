@@ -99,6 +99,9 @@ pub struct Conn {
     guard: ConnGuard,
     fwd: ForwardContext,
     https: bool,
+    /// The SNI name of a TLS connection: requests whose Host another
+    /// certificate serves are answered 421 (`route.rs`).
+    sni: Option<Box<str>>,
     limits: HeadLimits,
     /// Downstream bytes: the head being parsed, then body bytes and any
     /// pipelined requests after it.
@@ -134,6 +137,7 @@ impl Conn {
             guard,
             fwd,
             https,
+            sni: None,
             limits,
             buf: Vec::new(),
             out: Vec::new(),
@@ -147,6 +151,7 @@ impl Conn {
     }
 
     async fn run<S: DownstreamStream>(&mut self, mut down: S) {
+        self.sni = down.server_name();
         loop {
             // The request's phases run in a recycled block (see
             // `crate::recycle`): inline, their futures would make every

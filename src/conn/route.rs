@@ -15,7 +15,8 @@ use crate::http::{write_redirect, BodyFraming, RequestHead};
 
 impl Conn {
     /// Phase 2: the route for this request's host and path (404 without
-    /// one). Then, in this order, as nginx: the body limit (413), the
+    /// one; 421 first when the Host is not served by the certificate this
+    /// connection's SNI chose, `RouteTable::serves_on_sni`). Then, in this order, as nginx: the body limit (413), the
     /// redirect to https (308), a backend without endpoints (503).
     pub(super) fn route<'t>(
         &self,
@@ -23,6 +24,11 @@ impl Conn {
         head: &RequestHead,
     ) -> Result<&'t Route, ProxyError> {
         let host = head.host(&self.buf).unwrap_or("");
+        if let Some(sni) = self.sni.as_deref() {
+            if !table.serves_on_sni(sni, host) {
+                return Err(ProxyError::Misdirected);
+            }
+        }
         let path = head.path(&self.buf);
         table.route(host, path).ok_or(ProxyError::RouteNotFound)
     }

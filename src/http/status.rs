@@ -62,6 +62,7 @@ statuses! {
     RequestTimeout = 408, "408 Request Timeout", "16", "Request Timeout\n";
     PayloadTooLarge = 413, "413 Content Too Large", "18", "Content Too Large\n";
     UriTooLong = 414, "414 URI Too Long", "13", "URI Too Long\n";
+    MisdirectedRequest = 421, "421 Misdirected Request", "20", "Misdirected Request\n";
     HeaderFieldsTooLarge = 431, "431 Request Header Fields Too Large", "32", "Request Header Fields Too Large\n";
     InternalServerError = 500, "500 Internal Server Error", "22", "Internal Server Error\n";
     BadGateway = 502, "502 Bad Gateway", "12", "Bad Gateway\n";

@@ -519,6 +519,10 @@ impl DownstreamStream for TlsStream<TcpStream> {
         (self.r, self.w)
     }
 
+    fn server_name(&self) -> Option<Box<str>> {
+        self.r.session.borrow().server_name().map(Box::from)
+    }
+
     fn release_idle(&mut self) {
         self.r.inb.release_idle();
         if self.w.out.side == Side::Ready {

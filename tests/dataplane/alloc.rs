@@ -8,7 +8,6 @@
 use std::sync::atomic::Ordering;
 
 use crate::counting_alloc::{count_on_this_thread, new_counter};
-use crate::engines;
 use crate::support::*;
 use ringress::worker::IoEngine;
 

@@ -3,7 +3,6 @@
 use std::net::{SocketAddr, TcpListener};
 use std::time::Duration;
 
-use crate::engines;
 use crate::support::*;
 use ringress::worker::IoEngine;
 

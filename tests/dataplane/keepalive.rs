@@ -2,7 +2,6 @@
 
 use std::sync::atomic::Ordering;
 
-use crate::engines;
 use crate::support::*;
 use ringress::worker::IoEngine;
 

@@ -4,7 +4,6 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::engines;
 use crate::support::*;
 use ringress::worker::IoEngine;
 

@@ -8,7 +8,6 @@ use std::time::Instant;
 use ringress::admin::{self, AdminState};
 use ringress::worker::IoEngine;
 
-use crate::engines;
 use crate::support::*;
 
 fn proxy_with(

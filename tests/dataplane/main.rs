@@ -5,10 +5,11 @@
 // the data plane's bans (clippy.toml) are for workers.
 #![allow(clippy::disallowed_methods, clippy::disallowed_types)]
 
-mod support;
+use ringress_test_support as support;
+use ringress_test_support::alloc as counting_alloc;
 
-#[path = "../counting_alloc/mod.rs"]
-mod counting_alloc;
+#[global_allocator]
+static ALLOCATOR: counting_alloc::Counting = counting_alloc::Counting;
 
 mod admin;
 mod alloc;

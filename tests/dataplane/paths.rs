@@ -2,7 +2,6 @@
 //! the upstream receives: a rule cannot be walked around with dot segments
 //! or encoded dots.
 
-use crate::engines;
 use crate::support::*;
 use ringress::worker::IoEngine;
 

@@ -8,7 +8,6 @@ use std::sync::{Arc, Mutex};
 
 use ringress::worker::IoEngine;
 
-use crate::engines;
 use crate::support::upstream::read_request;
 use crate::support::*;
 

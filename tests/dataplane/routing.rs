@@ -2,7 +2,6 @@
 
 use std::collections::HashSet;
 
-use crate::engines;
 use crate::support::*;
 use ringress::worker::IoEngine;
 

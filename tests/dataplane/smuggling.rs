@@ -3,7 +3,6 @@
 
 use std::sync::atomic::Ordering;
 
-use crate::engines;
 use crate::support::*;
 use ringress::worker::IoEngine;
 

@@ -3,7 +3,6 @@
 
 use std::io::Write;
 
-use crate::engines;
 use crate::support::*;
 use ringress::worker::IoEngine;
 

@@ -4,7 +4,6 @@
 
 use std::io::{Read, Write};
 
-use crate::engines;
 use crate::support::*;
 use ringress::worker::IoEngine;
 

@@ -2,7 +2,9 @@
 //!
 //! An Ingress is ours when
 //! 1. `spec.ingressClassName` names an IngressClass whose `spec.controller`
-//!    is [`crate::CONTROLLER_NAME`]; or
+//!    is `--controller-class` ([`crate::CONTROLLER_NAME`] by default), so
+//!    several installs, each with its own controller class, share a
+//!    cluster; or
 //! 2. it has neither a class name nor the legacy annotation, and one of our
 //!    IngressClasses carries `ingressclass.kubernetes.io/is-default-class: "true"`; or
 //! 3. it has no class name and the legacy annotation
@@ -31,11 +33,10 @@ impl<'a> Classes<'a> {
         for class in &snapshot.ingress_classes {
             let class = &class.object;
             let controller = class.spec.as_ref().and_then(|s| s.controller.as_deref());
-            let (Some(name), Some(crate::CONTROLLER_NAME)) =
-                (class.metadata.name.as_deref(), controller)
-            else {
+            let Some(name) = class.metadata.name.as_deref() else { continue };
+            if controller != Some(options.controller_class.as_str()) {
                 continue;
-            };
+            }
             ours.insert(name);
             let default = class
                 .metadata

@@ -14,6 +14,7 @@
 
 mod backend;
 mod class;
+pub(crate) use class::Classes;
 mod diagnostic;
 mod endpoints;
 mod host;
@@ -34,6 +35,9 @@ pub use ownership::{HostSharing, SHARE_HOST_WITH};
 /// How to compile.
 #[derive(Debug, Clone)]
 pub struct CompileOptions {
+    /// `--controller-class` (default [`crate::CONTROLLER_NAME`]): the
+    /// IngressClasses whose `spec.controller` equals it are ours.
+    pub controller_class: String,
     /// `--ingress-class` (default `ringress`): the legacy
     /// `kubernetes.io/ingress.class` annotation value we answer to.
     pub ingress_class: String,
@@ -49,6 +53,7 @@ pub struct CompileOptions {
 impl Default for CompileOptions {
     fn default() -> Self {
         Self {
+            controller_class: crate::CONTROLLER_NAME.to_string(),
             ingress_class: crate::DEFAULT_INGRESS_CLASS.to_string(),
             default_certificate: None,
             host_sharing: HostSharing::default(),

@@ -200,6 +200,36 @@ impl RouteTable {
             .or_else(|| key.wildcard_suffix().and_then(|s| self.wildcard_certs.get(s)))
     }
 
+    /// Whether a request for `host` may be answered on a TLS connection
+    /// whose ClientHello named `sni` (RFC 9110 §15.5.20, 421 Misdirected
+    /// Request when not). Allowed: the same name; an SNI that chose no
+    /// certificate of the table (it got the default one); a host served by
+    /// the very certificate the SNI chose; a host no certificate is listed
+    /// for that the chosen certificate covers (its SAN names, wildcards
+    /// included, checked as a client checks them). Refused: a host served
+    /// by a different certificate, or one the chosen certificate does not
+    /// cover. A host that cannot name a virtual host (empty, an IP literal)
+    /// is allowed: it reaches only the host-less rules.
+    pub fn serves_on_sni(&self, sni: &str, host: &str) -> bool {
+        // The common case costs a compare: Host names the SNI name.
+        if host_name(host).eq_ignore_ascii_case(host_name(sni)) {
+            return true;
+        }
+        let (Some(sni), Some(host)) = (HostKey::new(sni), HostKey::new(host)) else {
+            return true;
+        };
+        if sni.as_str() == host.as_str() {
+            return true;
+        }
+        let Some(chosen) = self.certificate(sni.as_str()) else {
+            return true;
+        };
+        match self.certificate(host.as_str()) {
+            Some(served) => Arc::ptr_eq(chosen, served) || chosen.fingerprint == served.fingerprint,
+            None => chosen.covers(host.as_str()),
+        }
+    }
+
     /// From `--default-certificate NAMESPACE/NAME`, when given and valid.
     pub fn default_certificate(&self) -> Option<&Arc<Certificate>> {
         self.default_cert.as_ref()
@@ -244,4 +274,15 @@ impl RouteTable {
             HostMatch::Any => self.any_host.get_or_insert_with(|| VirtualHost::new(HostMatch::Any)),
         }
     }
+}
+
+/// A Host value's name: without surrounding blanks, `:port` and one
+/// trailing dot (an IPv6 literal is left as it is).
+fn host_name(raw: &str) -> &str {
+    let raw = raw.trim_matches(|c: char| c == ' ' || c == '\t');
+    let name = match raw.rfind(':') {
+        Some(i) if !raw.starts_with('[') && !raw[..i].contains(':') => &raw[..i],
+        _ => raw,
+    };
+    name.strip_suffix('.').unwrap_or(name)
 }

@@ -78,6 +78,24 @@ pub struct Certificate {
     pub source: Box<str>,
 }
 
+impl Certificate {
+    /// Whether the leaf certificate is valid for the DNS name `host` (SAN
+    /// names, `*.` wildcards one label deep), as a client verifies it. An
+    /// unparsable leaf or name covers nothing.
+    pub fn covers(&self, host: &str) -> bool {
+        let Some(leaf) = self.key.cert.first() else {
+            return false;
+        };
+        let Ok(cert) = webpki::EndEntityCert::try_from(leaf) else {
+            return false;
+        };
+        let Ok(name) = rustls_pki_types::ServerName::try_from(host) else {
+            return false;
+        };
+        cert.verify_is_valid_for_subject_name(&name).is_ok()
+    }
+}
+
 impl fmt::Debug for Certificate {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         // Never print key material.

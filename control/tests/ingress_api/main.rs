@@ -2,10 +2,11 @@
 //! states it, one named test per rule; each test's doc comment quotes or
 //! paraphrases the rule it checks.
 
+use ringress_test_support::manifests as support;
+
 mod backends;
 mod classes;
 mod hosts;
 mod merge;
 mod paths;
-mod support;
 mod tls;

@@ -5,64 +5,38 @@
 
 use ringress_control::{compile_yaml, CompileOptions, Severity};
 
+use ringress_test_support::fixtures;
+
 use crate::support::*;
 
 const SECURE_CRT: &str = include_str!("../../testdata/tls/secure.crt");
 const SECURE_KEY: &str = include_str!("../../testdata/tls/secure.key");
+const OTHER_CRT: &str = include_str!("../../testdata/tls/other.crt");
 const OTHER_KEY: &str = include_str!("../../testdata/tls/other.key");
 /// `openssl x509 -in secure.crt -outform der | sha256sum`
 const SECURE_SHA256: &str = "4e3698bae0e918d21082e6f0a9f2020abb872fe6e9d23b7ff922f6247e00e0f3";
 
-fn indent(pem: &str) -> String {
-    pem.lines().map(|l| format!("    {l}\n")).collect()
-}
-
-pub fn tls_secret(name: &str, crt: &str, key: &str) -> String {
-    format!(
-        "
-apiVersion: v1
-kind: Secret
-metadata: {{name: {name}, namespace: default}}
-type: kubernetes.io/tls
-stringData:
-  tls.crt: |
-{}  tls.key: |
-{}",
-        indent(crt),
-        indent(key)
-    )
-}
-
-fn tls_ingress(name: &str, hosts: &[&str], secret: &str, annotations: &str) -> String {
-    let list = hosts.iter().map(|h| format!("\"{h}\"")).collect::<Vec<_>>().join(", ");
-    let rules: String = hosts
-        .iter()
-        .map(|h| {
-            format!(
-                "  - host: \"{h}\"
-    http:
-      paths:
-      - {{path: /, pathType: Prefix, backend: {{service: {{name: svc-a, port: {{number: 80}}}}}}}}
-"
-            )
-        })
-        .collect();
-    format!(
-        "
-apiVersion: networking.k8s.io/v1
-kind: Ingress
-metadata:
-  name: {name}
-  namespace: default
-  annotations: {{{annotations}}}
-spec:
-  ingressClassName: ringress
-  tls:
-  - hosts: [{list}]
-    secretName: {secret}
-  rules:
-{rules}"
-    )
+/// An Ingress with one rule per host (every path to `svc-a`), all of
+/// them listed under `tls` with `secret`.
+fn tls_ingress(name: &str, hosts: &[&str], secret: &str, annotations: &[(&str, &str)]) -> String {
+    let mut ingress = fixtures::ingress_rule("default", name, "ringress", None, &[]);
+    let spec = ingress.spec.as_mut().expect("spec");
+    spec.rules = Some(
+        hosts
+            .iter()
+            .map(|h| {
+                let one = fixtures::ingress_rule(
+                    "default",
+                    name,
+                    "ringress",
+                    Some(h),
+                    &[("/", "Prefix", "svc-a")],
+                );
+                one.spec.and_then(|s| s.rules).expect("one rule").remove(0)
+            })
+            .collect(),
+    );
+    doc(&fixtures::with_annotations(fixtures::with_tls(ingress, hosts, secret), annotations))
 }
 
 fn hex(bytes: &[u8]) -> String {
@@ -75,7 +49,8 @@ fn hex(bytes: &[u8]) -> String {
 #[test]
 fn tls_hosts_get_the_certificate_of_their_secret() {
     let secret = tls_secret("secure-tls", SECURE_CRT, SECURE_KEY);
-    let ing = tls_ingress("ing", &["secure.example.com", "*.secure.example.com"], "secure-tls", "");
+    let ing =
+        tls_ingress("ing", &["secure.example.com", "*.secure.example.com"], "secure-tls", &[]);
     let svcs = services();
     let t = table(&[CLASS, &svcs, &secret, &ing]);
     let cert = t.certificate("Secure.Example.com").expect("exact SNI");
@@ -97,7 +72,7 @@ fn tls_hosts_get_the_certificate_of_their_secret() {
 /// host falls back to the default certificate (no SNI entry).
 #[test]
 fn missing_secret_falls_back_to_default_certificate() {
-    let ing = tls_ingress("ing", &["secure.example.com"], "absent", "");
+    let ing = tls_ingress("ing", &["secure.example.com"], "absent", &[]);
     let svcs = services();
     let (t, diags) = compile(&[CLASS, &svcs, &ing]);
     assert!(t.certificate("secure.example.com").is_none());
@@ -116,7 +91,7 @@ fn malformed_secret_is_reported_without_key_material() {
         [("garbage", SECURE_KEY), (SECURE_CRT, "nothing here"), (SECURE_CRT, OTHER_KEY)]
     {
         let secret = tls_secret("secure-tls", crt, key);
-        let ing = tls_ingress("ing", &["secure.example.com"], "secure-tls", "");
+        let ing = tls_ingress("ing", &["secure.example.com"], "secure-tls", &[]);
         let svcs = services();
         let (t, diags) = compile(&[CLASS, &svcs, &secret, &ing]);
         assert!(t.certificate("secure.example.com").is_none());
@@ -152,7 +127,7 @@ fn default_certificate_option_loads_the_secret() {
 #[test]
 fn tls_host_routes_redirect_to_https() {
     let secret = tls_secret("secure-tls", SECURE_CRT, SECURE_KEY);
-    let tls = tls_ingress("tls", &["secure.example.com"], "secure-tls", "");
+    let tls = tls_ingress("tls", &["secure.example.com"], "secure-tls", &[]);
     let more = ingress("more", Some("secure.example.com"), &[("/api", "Prefix", "svc-b")]);
     let plain = ingress("plain", Some("plain.example.com"), &[("/", "Prefix", "svc-b")]);
     let svcs = services();
@@ -173,16 +148,51 @@ fn redirect_annotations_disable_or_force_it() {
     let secret = tls_secret("secure-tls", SECURE_CRT, SECURE_KEY);
     let svcs = services();
     for key in ["ringress.io/ssl-redirect", "nginx.ingress.kubernetes.io/ssl-redirect"] {
-        let ing =
-            tls_ingress("ing", &["secure.example.com"], "secure-tls", &format!("{key}: \"false\""));
+        let ing = tls_ingress("ing", &["secure.example.com"], "secure-tls", &[(key, "false")]);
         let t = table(&[CLASS, &svcs, &secret, &ing]);
         assert!(!t.route("secure.example.com", "/").unwrap().redirect_to_https, "{key}");
     }
-    let forced = ingress("forced", Some("plain.example.com"), &[("/", "Prefix", "svc-b")]).replacen(
-        "  namespace: default\n",
-        "  namespace: default\n  annotations: {nginx.ingress.kubernetes.io/force-ssl-redirect: \"true\"}\n",
-        1,
+    let forced = fixtures::ingress_rule(
+        "default",
+        "forced",
+        "ringress",
+        Some("plain.example.com"),
+        &[("/", "Prefix", "svc-b")],
     );
+    let forced = doc(&fixtures::with_annotations(
+        forced,
+        &[("nginx.ingress.kubernetes.io/force-ssl-redirect", "true")],
+    ));
     let t = table(&[CLASS, &svcs, &forced]);
     assert!(t.route("plain.example.com", "/").unwrap().redirect_to_https);
+}
+
+/// The 421 rule (`RouteTable::serves_on_sni`): on a connection whose SNI
+/// chose a certificate, a Host served by another certificate, or one the
+/// chosen certificate does not cover, is misdirected; the same name, a name
+/// the certificate covers by SAN (wildcard included) and the same
+/// certificate under another Secret are served; an SNI that chose no
+/// certificate and a Host that names no virtual host are unaffected.
+#[test]
+fn host_must_be_served_by_the_certificate_sni_chose() {
+    let secure = tls_secret("secure-tls", SECURE_CRT, SECURE_KEY);
+    let copy = tls_secret("secure-copy", SECURE_CRT, SECURE_KEY);
+    let other = tls_secret("other-tls", OTHER_CRT, OTHER_KEY);
+    let a = tls_ingress("a", &["secure.example.com"], "secure-tls", &[]);
+    let b = tls_ingress("b", &["www.secure.example.com"], "secure-copy", &[]);
+    let c = tls_ingress("c", &["other.example.com"], "other-tls", &[]);
+    let svcs = services();
+    let t = table(&[CLASS, &svcs, &secure, &copy, &other, &a, &b, &c]);
+    let sni = "secure.example.com";
+    assert!(t.serves_on_sni(sni, "secure.example.com"));
+    assert!(t.serves_on_sni(sni, "SECURE.Example.com.:443"), "case, trailing dot and port");
+    assert!(t.serves_on_sni(sni, "api.secure.example.com"), "covered by the SAN wildcard");
+    assert!(t.serves_on_sni(sni, "www.secure.example.com"), "same certificate, other Secret");
+    assert!(!t.serves_on_sni(sni, "other.example.com"), "served by another certificate");
+    assert!(!t.serves_on_sni(sni, "plain.example.com"), "not covered, default certificate");
+    assert!(!t.serves_on_sni(sni, "a.b.secure.example.com"), "a wildcard is one label deep");
+    assert!(!t.serves_on_sni("other.example.com", "secure.example.com"));
+    assert!(t.serves_on_sni("unknown.example.com", "other.example.com"), "SNI chose none");
+    assert!(t.serves_on_sni(sni, ""), "no host: host-less rules only");
+    assert!(t.serves_on_sni(sni, "[::1]:443"), "an IP literal names no virtual host");
 }

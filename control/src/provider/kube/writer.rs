@@ -23,12 +23,17 @@ pub(crate) async fn run_writer(
     let identity = config.election.as_ref().map(|e| e.identity.clone()).unwrap_or_default();
     let mut events = EventRecorder::new(client.clone(), identity);
     let stats = config.stats.clone();
+    let mut writer = status::StatusWriter::default();
+    // A pass that held writes back (one per Ingress per second) comes
+    // again sooner than the resync.
+    let mut next_pass = config.status_resync;
     loop {
         tokio::select! {
             r = leader.changed() => if r.is_err() { return },
             r = compiled.changed() => if r.is_err() { return },
-            _ = tokio::time::sleep(config.status_resync) => {}
+            _ = tokio::time::sleep(next_pass) => {}
         }
+        next_pass = config.status_resync;
         let leading = *leader.borrow_and_update();
         stats.leader.store(leading, Ordering::Relaxed);
         if !leading || !stats.is_synced() {
@@ -36,10 +41,13 @@ pub(crate) async fn run_writer(
         }
         let current = compiled.borrow_and_update().clone();
         if let Some(target) = &config.publish {
-            match status::sync(&client, target, &current.snapshot, &config.compile).await {
-                Ok(n) => {
-                    stats.status_updates.fetch_add(n as u64, Ordering::Relaxed);
+            match writer.sync(&client, target, &current.snapshot, &config.compile).await {
+                Ok(pass) => {
+                    stats.status_updates.fetch_add(pass.written as u64, Ordering::Relaxed);
                     stats.status_passes.fetch_add(1, Ordering::Relaxed);
+                    if let Some(wait) = pass.again_in {
+                        next_pass = wait.min(config.status_resync);
+                    }
                 }
                 Err(error) => {
                     stats.status_errors.fetch_add(1, Ordering::Relaxed);

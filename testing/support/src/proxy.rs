@@ -1,132 +1,16 @@
-//! The integration-test builder: a real proxy (its workers on their own
-//! threads, port 0), real upstream servers on loopback, and a raw client.
-//! Every data-plane scenario runs under both I/O engines through
-//! [`engines!`].
-
-#![allow(dead_code)]
-
-pub mod upstream;
-
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{SocketAddr, TcpStream};
-use std::sync::Arc;
-use std::time::Duration;
+//! The data-plane builder: a real proxy (its workers on their own threads,
+//! port 0) reading tables from its own publisher, and a raw HTTP/1.1
+//! client. Every data-plane scenario runs under both io engines through
+//! [`crate::engines!`].
 
 use ringress::metrics::Metrics;
 use ringress::worker::{self, IoEngine, Plain, Settings, WorkerOptions, Workers};
 use ringress_control::{compile_yaml, CompileOptions, Publisher, Severity};
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::sync::Arc;
 
-pub use upstream::{pattern_body, Upstream};
-
-/// Run a scenario `fn(IoEngine)` as one test per engine.
-#[macro_export]
-macro_rules! engines {
-    ($($name:ident),* $(,)?) => {
-        $(
-            mod $name {
-                #[test]
-                fn io_uring() {
-                    super::$name(ringress::worker::IoEngine::IoUring);
-                }
-                #[test]
-                fn epoll() {
-                    super::$name(ringress::worker::IoEngine::Epoll);
-                }
-            }
-        )*
-    };
-}
-
-/// Deadline for any single client read in tests.
-pub const DEADLINE: Duration = Duration::from_secs(20);
-
-/// One Service `name` (port 80 named `http`) with one EndpointSlice per
-/// address, so endpoints can sit on different loopback ports.
-pub fn service(name: &str, addrs: &[SocketAddr]) -> String {
-    let mut y = format!(
-        "apiVersion: v1
-kind: Service
-metadata:
-  name: {name}
-  namespace: default
-spec:
-  ports:
-  - name: http
-    port: 80
-"
-    );
-    for (i, a) in addrs.iter().enumerate() {
-        y.push_str(&format!(
-            "---
-apiVersion: discovery.k8s.io/v1
-kind: EndpointSlice
-metadata:
-  name: {name}-{i}
-  namespace: default
-  labels:
-    kubernetes.io/service-name: {name}
-addressType: IPv4
-ports:
-- name: http
-  port: {port}
-endpoints:
-- addresses: [\"{ip}\"]
-  conditions: {{ready: true}}
-",
-            port = a.port(),
-            ip = a.ip()
-        ));
-    }
-    y
-}
-
-/// An Ingress with one rule: `host` (None: any host) and its paths
-/// `(path, pathType, service)`.
-pub fn ingress(name: &str, host: Option<&str>, paths: &[(&str, &str, &str)]) -> String {
-    let mut y = format!(
-        "apiVersion: networking.k8s.io/v1
-kind: Ingress
-metadata:
-  name: {name}
-  namespace: default
-spec:
-  ingressClassName: ringress
-  rules:
-  - "
-    );
-    if let Some(h) = host {
-        y.push_str(&format!("host: \"{h}\"\n    "));
-    }
-    y.push_str("http:\n      paths:\n");
-    for (path, path_type, svc) in paths {
-        y.push_str(&format!(
-            "      - path: \"{path}\"
-        pathType: {path_type}
-        backend:
-          service:
-            name: {svc}
-            port:
-              number: 80
-"
-        ));
-    }
-    y
-}
-
-pub const CLASS: &str = "apiVersion: networking.k8s.io/v1
-kind: IngressClass
-metadata:
-  name: ringress
-spec:
-  controller: ringress.io/ingress-controller
-";
-
-/// Join manifests into one YAML stream (with our IngressClass).
-pub fn yaml(parts: &[String]) -> String {
-    let mut all = vec![CLASS.to_string()];
-    all.extend(parts.iter().cloned());
-    all.join("\n---\n")
-}
+use crate::{upstream, DEADLINE};
 
 /// A running proxy reading tables from its own publisher.
 pub struct Proxy {

@@ -1,54 +1,48 @@
-//! Shared by the `tls_*` tests: an echo worker running the real acceptor
-//! under either io engine, rustls clients on std sockets, and certificates
-//! and manifests generated per test.
-#![allow(dead_code)] // each test file uses its own subset
+//! For the TLS tests: an echo worker running the real acceptor under
+//! either io engine, rustls clients on std sockets, and certificates
+//! generated per test.
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::DEADLINE;
+
 use monoio::buf::IoBuf;
 use monoio::io::{AsyncReadRent, AsyncWriteRentExt};
 use ringress::tls::{HandshakeFailures, ServerTls};
+use ringress::worker::IoEngine;
 use ringress_control::Publisher;
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::{ClientConfig, ClientConnection, DigitallySignedStruct, StreamOwned};
 
-/// Upper bound for anything a test waits on (never reached when things work).
-pub const DEADLINE: Duration = Duration::from_secs(10);
-
-#[derive(Clone, Copy, Debug)]
-pub enum Engine {
-    IoUring,
-    Epoll,
-}
-
 /// Run the future `serve()` makes on a new thread with a runtime of the
 /// given engine.
-pub fn spawn_runtime<M, F>(engine: Engine, serve: M)
+pub fn spawn_runtime<M, F>(engine: IoEngine, serve: M)
 where
     M: FnOnce() -> F + Send + 'static,
     F: std::future::Future<Output = ()> + 'static,
 {
     std::thread::spawn(move || match engine {
-        Engine::IoUring => monoio::RuntimeBuilder::<monoio::IoUringDriver>::new()
+        IoEngine::IoUring => monoio::RuntimeBuilder::<monoio::IoUringDriver>::new()
             .enable_timer()
             .build()
             .expect("io_uring runtime")
             .block_on(serve()),
-        Engine::Epoll => monoio::RuntimeBuilder::<monoio::LegacyDriver>::new()
+        IoEngine::Epoll => monoio::RuntimeBuilder::<monoio::LegacyDriver>::new()
             .enable_timer()
             .build()
             .expect("epoll runtime")
             .block_on(serve()),
+        IoEngine::Auto => panic!("a test names the engine it runs"),
     });
 }
 
 /// One echo worker: accepts, handshakes, answers every read with the same
 /// bytes. Returns its address and its failure counters.
-pub fn start_worker(engine: Engine, tls: ServerTls) -> (SocketAddr, Arc<HandshakeFailures>) {
+pub fn start_worker(engine: IoEngine, tls: ServerTls) -> (SocketAddr, Arc<HandshakeFailures>) {
     let failures = Arc::new(HandshakeFailures::new());
     let acceptor = tls.acceptor(failures.clone());
     let (tx, rx) = std::sync::mpsc::channel();
@@ -206,6 +200,12 @@ pub struct Leaf {
     pub der: CertificateDer<'static>,
 }
 
+impl Default for Ca {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 impl Ca {
     pub fn new() -> Self {
         let key = rcgen::KeyPair::generate().expect("ca key");
@@ -229,46 +229,7 @@ impl Ca {
     }
 }
 
-/// The IngressClass every test manifest uses.
-pub const CLASS: &str = "apiVersion: networking.k8s.io/v1
-kind: IngressClass
-metadata:
-  name: ringress
-spec:
-  controller: ringress.io/ingress-controller
-";
-
-/// A `kubernetes.io/tls` Secret in namespace `default`.
+/// A `kubernetes.io/tls` Secret in namespace `default` holding `leaf`.
 pub fn secret(name: &str, leaf: &Leaf) -> String {
-    let indent = |pem: &str| pem.lines().map(|l| format!("    {l}\n")).collect::<String>();
-    format!(
-        "---\napiVersion: v1\nkind: Secret\nmetadata:\n  name: {name}\n  namespace: default\ntype: kubernetes.io/tls\nstringData:\n  tls.crt: |\n{}  tls.key: |\n{}",
-        indent(&leaf.cert_pem),
-        indent(&leaf.key_pem)
-    )
+    crate::manifests::tls_secret(name, &leaf.cert_pem, &leaf.key_pem)
 }
-
-/// An Ingress in namespace `default` routing `host` to Service `web:80`
-/// and listing `host` under `tls` with `secret`.
-pub fn tls_ingress(name: &str, host: &str, secret: &str, annotations: &[(&str, &str)]) -> String {
-    let mut meta = format!("  name: {name}\n  namespace: default\n");
-    if !annotations.is_empty() {
-        meta.push_str("  annotations:\n");
-        for (k, v) in annotations {
-            meta.push_str(&format!("    {k}: \"{v}\"\n"));
-        }
-    }
-    format!(
-        "---\napiVersion: networking.k8s.io/v1\nkind: Ingress\nmetadata:\n{meta}spec:\n  ingressClassName: ringress\n  tls:\n  - hosts: [\"{host}\"]\n    secretName: {secret}\n  rules:\n  - host: \"{host}\"\n    http:\n      paths:\n      - path: /\n        pathType: Prefix\n        backend:\n          service:\n            name: web\n            port:\n              number: 80\n"
-    )
-}
-
-#[allow(unused_macros)] // tls_proxy runs the data-plane engines instead
-macro_rules! both_engines {
-    ($($name:ident),* $(,)?) => {
-        mod io_uring { $( #[test] fn $name() { super::$name(super::tls_support::Engine::IoUring) } )* }
-        mod epoll { $( #[test] fn $name() { super::$name(super::tls_support::Engine::Epoll) } )* }
-    };
-}
-#[allow(unused_imports)]
-pub(crate) use both_engines;

@@ -62,8 +62,13 @@ impl Trickle {
         closed
     }
 
+    /// How many connections trickle.
     pub fn len(&self) -> usize {
         self.conns.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.conns.is_empty()
     }
 }
 

@@ -6,10 +6,8 @@ use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::process::Child;
 use std::sync::mpsc;
-use std::time::Duration;
 
-/// How long a child may take to start or to log what a test waits for.
-pub const DEADLINE: Duration = Duration::from_secs(20);
+use crate::DEADLINE;
 
 /// A running child, killed and reaped when dropped.
 pub struct Running(pub Child);

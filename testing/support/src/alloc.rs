@@ -1,13 +1,21 @@
-//! A counting global allocator for the allocation tests, shared by the test
-//! crates that include it (`#[path]`). A thread counts only once it is given
-//! a counter, so the harness's own threads and tests running in parallel
-//! never count into each other's figures.
+//! A counting global allocator for the allocation tests. A test binary
+//! that counts installs it:
+//!
+//! ```text
+//! #[global_allocator]
+//! static ALLOCATOR: ringress_test_support::alloc::Counting = ringress_test_support::alloc::Counting;
+//! ```
+//!
+//! A thread counts only once it is given a counter, so the harness's own
+//! threads and tests running in parallel never count into each other's
+//! figures.
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-struct Counting;
+/// The system allocator, counting allocations and reallocations.
+pub struct Counting;
 
 thread_local! {
     static COUNTER: Cell<Option<&'static AtomicU64>> = const { Cell::new(None) };
@@ -50,6 +58,3 @@ unsafe impl GlobalAlloc for Counting {
         unsafe { System.realloc(ptr, layout, new_size) }
     }
 }
-
-#[global_allocator]
-static ALLOCATOR: Counting = Counting;
