@@ -100,6 +100,7 @@ pub trait ListenDefaults: Clone + Send + Sync + 'static {
     const HTTP: &'static str;
     const HTTPS: &'static str;
     const ADMIN: &'static str;
+    const HEALTH: &'static str;
 }
 
 /// `ringress run` listens on every interface.
@@ -110,6 +111,7 @@ impl ListenDefaults for RunListen {
     const HTTP: &'static str = "0.0.0.0:8080";
     const HTTPS: &'static str = "0.0.0.0:8443";
     const ADMIN: &'static str = "127.0.0.1:9901";
+    const HEALTH: &'static str = "0.0.0.0:10254";
 }
 
 /// `ringress demo` listens on loopback only.
@@ -120,6 +122,7 @@ impl ListenDefaults for DemoListen {
     const HTTP: &'static str = "127.0.0.1:8080";
     const HTTPS: &'static str = "127.0.0.1:8443";
     const ADMIN: &'static str = "127.0.0.1:9901";
+    const HEALTH: &'static str = "127.0.0.1:10254";
 }
 
 /// The data plane's listeners and workers, shared by `run` and `demo`
@@ -133,9 +136,14 @@ pub struct ListenArgs<D: ListenDefaults> {
     /// chosen by SNI from the Ingresses' `tls` sections).
     #[arg(long, value_name = "ADDR", default_value = D::HTTPS)]
     pub https: SocketAddr,
-    /// Admin server: /healthz, /readyz, /routes, /metrics.
+    /// Admin server: /healthz, /readyz, /metrics and what reveals the
+    /// configuration (/routes); keep it on loopback.
     #[arg(long, value_name = "ADDR", default_value = D::ADMIN)]
     pub admin: SocketAddr,
+    /// Health server for probes and scrapers: /healthz, /readyz, /metrics
+    /// only.
+    #[arg(long, value_name = "ADDR", default_value = D::HEALTH)]
+    pub health: SocketAddr,
     /// Worker threads, one per core [default: CPUs in the affinity mask,
     /// limited by the cgroup CPU quota].
     #[arg(long, value_name = "N")]
@@ -154,7 +162,8 @@ pub struct ListenArgs<D: ListenDefaults> {
 impl<D: ListenDefaults> ListenArgs<D> {
     /// The addresses to bind.
     pub fn addrs(&self) -> ListenAddrs {
-        ListenAddrs { http: self.http, https: Some(self.https), admin: self.admin }
+        let (http, https, admin, health) = (self.http, Some(self.https), self.admin, self.health);
+        ListenAddrs { http, https, admin, health }
     }
 
     /// `--workers`, or its default; at least 1.
@@ -652,6 +661,7 @@ mod tests {
         assert_eq!(args.listen.http, "0.0.0.0:8080".parse().unwrap());
         assert_eq!(args.listen.https, "0.0.0.0:8443".parse().unwrap());
         assert_eq!(args.listen.admin, "127.0.0.1:9901".parse().unwrap());
+        assert_eq!(args.listen.health, "0.0.0.0:10254".parse().unwrap());
         assert_eq!(args.listen.io_engine, IoEngine::Auto);
         let s = args.settings();
         assert_eq!(s.keepalive_requests, 1000);
@@ -915,10 +925,12 @@ mod tests {
         assert_eq!(addrs.http, "127.0.0.1:8080".parse().unwrap());
         assert_eq!(addrs.https, Some("127.0.0.1:8443".parse().unwrap()));
         assert_eq!(addrs.admin, "127.0.0.1:9901".parse().unwrap());
+        assert_eq!(addrs.health, "127.0.0.1:10254".parse().unwrap());
         let args = parse(&[
             "--http=127.0.0.1:0",
             "--https=[::1]:0",
             "--admin=127.0.0.2:0",
+            "--health=127.0.0.3:0",
             "--workers=2",
             "--io-engine=io-uring",
         ]);
@@ -926,6 +938,7 @@ mod tests {
         assert_eq!(addrs.http, "127.0.0.1:0".parse().unwrap());
         assert_eq!(addrs.https, Some("[::1]:0".parse().unwrap()));
         assert_eq!(addrs.admin, "127.0.0.2:0".parse().unwrap());
+        assert_eq!(addrs.health, "127.0.0.3:0".parse().unwrap());
         assert_eq!((args.listen.workers(), args.listen.io_engine), (2, IoEngine::IoUring));
     }
 }

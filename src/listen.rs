@@ -6,10 +6,10 @@
 //! listening) before the workers exist, so that a caller can bind port 0,
 //! learn the port and only then start ringress on it; [`Listener::group`]
 //! adds one socket per further worker on the same address. [`Listeners`]
-//! holds the three listeners of a `run` (http, https, admin).
+//! holds the listeners of a `run` (http, https, admin, health).
 
 use std::io;
-use std::net::SocketAddr;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
 use socket2::{Domain, Protocol, Socket, Type};
 use thiserror::Error;
@@ -21,7 +21,7 @@ const BACKLOG: i32 = 4096;
 #[derive(Debug, Error)]
 #[error("cannot listen on {addr} ({what}): {source}")]
 pub struct BindError {
-    /// `http`, `https`, `admin`, …
+    /// `http`, `https`, `admin`, `health`, …
     pub what: &'static str,
     /// The address asked for.
     pub addr: SocketAddr,
@@ -74,20 +74,23 @@ impl Listener {
     }
 }
 
-/// Where `ringress run` listens: plain HTTP, HTTPS (optional), admin.
+/// Where `ringress run` listens: plain HTTP, HTTPS (optional), admin
+/// (everything the admin server serves, `/routes` included) and health
+/// (`/healthz`, `/readyz`, `/metrics` only).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ListenAddrs {
     pub http: SocketAddr,
     /// `None`: no HTTPS listener (TLS is not served).
     pub https: Option<SocketAddr>,
     pub admin: SocketAddr,
+    pub health: SocketAddr,
 }
 
 impl ListenAddrs {
     /// Every listener on a free loopback port (tests, examples).
     pub fn loopback() -> Self {
         let any = SocketAddr::from(([127, 0, 0, 1], 0));
-        Self { http: any, https: Some(any), admin: any }
+        Self { http: any, https: Some(any), admin: any, health: any }
     }
 }
 
@@ -97,21 +100,40 @@ impl ListenAddrs {
 pub struct Listeners {
     pub http: Listener,
     pub https: Option<Listener>,
-    /// The admin server's (one socket; it runs on the control thread).
+    /// The admin server's, every path (one socket; served on the admin
+    /// server's own thread).
     pub admin: std::net::TcpListener,
+    /// The health server's, probes and metrics only (same thread).
+    pub health: std::net::TcpListener,
 }
 
 impl Listeners {
-    /// Bind every address of `addrs`; the first that fails is named.
+    /// Bind every address of `addrs`; the first that fails is named. The
+    /// health listener may not share the admin listener's port on an
+    /// overlapping address: probes would reach `/routes`.
     pub fn bind(addrs: &ListenAddrs) -> Result<Listeners, BindError> {
         let http = Listener::bind("http", addrs.http)?;
         let https = addrs.https.map(|a| Listener::bind("https", a)).transpose()?;
-        let admin = std::net::TcpListener::bind(addrs.admin).map_err(|source| BindError {
-            what: "admin",
-            addr: addrs.admin,
-            source,
-        })?;
-        Ok(Listeners { http, https, admin })
+        let single = |what, addr: SocketAddr| {
+            bind_single(addr).map_err(|source| BindError { what, addr, source })
+        };
+        if overlap(addrs.health, addrs.admin) {
+            return Err(BindError {
+                what: "health",
+                addr: addrs.health,
+                source: io::Error::new(
+                    io::ErrorKind::AddrInUse,
+                    format!(
+                        "the admin listener's port (--admin {}); the health listener \
+                         needs a port of its own",
+                        addrs.admin
+                    ),
+                ),
+            });
+        }
+        let admin = single("admin", addrs.admin)?;
+        let health = single("health", addrs.health)?;
+        Ok(Listeners { http, https, admin, health })
     }
 
     /// The addresses bound, real ports in place of port 0.
@@ -120,8 +142,62 @@ impl Listeners {
             http: self.http.local_addr(),
             https: self.https.as_ref().map(Listener::local_addr),
             admin: self.admin.local_addr()?,
+            health: self.health.local_addr()?,
         })
     }
+}
+
+/// Two addresses with the same (non-zero) port that one connection could
+/// reach both of: equal, or either unspecified.
+fn overlap(a: SocketAddr, b: SocketAddr) -> bool {
+    a.port() != 0
+        && a.port() == b.port()
+        && (a.ip() == b.ip() || a.ip().is_unspecified() || b.ip().is_unspecified())
+}
+
+/// The IP addresses of this host's interfaces (the pod's, or the node's
+/// on the host network), for telling which endpoints a listener on
+/// `0.0.0.0` or `::` would answer. Loopback is included.
+#[allow(unsafe_code)] // getifaddrs(3): std has no interface list
+pub fn interface_addresses() -> io::Result<Vec<IpAddr>> {
+    let mut head: *mut libc::ifaddrs = std::ptr::null_mut();
+    // SAFETY: `head` is a valid place for getifaddrs to store its list,
+    // which is freed below with freeifaddrs and not used after.
+    if unsafe { libc::getifaddrs(&mut head) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    let mut addrs = Vec::new();
+    let mut next = head;
+    while !next.is_null() {
+        // SAFETY: `next` is a node of the list getifaddrs returned, still
+        // allocated (freed only after the loop).
+        let ifa = unsafe { &*next };
+        next = ifa.ifa_next;
+        if ifa.ifa_addr.is_null() {
+            continue;
+        }
+        // SAFETY: a non-null `ifa_addr` points at a sockaddr whose
+        // `sa_family` says which sockaddr it is; it is read as that one.
+        let ip = unsafe {
+            match i32::from((*ifa.ifa_addr).sa_family) {
+                libc::AF_INET => {
+                    let sin = &*(ifa.ifa_addr as *const libc::sockaddr_in);
+                    IpAddr::V4(Ipv4Addr::from(u32::from_be(sin.sin_addr.s_addr)))
+                }
+                libc::AF_INET6 => {
+                    let sin6 = &*(ifa.ifa_addr as *const libc::sockaddr_in6);
+                    IpAddr::V6(Ipv6Addr::from(sin6.sin6_addr.s6_addr))
+                }
+                _ => continue,
+            }
+        };
+        if !addrs.contains(&ip) {
+            addrs.push(ip);
+        }
+    }
+    // SAFETY: `head` came from a successful getifaddrs and is freed once.
+    unsafe { libc::freeifaddrs(head) };
+    Ok(addrs)
 }
 
 /// The IP address and port a socket is bound to.
@@ -141,6 +217,18 @@ fn ensure_free(addr: SocketAddr) -> io::Result<()> {
         probe.set_only_v6(true)?;
     }
     probe.bind(&addr.into())
+}
+
+/// A listener of the admin server's: one socket, no `SO_REUSEPORT`, the
+/// full backlog so that a burst of connections queues instead of having
+/// its SYNs dropped (a dropped SYN is retried after a second: a probe
+/// behind a flood would wait that long).
+fn bind_single(addr: SocketAddr) -> io::Result<std::net::TcpListener> {
+    let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
+    socket.set_reuse_address(true)?;
+    socket.bind(&addr.into())?;
+    socket.listen(BACKLOG)?;
+    Ok(socket.into())
 }
 
 fn bind_one(addr: SocketAddr) -> io::Result<Socket> {
@@ -198,16 +286,54 @@ mod tests {
     }
 
     /// Listeners bound on port 0 report their real, distinct addresses;
-    /// a taken admin port is named as the admin listener's.
+    /// a taken admin or health port is named as that listener's.
     #[test]
     fn listeners_report_real_addresses() {
         let listeners = Listeners::bind(&ListenAddrs::loopback()).unwrap();
         let addrs = listeners.local_addrs().unwrap();
         let https = addrs.https.expect("https listener");
-        assert!([addrs.http.port(), https.port(), addrs.admin.port()].iter().all(|p| *p != 0));
-        assert_ne!(addrs.http, https);
+        let ports = [addrs.http.port(), https.port(), addrs.admin.port(), addrs.health.port()];
+        assert!(ports.iter().all(|p| *p != 0), "{ports:?}");
+        let mut distinct = ports.to_vec();
+        distinct.sort_unstable();
+        distinct.dedup();
+        assert_eq!(distinct.len(), 4, "{ports:?}");
         let taken = ListenAddrs { admin: addrs.admin, ..ListenAddrs::loopback() };
         let err = Listeners::bind(&taken).unwrap_err();
         assert_eq!((err.what, err.addr), ("admin", addrs.admin), "{err}");
+        let taken = ListenAddrs { health: addrs.health, ..ListenAddrs::loopback() };
+        let err = Listeners::bind(&taken).unwrap_err();
+        assert_eq!((err.what, err.addr), ("health", addrs.health), "{err}");
+    }
+
+    /// The health listener may not take the admin listener's port where
+    /// one connection could reach either: refused before anything binds,
+    /// naming both flags' addresses.
+    #[test]
+    fn health_on_the_admin_port_is_refused() {
+        let admin: SocketAddr = "127.0.0.1:9901".parse().unwrap();
+        for health in ["127.0.0.1:9901", "0.0.0.0:9901"] {
+            let health: SocketAddr = health.parse().unwrap();
+            let addrs = ListenAddrs { admin, health, ..ListenAddrs::loopback() };
+            let err = Listeners::bind(&addrs).unwrap_err();
+            assert_eq!((err.what, err.addr), ("health", health), "{err}");
+            assert!(err.to_string().contains("--admin 127.0.0.1:9901"), "{err}");
+        }
+        assert!(!overlap("127.0.0.1:9901".parse().unwrap(), "127.0.0.2:9901".parse().unwrap()));
+        assert!(!overlap("127.0.0.1:0".parse().unwrap(), "127.0.0.1:0".parse().unwrap()));
+    }
+
+    /// The interface list holds loopback and the address a socket bound
+    /// to a routed destination uses (when this host has a route at all).
+    #[test]
+    fn interface_addresses_include_loopback_and_the_routed_address() {
+        let addrs = interface_addresses().unwrap();
+        assert!(addrs.contains(&IpAddr::V4(Ipv4Addr::LOCALHOST)), "{addrs:?}");
+        let probe = std::net::UdpSocket::bind("0.0.0.0:0").unwrap();
+        // No packet is sent: connect only chooses the source address.
+        if probe.connect("198.51.100.1:9").is_ok() {
+            let routed = probe.local_addr().unwrap().ip();
+            assert!(addrs.contains(&routed), "{routed} not in {addrs:?}");
+        }
     }
 }

@@ -1,8 +1,8 @@
 //! [`run`]: ringress put together, on listeners bound by the caller and
 //! until a shutdown future resolves. The calling thread becomes the
 //! control thread: a tokio current-thread runtime running the provider
-//! (manifests or Kubernetes); the admin server has a thread of its own
-//! ([`crate::admin::start`]); the workers run on
+//! (manifests or Kubernetes); the admin and health servers have a thread
+//! of their own ([`crate::admin::start`]); the workers run on
 //! their own threads (see [`crate::worker`]). `main`, `ringress demo` and
 //! the tests all start ringress here.
 
@@ -11,6 +11,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
+use ringress_control::compile::EndpointGuard;
 use ringress_control::provider::dir::DirError;
 use ringress_control::provider::kube::{ConnectError, KubeConfig, KubeStats};
 use ringress_control::{CompileOptions, Publisher};
@@ -38,7 +39,7 @@ pub enum RunError {
     Runtime(std::io::Error),
     #[error("cannot install the signal handler: {0}")]
     Signal(std::io::Error),
-    #[error("cannot use the admin listener: {0}")]
+    #[error("cannot use the admin or health listener: {0}")]
     Admin(std::io::Error),
     #[error(transparent)]
     Manifests(#[from] DirError),
@@ -76,12 +77,7 @@ pub fn run(
         mut compile,
         tls_handshake_timeout,
     } = config;
-    // No endpoint may point the proxy at itself: every listener, as bound
-    // (the host-local ranges are the caller's choice, `compile`).
-    if let Ok(addrs) = listeners.local_addrs() {
-        compile.endpoint_guard.listeners =
-            [Some(addrs.http), addrs.https, Some(addrs.admin)].into_iter().flatten().collect();
-    }
+    guard_own_listeners(&mut compile.endpoint_guard, &listeners);
     let workers_n = workers.max(1);
     if settings.max_connections < workers_n {
         return Err(RunError::Config(format!(
@@ -98,8 +94,9 @@ pub fn run(
     let publisher = Publisher::new();
     let table = publisher.handle();
     let metrics = Arc::new(Metrics::new(workers_n));
-    let Listeners { http, https, admin } = listeners;
+    let Listeners { http, https, admin, health } = listeners;
     let admin_addr = admin.local_addr().map_err(RunError::Admin)?;
+    let health_addr = health.local_addr().map_err(RunError::Admin)?;
     let https_addr = https.as_ref().map(Listener::local_addr);
     if settings.https_port.is_none() {
         settings.https_port = https_addr.map(|a| a.port());
@@ -121,6 +118,7 @@ pub fn run(
         http = %workers.http_addr(),
         https = %https_addr.map_or_else(|| "none".to_string(), |a| a.to_string()),
         admin = %admin_addr,
+        health = %health_addr,
         workers = workers_n,
         source = %provider.describe(),
         "ringress running"
@@ -129,7 +127,8 @@ pub fn run(
         let state = AdminState { table, metrics: metrics.clone(), provider: provider.stats() };
         // On a thread of its own: slow or many admin clients never delay
         // this thread's compiles and Lease renewals (`admin::start`).
-        let _admin = admin::start(vec![(Scope::Admin, admin)], state).map_err(RunError::Admin)?;
+        let _admin = admin::start(vec![(Scope::Admin, admin), (Scope::Health, health)], state)
+            .map_err(RunError::Admin)?;
         let (stop_tx, mut stop_rx) = tokio::sync::watch::channel(false);
         let stop = async move {
             let _ = stop_rx.wait_for(|s| *s).await;
@@ -173,6 +172,31 @@ pub fn run(
             Err(_) => Err(RunError::DrainTimeout),
         }
     })
+}
+
+/// No endpoint may point the proxy at itself: every listener as bound,
+/// and for listeners on `0.0.0.0` or `::` the host's own addresses (the
+/// host-local ranges are the caller's choice, `compile`).
+fn guard_own_listeners(guard: &mut EndpointGuard, listeners: &Listeners) {
+    let Ok(addrs) = listeners.local_addrs() else { return };
+    let own = [Some(addrs.http), addrs.https, Some(addrs.admin), Some(addrs.health)];
+    guard.listeners = own.into_iter().flatten().collect();
+    if guard.listeners.iter().any(|l| l.ip().is_unspecified()) {
+        match crate::listen::interface_addresses() {
+            Ok(local) => {
+                for ip in local {
+                    if !guard.local_addresses.contains(&ip) {
+                        guard.local_addresses.push(ip);
+                    }
+                }
+            }
+            Err(e) => tracing::warn!(
+                error = %e,
+                "cannot list this host's addresses: endpoints at them on a listener's \
+                 port are not refused (loopback still is)"
+            ),
+        }
+    }
 }
 
 /// A configuration source made ready to follow: the same two steps for

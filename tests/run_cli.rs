@@ -24,7 +24,12 @@ fn run(args: &[&str]) -> Output {
     let mut child = Command::new(env!("CARGO_BIN_EXE_ringress"))
         .arg("run")
         .args(args)
-        .args(["--http=127.0.0.1:0", "--https=127.0.0.1:0", "--admin=127.0.0.1:0"])
+        .args([
+            "--http=127.0.0.1:0",
+            "--https=127.0.0.1:0",
+            "--admin=127.0.0.1:0",
+            "--health=127.0.0.1:0",
+        ])
         .args(["--no-pin"])
         .args(args.iter().all(|a| !a.starts_with("--workers")).then_some("--workers=1"))
         .env("NO_COLOR", "1")
@@ -163,7 +168,12 @@ fn out_of_descriptors(engine: &str) {
         .arg(env!("CARGO_BIN_EXE_ringress"))
         .args(["run", "--manifests"])
         .arg(dir.path())
-        .args(["--http=127.0.0.1:0", "--https=127.0.0.1:0", "--admin=127.0.0.1:0"])
+        .args([
+            "--http=127.0.0.1:0",
+            "--https=127.0.0.1:0",
+            "--admin=127.0.0.1:0",
+            "--health=127.0.0.1:0",
+        ])
         .args(["--workers=1", "--no-pin", &format!("--io-engine={engine}")])
         .env("RUST_LOG", "warn,ringress::serve=info")
         .env("NO_COLOR", "1")
@@ -236,7 +246,12 @@ fn a_taken_https_port_is_named_in_the_error() {
     let https = taken.local_addr().unwrap().to_string();
     let out = Command::new(env!("CARGO_BIN_EXE_ringress"))
         .args(["run", "--manifests", dir.path().to_str().unwrap(), "--no-pin", "--workers=1"])
-        .args(["--http=127.0.0.1:0", "--admin=127.0.0.1:0", &format!("--https={https}")])
+        .args([
+            "--http=127.0.0.1:0",
+            "--admin=127.0.0.1:0",
+            "--health=127.0.0.1:0",
+            &format!("--https={https}"),
+        ])
         .env("NO_COLOR", "1")
         .output()
         .expect("run ringress");
@@ -269,7 +284,12 @@ fn demo_binds_the_listeners_it_is_given() {
     let child = Command::new(env!("CARGO_BIN_EXE_ringress"))
         .args(["demo", "--manifests"])
         .arg(dir.path())
-        .args(["--http=127.0.0.1:0", "--https=127.0.0.1:0", "--admin=127.0.0.1:0"])
+        .args([
+            "--http=127.0.0.1:0",
+            "--https=127.0.0.1:0",
+            "--admin=127.0.0.1:0",
+            "--health=127.0.0.1:0",
+        ])
         .args(["--workers=1", "--no-pin", "--io-engine=epoll"])
         .env("NO_COLOR", "1")
         .stdout(Stdio::piped())
@@ -278,8 +298,8 @@ fn demo_binds_the_listeners_it_is_given() {
         .expect("start ringress demo");
     let mut child = Running(child);
     let lines = child.stderr_lines();
-    let [http, https, admin] = start_addrs(&lines, ["http", "https", "admin"]);
-    for addr in [http, https, admin] {
+    let [http, https, admin, health] = start_addrs(&lines, ["http", "https", "admin", "health"]);
+    for addr in [http, https, admin, health] {
         assert!(addr.ip().is_loopback() && addr.port() != 0, "{addr}");
     }
     assert!(![8080, 8443, 9901].contains(&http.port()), "{http}");
@@ -289,6 +309,8 @@ fn demo_binds_the_listeners_it_is_given() {
         std::thread::sleep(Duration::from_millis(10));
     }
     assert!(admin_get(admin, "/healthz").starts_with("HTTP/1.1 200"));
+    assert_eq!(status_of(health, "/healthz"), 200);
+    assert_eq!(status_of(health, "/routes"), 404);
     assert_eq!(Client::connect(http).get("unknown.example", "/", "").status, 404);
     TcpStream::connect(https).expect("the https listener accepts");
     // The curl commands it printed name the address it serves.
@@ -307,11 +329,173 @@ fn demo_names_a_taken_port_in_its_error() {
     let https = taken.local_addr().unwrap().to_string();
     let out = Command::new(env!("CARGO_BIN_EXE_ringress"))
         .args(["demo", "--manifests", dir.path().to_str().unwrap(), "--no-pin", "--workers=1"])
-        .args(["--http=127.0.0.1:0", "--admin=127.0.0.1:0", &format!("--https={https}")])
+        .args([
+            "--http=127.0.0.1:0",
+            "--admin=127.0.0.1:0",
+            "--health=127.0.0.1:0",
+            &format!("--https={https}"),
+        ])
         .env("NO_COLOR", "1")
         .output()
         .expect("run ringress demo");
     let err = stderr(&out);
     assert_eq!(out.status.code(), Some(1), "{err}");
     assert!(err.contains(&format!("cannot listen on {https} (https)")), "{err}");
+}
+
+/// `GET path` on `addr`: the status, 0 when no answer came.
+fn status_of(addr: SocketAddr, path: &str) -> u16 {
+    let text = admin_get(addr, path);
+    text.get(9..12).and_then(|c| c.parse().ok()).unwrap_or(0)
+}
+
+/// `ringress run` on `listen` (with one epoll worker), serving `dir`; its
+/// stderr line by line.
+fn run_serving(
+    dir: &std::path::Path,
+    engine: &str,
+    listen: &[&str],
+) -> (Running, std::sync::mpsc::Receiver<String>) {
+    let child = Command::new(env!("CARGO_BIN_EXE_ringress"))
+        .args(["run", "--manifests"])
+        .arg(dir)
+        .args(listen)
+        .args(["--workers=1", "--no-pin", &format!("--io-engine={engine}")])
+        .env("RUST_LOG", "info")
+        .env("NO_COLOR", "1")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start ringress");
+    let mut child = Running(child);
+    let lines = child.stderr_lines();
+    (child, lines)
+}
+
+/// The health listener named in the start line serves `/healthz`,
+/// `/readyz` and `/metrics` and nothing that reveals configuration:
+/// `/routes` is 404 there and the live table on the admin listener.
+#[test]
+fn the_health_listener_serves_probes_and_metrics_only() {
+    let up = Upstream::start("a");
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("site.yaml"),
+        yaml(&[
+            service("web", &[up.addr]),
+            ingress("i", Some("site.example"), &[("/", "Prefix", "web")]),
+        ]),
+    )
+    .unwrap();
+    let listen = ["--http=127.0.0.1:0", "--https=127.0.0.1:0", "--admin=127.0.0.1:0"];
+    let (_child, lines) =
+        run_serving(dir.path(), "epoll", &[&listen[..], &["--health=127.0.0.1:0"]].concat());
+    let [health, admin] = start_addrs(&lines, ["health", "admin"]);
+    assert!(health.port() != 0 && health != admin, "{health} {admin}");
+    let deadline = Instant::now() + DEADLINE;
+    while status_of(health, "/readyz") != 200 {
+        assert!(Instant::now() < deadline, "never ready on the health listener");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert_eq!(status_of(health, "/healthz"), 200);
+    let metrics = admin_get(health, "/metrics");
+    assert!(
+        metrics.starts_with("HTTP/1.1 200") && metrics.contains("ringress_workers_alive"),
+        "{metrics}"
+    );
+    for config in ["/routes", "/routes?x=1", "/config", "/"] {
+        let text = admin_get(health, config);
+        assert!(text.starts_with("HTTP/1.1 404"), "{config} on health: {text}");
+        assert!(!text.contains("site.example"), "{config} on health: {text}");
+    }
+    let routes = admin_get(admin, "/routes");
+    assert!(routes.starts_with("HTTP/1.1 200") && routes.contains("site.example"), "{routes}");
+    for probe in ["/healthz", "/readyz", "/metrics"] {
+        assert_eq!(status_of(admin, probe), 200, "{probe} on admin");
+    }
+}
+
+/// `--health` on the admin listener's port is refused at start, naming
+/// both addresses.
+#[test]
+fn health_on_the_admin_port_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_ringress"))
+        .args(["run", "--manifests", dir.path().to_str().unwrap(), "--no-pin", "--workers=1"])
+        .args(["--http=127.0.0.1:0", "--https=127.0.0.1:0"])
+        .args(["--admin=127.0.0.1:19901", "--health=0.0.0.0:19901"])
+        .env("NO_COLOR", "1")
+        .output()
+        .expect("run ringress");
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("cannot listen on 0.0.0.0:19901 (health)"), "{err}");
+    assert!(err.contains("--admin 127.0.0.1:19901"), "{err}");
+}
+
+/// An address of this host other than loopback: the source address of a
+/// route to a documentation address (no packet is sent), or loopback when
+/// the host has no route at all.
+fn own_address() -> std::net::IpAddr {
+    let probe = std::net::UdpSocket::bind("0.0.0.0:0").unwrap();
+    match probe.connect("198.51.100.1:9") {
+        Ok(()) => probe.local_addr().unwrap().ip(),
+        Err(_) => std::net::Ipv4Addr::LOCALHOST.into(),
+    }
+}
+
+/// With the HTTP and health listeners on `0.0.0.0`, an EndpointSlice
+/// naming this host's own address at either port is refused (the log
+/// says which and why) and its route answers 503; a real upstream beside
+/// it still serves.
+fn wildcard_listeners_are_refused_as_endpoints(engine: &str) {
+    let up = Upstream::start("a");
+    let dir = tempfile::tempdir().unwrap();
+    let listen =
+        ["--http=0.0.0.0:0", "--https=127.0.0.1:0", "--admin=127.0.0.1:0", "--health=0.0.0.0:0"];
+    let (_child, lines) = run_serving(dir.path(), engine, &listen);
+    let [http, health] = start_addrs(&lines, ["http", "health"]);
+    let ip = own_address();
+    let (at_health, at_http) =
+        (SocketAddr::new(ip, health.port()), SocketAddr::new(ip, http.port()));
+    std::fs::write(
+        dir.path().join("site.yaml"),
+        yaml(&[
+            service("web", &[up.addr]),
+            service("pivot", &[at_health]),
+            service("loop", &[at_http]),
+            ingress("w", Some("web.example"), &[("/", "Prefix", "web")]),
+            ingress("p", Some("pivot.example"), &[("/", "Prefix", "pivot")]),
+            ingress("l", Some("loop.example"), &[("/", "Prefix", "loop")]),
+        ]),
+    )
+    .unwrap();
+    let local = SocketAddr::from(([127, 0, 0, 1], http.port()));
+    let deadline = Instant::now() + DEADLINE;
+    while Client::connect(local).get("web.example", "/", "").status != 200 {
+        assert!(Instant::now() < deadline, "the table with web.example never loaded");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    for host in ["pivot.example", "loop.example"] {
+        assert_eq!(Client::connect(local).get(host, "/healthz", "").status, 503, "{host}");
+    }
+    let mut missing = vec![at_health, at_http];
+    let mut log = Vec::new();
+    while !missing.is_empty() {
+        let line = lines
+            .recv_timeout(DEADLINE)
+            .unwrap_or_else(|_| panic!("no refusal of {missing:?} logged: {log:#?}"));
+        missing.retain(|a| !line.contains(&format!("{a} (one of ringress's own listeners)")));
+        log.push(line);
+    }
+}
+
+#[test]
+fn wildcard_listeners_are_refused_as_endpoints_io_uring() {
+    wildcard_listeners_are_refused_as_endpoints("io-uring");
+}
+
+#[test]
+fn wildcard_listeners_are_refused_as_endpoints_epoll() {
+    wildcard_listeners_are_refused_as_endpoints("epoll");
 }

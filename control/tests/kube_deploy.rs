@@ -6,10 +6,13 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
 use k8s_openapi::api::apps::v1::{DaemonSet, Deployment};
-use k8s_openapi::api::core::v1::{Container, Namespace, PodSpec, Service, ServiceAccount};
+use k8s_openapi::api::core::v1::{
+    Container, Namespace, PodSpec, PodTemplateSpec, Probe, Service, ServiceAccount,
+};
 use k8s_openapi::api::networking::v1::IngressClass;
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding, PolicyRule, Role, RoleBinding};
+use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use ringress_control::provider::kube::API_ACCESS;
 use serde::de::DeserializeOwned;
 
@@ -300,30 +303,117 @@ fn container(spec: &PodSpec) -> &Container {
     spec.containers.iter().find(|c| c.name == "ringress").expect("a ringress container")
 }
 
+/// The health listener's port: probes and scrapes (as ingress-nginx).
+const HEALTH_PORT: i32 = 10254;
+/// The admin listener's port: `/routes` and the rest, loopback only.
+const ADMIN_PORT: i32 = 9901;
+
+/// The value of `--flag=VALUE` among `args`, if given.
+fn flag<'a>(args: &'a [String], flag: &str) -> Option<&'a str> {
+    args.iter().find_map(|a| a.strip_prefix(flag)?.strip_prefix('='))
+}
+
+/// A probe's port, by number or by the container port it names.
+fn probe_port(c: &Container, probe: &Probe) -> i32 {
+    let get = probe.http_get.as_ref().expect("an httpGet probe");
+    match &get.port {
+        IntOrString::Int(n) => *n,
+        IntOrString::String(name) => {
+            let ports = c.ports.iter().flatten();
+            let port = ports.clone().find(|p| p.name.as_deref() == Some(name.as_str()));
+            port.unwrap_or_else(|| panic!("probe names port {name}, not declared")).container_port
+        }
+    }
+}
+
+/// The admin listener on the pod's loopback, never declared, published or
+/// probed; the health listener on every address at 10254, probed and
+/// scraped there.
+fn check_listeners(what: &str, template: &PodTemplateSpec) {
+    let spec = template.spec.as_ref().expect("a pod spec");
+    let c = container(spec);
+    let args = c.args.clone().unwrap_or_default();
+    let admin: std::net::SocketAddr =
+        flag(&args, "--admin").expect("--admin given").parse().expect("--admin an address");
+    assert!(admin.ip().is_loopback(), "{what}: admin on loopback, not {admin}");
+    assert_eq!(admin.port(), ADMIN_PORT as u16, "{what}");
+    // Given, or the default (which is this).
+    let health = flag(&args, "--health").unwrap_or("0.0.0.0:10254");
+    assert_eq!(health, "0.0.0.0:10254", "{what}: health for kubelet and scrapers");
+    for port in c.ports.iter().flatten() {
+        assert_ne!(port.container_port, ADMIN_PORT, "{what}: admin declared as {port:?}");
+        assert_ne!(port.host_port, Some(ADMIN_PORT), "{what}: admin published as {port:?}");
+        assert_ne!(port.name.as_deref(), Some("admin"), "{what}: {port:?}");
+    }
+    let declared = c.ports.iter().flatten().find(|p| p.name.as_deref() == Some("health"));
+    assert_eq!(declared.expect("a health port").container_port, HEALTH_PORT, "{what}");
+    let probes = [
+        (&c.liveness_probe, "/healthz"),
+        (&c.readiness_probe, "/readyz"),
+        (&c.startup_probe, "/healthz"),
+    ];
+    for (i, (probe, path)) in probes.into_iter().enumerate() {
+        let Some(probe) = probe else {
+            assert_eq!(i, 2, "{what}: liveness and readiness probes");
+            continue;
+        };
+        let get = probe.http_get.as_ref().expect("an httpGet probe");
+        assert_eq!(get.path.as_deref(), Some(path), "{what}");
+        assert_eq!(probe_port(c, probe), HEALTH_PORT, "{what}: {path} on the health port");
+    }
+    let annotations = template.metadata.as_ref().and_then(|m| m.annotations.clone());
+    let annotations = annotations.unwrap_or_default();
+    let get = |k: &str| annotations.get(k).map(String::as_str);
+    assert_eq!(get("prometheus.io/scrape"), Some("true"), "{what}");
+    assert_eq!(get("prometheus.io/port"), Some("10254"), "{what}: scraped on the health port");
+    assert_eq!(get("prometheus.io/path"), Some("/metrics"), "{what}");
+}
+
+/// Every overlay: the admin listener (which serves `/routes`: every host,
+/// backend and Secret name) stays on the pod's loopback and no Service
+/// reaches it; probes and Prometheus use the health listener.
+#[test]
+fn every_overlay_keeps_admin_on_loopback_and_probes_on_health() {
+    for overlay in OVERLAYS {
+        let m = load_overlay(overlay);
+        let what = |kind: &str| format!("deploy/{overlay} {kind}");
+        let ours = |name: &Option<String>| name.as_deref() == Some("ringress");
+        let mut checked = 0;
+        for d in m.deployments.iter().filter(|d| ours(&d.metadata.name)) {
+            check_listeners(&what("Deployment"), &d.spec.template);
+            checked += 1;
+        }
+        for d in m.daemonsets.iter().filter(|d| ours(&d.metadata.name)) {
+            check_listeners(&what("DaemonSet"), &d.spec.template);
+            checked += 1;
+        }
+        assert_eq!(checked, 1, "deploy/{overlay}: one ringress workload");
+        for svc in &m.services {
+            for port in svc.spec.as_ref().and_then(|s| s.ports.as_ref()).into_iter().flatten() {
+                let target = port.target_port.clone();
+                assert!(
+                    port.port != ADMIN_PORT
+                        && target != Some(IntOrString::Int(ADMIN_PORT))
+                        && target != Some(IntOrString::String("admin".into())),
+                    "{}: Service port {port:?} reaches the admin listener",
+                    what("Service")
+                );
+            }
+        }
+    }
+}
+
 fn check_pod(what: &str, spec: &PodSpec) {
     assert_eq!(spec.service_account_name.as_deref(), Some("ringress"), "{what}");
     let c = container(spec);
     let args = c.args.clone().unwrap_or_default();
     assert!(args.iter().any(|a| a == "--kubernetes"), "{what}: --kubernetes");
-    assert!(args.iter().any(|a| a == "--admin=0.0.0.0:9901"), "{what}: admin reachable by probes");
     assert!(args.iter().any(|a| a.starts_with("--publish-service=")), "{what}: status source");
     // POD_NAME / POD_NAMESPACE through the downward API.
     for (var, field) in [("POD_NAME", "metadata.name"), ("POD_NAMESPACE", "metadata.namespace")] {
         let env = c.env.iter().flatten().find(|e| e.name == var).expect(var);
         let from = env.value_from.as_ref().and_then(|v| v.field_ref.as_ref()).expect(var);
         assert_eq!(from.field_path, field, "{what}: {var}");
-    }
-    // Probes on the admin port.
-    let admin =
-        c.ports.iter().flatten().find(|p| p.name.as_deref() == Some("admin")).expect("admin");
-    assert_eq!(admin.container_port, 9901);
-    for (probe, path) in [(&c.liveness_probe, "/healthz"), (&c.readiness_probe, "/readyz")] {
-        let get = probe.as_ref().and_then(|p| p.http_get.as_ref()).expect("http probe");
-        assert_eq!(get.path.as_deref(), Some(path), "{what}");
-        assert_eq!(
-            get.port,
-            k8s_openapi::apimachinery::pkg::util::intstr::IntOrString::String("admin".into())
-        );
     }
     let resources = c.resources.as_ref().expect("resources");
     assert!(resources
@@ -344,7 +434,7 @@ fn check_pod(what: &str, spec: &PodSpec) {
 }
 
 #[test]
-fn workloads_are_locked_down_and_probed_on_the_admin_port() {
+fn workloads_are_locked_down() {
     let m = load();
     let deployment = m.deployments.iter().find(|d| d.metadata.name.as_deref() == Some("ringress"));
     let deployment = deployment.expect("the Deployment");
@@ -372,9 +462,7 @@ fn workloads_are_locked_down_and_probed_on_the_admin_port() {
     assert!(sspec.selector.as_ref().unwrap().iter().all(|(k, v)| labels.get(k) == Some(v)));
     let names: BTreeSet<_> = c.ports.iter().flatten().filter_map(|p| p.name.clone()).collect();
     for port in sspec.ports.iter().flatten() {
-        let k8s_openapi::apimachinery::pkg::util::intstr::IntOrString::String(target) =
-            port.target_port.clone().unwrap()
-        else {
+        let IntOrString::String(target) = port.target_port.clone().unwrap() else {
             panic!("target ports by name")
         };
         assert!(names.contains(&target), "Service targets container port {target}");

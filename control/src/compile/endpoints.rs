@@ -15,7 +15,8 @@ pub struct EndpointGuard {
     /// address: loopback and [`local_addresses`](Self::local_addresses).
     pub listeners: Vec<SocketAddr>,
     /// The addresses of this host's interfaces (the pod's, or the node's
-    /// on the host network), for listeners on an unspecified address.
+    /// on the host network), for listeners on an unspecified address;
+    /// `ringress run` lists them (getifaddrs) when a listener is one.
     pub local_addresses: Vec<IpAddr>,
     /// Refuse loopback, link-local, unspecified, broadcast and multicast
     /// endpoints (`--kubernetes`; a manifests directory on one machine

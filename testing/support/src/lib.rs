@@ -10,6 +10,7 @@
 //! - [`tls`]: test certificates, rustls clients and an echo worker;
 //! - [`process`]: the `ringress` binary as a child process;
 //! - [`kube`]: a Kubernetes provider run against the test API server;
+//! - [`trickle`]: slow clients trickling at the admin and health listeners;
 //! - [`alloc`]: a counting global allocator.
 //!
 //! Every wait is bounded by [`DEADLINE`].
@@ -26,6 +27,7 @@ pub mod manifests;
 pub mod process;
 pub mod proxy;
 pub mod tls;
+pub mod trickle;
 pub mod upstream;
 
 use std::time::Duration;
