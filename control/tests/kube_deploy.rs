@@ -369,6 +369,36 @@ fn check_listeners(what: &str, template: &PodTemplateSpec) {
     assert_eq!(get("prometheus.io/path"), Some("/metrics"), "{what}");
 }
 
+/// The ports clients use: `--public-*-port` when given, else the
+/// listener's own. Every overlay's workload answers clients on 80 and 443,
+/// which is what the Service (or the host port) exposes, so redirects to
+/// https carry no port and `X-Forwarded-Port` is 80 or 443.
+fn check_public_ports(what: &str, template: &PodTemplateSpec, services: &[Service]) {
+    let c = container(template.spec.as_ref().expect("a pod spec"));
+    let args = c.args.clone().unwrap_or_default();
+    for (scheme, listener, public, want) in [
+        ("http", "--http", "--public-http-port", 80),
+        ("https", "--https", "--public-https-port", 443),
+    ] {
+        let port = match flag(&args, public) {
+            Some(p) => p.parse::<u16>().expect("a port"),
+            None => {
+                let addr = flag(&args, listener).expect("listener given");
+                addr.parse::<std::net::SocketAddr>().expect("an address").port()
+            }
+        };
+        assert_eq!(port, want, "{what}: clients reach {scheme} on {want}");
+        let host_port = c.ports.iter().flatten().find(|p| p.name.as_deref() == Some(scheme));
+        let exposed =
+            services.iter().flat_map(|s| s.spec.iter().flat_map(|s| s.ports.iter().flatten()));
+        let by_service = exposed.clone().any(|p| {
+            p.port == i32::from(want) && p.target_port == Some(IntOrString::String(scheme.into()))
+        });
+        let by_host = host_port.and_then(|p| p.host_port) == Some(i32::from(want));
+        assert!(by_service || by_host, "{what}: {scheme} exposed on {want}");
+    }
+}
+
 /// Every overlay: the admin listener (which serves `/routes`: every host,
 /// backend and Secret name) stays on the pod's loopback and no Service
 /// reaches it; probes and Prometheus use the health listener.
@@ -381,10 +411,12 @@ fn every_overlay_keeps_admin_on_loopback_and_probes_on_health() {
         let mut checked = 0;
         for d in m.deployments.iter().filter(|d| ours(&d.metadata.name)) {
             check_listeners(&what("Deployment"), &d.spec.template);
+            check_public_ports(&what("Deployment"), &d.spec.template, &m.services);
             checked += 1;
         }
         for d in m.daemonsets.iter().filter(|d| ours(&d.metadata.name)) {
             check_listeners(&what("DaemonSet"), &d.spec.template);
+            check_public_ports(&what("DaemonSet"), &d.spec.template, &m.services);
             checked += 1;
         }
         assert_eq!(checked, 1, "deploy/{overlay}: one ringress workload");
