@@ -61,6 +61,8 @@ pub struct AdminState {
     pub metrics: Arc<Metrics>,
     /// The Kubernetes provider's counters, when it runs.
     pub provider: Option<Arc<ringress_control::provider::kube::KubeStats>>,
+    /// Set at the shutdown signal: `/readyz` answers 503 from then on.
+    pub shutting_down: Arc<std::sync::atomic::AtomicBool>,
 }
 
 /// The admin thread: its listeners are served until [`AdminThread::stop`].
@@ -205,7 +207,9 @@ pub fn answer(path: &str, state: &AdminState) -> (u16, &'static str, String) {
             }
         }
         "/readyz" => {
-            if state.table.is_live() && state.metrics.all_workers_loaded() {
+            if state.shutting_down.load(std::sync::atomic::Ordering::Relaxed) {
+                (503, "text/plain", "shutting down\n".into())
+            } else if state.table.is_live() && state.metrics.all_workers_loaded() {
                 (200, "text/plain", "ready\n".into())
             } else if !state.table.is_live() {
                 (503, "text/plain", "no route table yet\n".into())

@@ -270,9 +270,15 @@ pub struct RunArgs {
     /// this long is closed.
     #[arg(long, value_name = "DURATION", default_value = "1h", value_parser = parse_duration)]
     pub tunnel_idle_timeout: Duration,
-    /// On SIGTERM/SIGINT, time allowed for requests in flight to finish.
+    /// On SIGTERM/SIGINT, time allowed for requests in flight to finish
+    /// once accepting has stopped.
     #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = parse_duration)]
     pub drain_timeout: Duration,
+    /// On SIGTERM/SIGINT, /readyz answers 503 at once and the listeners
+    /// keep accepting and serving this long (so endpoints and load
+    /// balancers stop sending) before the drain starts.
+    #[arg(long, value_name = "DURATION", default_value = "5s", value_parser = parse_duration)]
+    pub shutdown_delay: Duration,
     /// Largest request head in bytes (else 431).
     #[arg(long, value_name = "BYTES", default_value_t = 64 * 1024)]
     pub max_head_bytes: usize,
@@ -369,6 +375,7 @@ impl RunArgs {
             },
         };
         config.tls_handshake_timeout = self.tls_handshake_timeout;
+        config.shutdown_delay = self.shutdown_delay;
         Ok(config)
     }
 

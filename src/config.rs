@@ -30,6 +30,10 @@ pub struct Config {
     pub compile: CompileOptions,
     /// Time allowed for a whole TLS handshake.
     pub tls_handshake_timeout: Duration,
+    /// After the shutdown signal, how long the listeners keep accepting
+    /// and serving (with `/readyz` at 503) before the drain starts, so
+    /// endpoints and load balancers stop sending first.
+    pub shutdown_delay: Duration,
 }
 
 /// The configuration source: a directory of manifests or a cluster.
@@ -69,6 +73,7 @@ impl Config {
             settings: Settings::default(),
             compile: CompileOptions::default(),
             tls_handshake_timeout: Duration::from_secs(10),
+            shutdown_delay: Duration::from_secs(5),
         }
     }
 }

@@ -17,6 +17,8 @@ use crate::serve::{self, RunError};
 pub fn run(args: DemoArgs) -> Result<(), RunError> {
     let mut config = Config::new(Source::Manifests(args.manifests.clone()));
     args.listen.apply(&mut config);
+    // No load balancer to wait for: Ctrl-C drains at once.
+    config.shutdown_delay = std::time::Duration::ZERO;
     let (table, diagnostics) = manifests::load(&args.manifests, &config.compile)?;
     for d in diagnostics.iter().filter(|d| d.is_error()) {
         eprintln!("{d}");

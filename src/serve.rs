@@ -76,6 +76,7 @@ pub fn run(
         mut settings,
         mut compile,
         tls_handshake_timeout,
+        shutdown_delay,
     } = config;
     guard_own_listeners(&mut compile.endpoint_guard, &listeners);
     let workers_n = workers.max(1);
@@ -124,7 +125,13 @@ pub fn run(
         "ringress running"
     );
     rt.block_on(async move {
-        let state = AdminState { table, metrics: metrics.clone(), provider: provider.stats() };
+        let shutting_down = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let state = AdminState {
+            table,
+            metrics: metrics.clone(),
+            provider: provider.stats(),
+            shutting_down: shutting_down.clone(),
+        };
         // On a thread of its own: slow or many admin clients never delay
         // this thread's compiles and Lease renewals (`admin::start`).
         let _admin = admin::start(vec![(Scope::Admin, admin), (Scope::Health, health)], state)
@@ -150,6 +157,13 @@ pub fn run(
                 false
             }
         };
+        // Not ready from now on; on a signal, keep serving for the delay
+        // so endpoints and load balancers stop sending before the drain.
+        shutting_down.store(true, std::sync::atomic::Ordering::Relaxed);
+        if !provider_failed && !workers_died && !shutdown_delay.is_zero() {
+            tracing::info!(delay = ?shutdown_delay, "shutting down: /readyz answers 503; serving on until the drain");
+            tokio::time::sleep(shutdown_delay).await;
+        }
         tracing::info!(timeout = ?drain_timeout, "stopping: draining connections");
         workers.stop();
         let _ = stop_tx.send(true);

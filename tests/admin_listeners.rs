@@ -33,6 +33,7 @@ fn start() -> Admin {
         table: publisher.handle(),
         metrics: Arc::new(Metrics::new(1)),
         provider: None,
+        shutting_down: Default::default(),
     };
     let thread = admin::start(vec![(Scope::Health, health), (Scope::Admin, admin)], state).unwrap();
     Admin { health: health_addr, admin: admin_addr, _thread: thread, _publisher: publisher }

@@ -120,6 +120,8 @@ fn run_serves_routes_and_stops_on_shutdown(engine: IoEngine) {
     config.workers = 2;
     config.io_engine = engine;
     config.pin = false;
+    // Short, but exercised: the delay before the drain.
+    config.shutdown_delay = Duration::from_millis(100);
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let running = std::thread::spawn(move || {
         ringress::run(config, listeners, async move {

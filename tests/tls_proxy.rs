@@ -577,6 +577,7 @@ fn a_dead_worker_is_reported_and_gets_no_connections(engine: IoEngine) {
         table: proxy._publisher.handle(),
         metrics: metrics.clone(),
         provider: None,
+        shutting_down: Default::default(),
     };
     let (status, _, body) = ringress::admin::answer("/healthz", &state);
     assert_eq!((status, body.as_str()), (503, "1 of 2 workers running\n"));

@@ -399,6 +399,24 @@ fn check_public_ports(what: &str, template: &PodTemplateSpec, services: &[Servic
     }
 }
 
+/// A duration flag's seconds (`5s`, `30s`, `1m`), or `default`.
+fn seconds(args: &[String], name: &str, default: i64) -> i64 {
+    let Some(v) = flag(args, name) else { return default };
+    match v.strip_suffix('s') {
+        Some(n) => n.parse().expect("seconds"),
+        None => v.strip_suffix('m').expect("s or m").parse::<i64>().expect("minutes") * 60,
+    }
+}
+
+/// The kubelet's grace period covers the shutdown delay, the drain
+/// timeout and a margin, so a rollout never kills a drain.
+fn check_grace_period(what: &str, spec: &PodSpec) {
+    let args = container(spec).args.clone().unwrap_or_default();
+    let needed = seconds(&args, "--shutdown-delay", 5) + seconds(&args, "--drain-timeout", 30) + 10;
+    let grace = spec.termination_grace_period_seconds.unwrap_or(30);
+    assert!(grace >= needed, "{what}: terminationGracePeriodSeconds {grace} < {needed}");
+}
+
 /// Every overlay: the admin listener (which serves `/routes`: every host,
 /// backend and Secret name) stays on the pod's loopback and no Service
 /// reaches it; probes and Prometheus use the health listener.
@@ -412,11 +430,13 @@ fn every_overlay_keeps_admin_on_loopback_and_probes_on_health() {
         for d in m.deployments.iter().filter(|d| ours(&d.metadata.name)) {
             check_listeners(&what("Deployment"), &d.spec.template);
             check_public_ports(&what("Deployment"), &d.spec.template, &m.services);
+            check_grace_period(&what("Deployment"), d.spec.template.spec.as_ref().expect("spec"));
             checked += 1;
         }
         for d in m.daemonsets.iter().filter(|d| ours(&d.metadata.name)) {
             check_listeners(&what("DaemonSet"), &d.spec.template);
             check_public_ports(&what("DaemonSet"), &d.spec.template, &m.services);
+            check_grace_period(&what("DaemonSet"), d.spec.template.spec.as_ref().expect("spec"));
             checked += 1;
         }
         assert_eq!(checked, 1, "deploy/{overlay}: one ringress workload");

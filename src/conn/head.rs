@@ -1,7 +1,7 @@
 //! Phase 1, `read_head`, and the request buffers an idle connection
 //! gives back to the worker's pool.
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use super::io::{read_more, IoFail};
 use super::Conn;
@@ -11,6 +11,10 @@ use crate::http::normalize::normalize_request_path;
 use crate::http::upgrade::restrict_upgrade;
 use crate::http::{HeadScan, RequestHead};
 use crate::stream::DownstreamStream;
+
+/// How long a connection idle when the drain starts may still send its
+/// next request (answered with `Connection: close`) before it is closed.
+const DRAIN_IDLE_GRACE: Duration = Duration::from_secs(1);
 
 impl Conn {
     /// Phase 1: wait for the next request head and parse it, then
@@ -48,13 +52,27 @@ impl Conn {
                 // a drain ends the wait. The large buffers wait in the pool.
                 self.release_buffers();
                 down.release_idle();
-                let read = read_more(down, &mut self.idle, keepalive_timeout);
-                let n = monoio::select! {
-                    r = read => match r {
-                        Ok(n) => n,
-                        Err(_) => return Ok(None),
-                    },
-                    _ = self.guard.draining() => return Ok(None),
+                let r = {
+                    let mut read =
+                        std::pin::pin!(read_more(down, &mut self.idle, keepalive_timeout));
+                    monoio::select! {
+                        r = &mut read => r,
+                        _ = self.guard.draining() => {
+                            // Draining: a request already on its way (a client
+                            // that wrote as the drain began) is still read and
+                            // answered, with `Connection: close`; a client that
+                            // stays quiet gets a moment, not the keep-alive
+                            // timeout.
+                            match monoio::time::timeout(DRAIN_IDLE_GRACE, &mut read).await {
+                                Ok(r) => r,
+                                Err(_) => return Ok(None),
+                            }
+                        },
+                    }
+                };
+                let n = match r {
+                    Ok(n) => n,
+                    Err(_) => return Ok(None),
                 };
                 self.take_buffers();
                 n

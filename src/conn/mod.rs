@@ -238,8 +238,12 @@ impl Conn {
         }
         self.worker.m().latency(self.started.elapsed());
         match after {
-            After::KeepAlive if !self.guard.is_draining() => After::KeepAlive,
-            After::KeepAlive | After::Close => {
+            // Promised keep-alive (no `Connection: close` went out), even
+            // if a drain began meanwhile: the client may already be sending
+            // its next request, which `read_head` still reads and answers
+            // with `Connection: close`.
+            After::KeepAlive => After::KeepAlive,
+            After::Close => {
                 if self.p.must_linger(closing.as_ref()) {
                     // Unread request bytes may follow: see lingering_close.
                     io::lingering_close(down, &mut self.buf).await;

@@ -31,6 +31,7 @@ fn admin_endpoints() {
         table: proxy.publisher.handle(),
         metrics: proxy.metrics.clone(),
         provider: None,
+        shutting_down: Default::default(),
     };
     let server = std::thread::spawn(move || {
         rt.block_on(async move {

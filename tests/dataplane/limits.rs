@@ -45,6 +45,7 @@ fn start_admin(proxy: &Proxy) -> SocketAddr {
         table: proxy.publisher.handle(),
         metrics: proxy.metrics.clone(),
         provider: None,
+        shutting_down: Default::default(),
     };
     std::thread::spawn(move || {
         rt.block_on(async move {
