@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use k8s_openapi::api::apps::v1::{DaemonSet, Deployment};
 use k8s_openapi::api::core::v1::{
-    Container, Namespace, PodSpec, PodTemplateSpec, Probe, Service, ServiceAccount,
+    ConfigMap, Container, Namespace, PodSpec, PodTemplateSpec, Probe, Service, ServiceAccount,
 };
 use k8s_openapi::api::networking::v1::IngressClass;
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
@@ -46,72 +46,38 @@ struct Manifests {
     daemonsets: Vec<DaemonSet>,
     services: Vec<Service>,
     budgets: Vec<PodDisruptionBudget>,
+    config_maps: Vec<ConfigMap>,
 }
 
 fn typed<T: DeserializeOwned>(path: &Path, doc: serde_yaml::Value) -> T {
     serde_yaml::from_value(doc).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
-/// One document of a rendered overlay, with the file it came from.
+/// One document of a rendered overlay, with the kustomization it came
+/// from (for messages).
 type Doc = (PathBuf, serde_yaml::Value);
 
-/// Render a kustomization as `kubectl apply -k` would, for what `deploy/`
-/// uses of kustomize: `resources` (files, and directories holding a
-/// kustomization), `configMapGenerator` (its files must exist) and
-/// `patches` with a kind/name target and an inline JSON 6902 patch. A
-/// resource directory that contains the kustomization naming it is a
-/// cycle, which kustomize refuses, and so does this.
+/// `kubectl kustomize DIR`, exactly what `kubectl apply -k DIR` applies
+/// (generators, name hashes and patches included), as documents.
 fn render(dir: &Path) -> Vec<Doc> {
-    let dir = dir.canonicalize().unwrap();
     let path = dir.join("kustomization.yaml");
-    let text = std::fs::read_to_string(&path).unwrap();
-    let k: serde_yaml::Value = serde_yaml::from_str(&text).unwrap();
+    let out =
+        std::process::Command::new("kubectl").arg("kustomize").arg(dir).output().unwrap_or_else(
+            |e| panic!("kubectl kustomize {}: {e} (kubectl must be on PATH)", dir.display()),
+        );
+    assert!(
+        out.status.success(),
+        "kubectl kustomize {} failed: {}",
+        dir.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8(out.stdout).expect("UTF-8 YAML");
     let mut docs = Vec::new();
-    for r in k["resources"].as_sequence().unwrap() {
-        let target = dir.join(r.as_str().unwrap());
-        assert!(target.exists(), "{}: {} exists", path.display(), target.display());
-        let target = target.canonicalize().unwrap();
-        if target.is_dir() {
-            assert!(
-                !dir.starts_with(&target),
-                "{}: resource {} contains this kustomization (kustomize refuses the cycle)",
-                path.display(),
-                target.display()
-            );
-            docs.extend(render(&target));
-        } else {
-            let text = std::fs::read_to_string(&target).unwrap();
-            for doc in serde_yaml::Deserializer::from_str(&text) {
-                let doc = serde_yaml::Value::deserialize(doc).unwrap();
-                if !doc.is_null() {
-                    docs.push((target.clone(), doc));
-                }
-            }
+    for doc in serde_yaml::Deserializer::from_str(&text) {
+        let doc = serde_yaml::Value::deserialize(doc).unwrap();
+        if !doc.is_null() {
+            docs.push((path.clone(), doc));
         }
-    }
-    for generator in k["configMapGenerator"].as_sequence().into_iter().flatten() {
-        for file in generator["files"].as_sequence().unwrap() {
-            assert!(dir.join(file.as_str().unwrap()).exists(), "{}: {file:?}", path.display());
-        }
-    }
-    for patch in k["patches"].as_sequence().into_iter().flatten() {
-        let target = &patch["target"];
-        let ops: json_patch::Patch = serde_yaml::from_str(patch["patch"].as_str().unwrap())
-            .unwrap_or_else(|e| panic!("{}: patch: {e}", path.display()));
-        let mut hits = 0;
-        for (_, doc) in docs.iter_mut() {
-            let matches =
-                doc["kind"] == target["kind"] && doc["metadata"]["name"] == target["name"];
-            if !matches {
-                continue;
-            }
-            let mut json: serde_json::Value = serde_yaml::from_value(doc.clone()).unwrap();
-            json_patch::patch(&mut json, &ops)
-                .unwrap_or_else(|e| panic!("{}: patch {target:?}: {e}", path.display()));
-            *doc = serde_yaml::to_value(json).unwrap();
-            hits += 1;
-        }
-        assert_eq!(hits, 1, "{}: patch target {target:?} matches one object", path.display());
     }
     docs
 }
@@ -133,6 +99,7 @@ fn load_overlay(overlay: &str) -> Manifests {
             "DaemonSet" => m.daemonsets.push(typed(&path, doc)),
             "Service" => m.services.push(typed(&path, doc)),
             "PodDisruptionBudget" => m.budgets.push(typed(&path, doc)),
+            "ConfigMap" => m.config_maps.push(typed(&path, doc)),
             other => panic!("{}: unexpected kind {other:?}", path.display()),
         }
     }
@@ -291,6 +258,16 @@ fn the_namespaced_install_reads_secrets_only_in_its_namespace() {
 
 /// Every overlay renders (no kustomize cycle, every patch hits its one
 /// target) and every object parses into its Kubernetes type.
+#[test]
+fn every_kustomization_renders_with_kubectl() {
+    let all = kustomizations();
+    assert!(all.len() >= 6, "base, deployment, daemonset, io-uring, namespaced and deploy/");
+    for (path, _) in all {
+        let dir = path.parent().expect("a directory");
+        assert!(!render(dir).is_empty(), "{}: renders to objects", dir.display());
+    }
+}
+
 #[test]
 fn every_overlay_renders() {
     for overlay in OVERLAYS {
@@ -595,4 +572,35 @@ fn the_seccomp_profile_adds_io_uring_to_a_deny_by_default_allowlist() {
     let installer = std::fs::read_to_string(dir.join("seccomp-installer.yaml")).unwrap();
     assert!(installer.contains("/host/profiles/ringress-io-uring.json"));
     assert!(installer.contains("path: /var/lib/kubelet/seccomp"));
+}
+
+/// The rendered io-uring overlay: the installer mounts the generated
+/// ConfigMap, whose name carries a hash of the profile, so changing the
+/// profile renames the ConfigMap and rolls the installer; the ConfigMap
+/// holds the profile file byte for byte.
+#[test]
+fn a_changed_seccomp_profile_rolls_the_installer() {
+    let m = load_overlay("io-uring");
+    let profile = std::fs::read_to_string(deploy_dir().join("io-uring/ringress-io-uring.json"))
+        .expect("the profile");
+    let [cm] = m.config_maps.as_slice() else { panic!("one ConfigMap: {:?}", m.config_maps) };
+    let name = cm.metadata.name.clone().expect("a name");
+    let hash = name.strip_prefix("ringress-seccomp-profile-").expect("the generator's name");
+    assert!(!hash.is_empty() && hash.chars().all(|c| c.is_ascii_alphanumeric()), "{name}");
+    let data = cm.data.as_ref().expect("data");
+    assert_eq!(data.get("ringress-io-uring.json"), Some(&profile));
+    let installer = m
+        .daemonsets
+        .iter()
+        .find(|d| d.metadata.name.as_deref() != Some("ringress"))
+        .expect("the installer DaemonSet");
+    let spec = installer.spec.template.spec.as_ref().expect("pod spec");
+    let mounted: Vec<_> = spec
+        .volumes
+        .iter()
+        .flatten()
+        .filter_map(|v| v.config_map.as_ref())
+        .map(|c| c.name.clone())
+        .collect();
+    assert_eq!(mounted, [name], "the installer mounts the hashed ConfigMap");
 }
