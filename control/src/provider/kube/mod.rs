@@ -283,7 +283,20 @@ pub async fn connect(kubeconfig: Option<&std::path::Path>) -> Result<Client, Con
         }
         None => kube::Config::incluster().map_err(ConnectError::InCluster)?,
     };
-    Client::try_from(config).map_err(ConnectError::Client)
+    Client::try_from(with_timeouts(config)).map_err(ConnectError::Client)
+}
+
+/// An API server that stops answering must not hold a request for ever:
+/// connecting is bounded by 10 s, and every response by 295 s of silence
+/// (longer than a watch's own 290 s server-side timeout and than the gap
+/// between its bookmarks, so quiet watches live on), counted from the
+/// request's last write. The leader election bounds its own calls much
+/// tighter (`leader::run`).
+fn with_timeouts(mut config: kube::Config) -> kube::Config {
+    config.connect_timeout = Some(std::time::Duration::from_secs(10));
+    config.read_timeout = Some(std::time::Duration::from_secs(295));
+    config.reset_reader_on_write = true;
+    config
 }
 
 /// Run the provider until `shutdown` resolves. Publishes through
