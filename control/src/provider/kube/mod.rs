@@ -485,7 +485,17 @@ async fn compile_loop<P: Publish>(
             compiled.send_replace(Arc::new(Compiled { snapshot, diagnostics }));
             continue;
         }
-        let (table, diagnostics) = compile(&snapshot, &config.compile);
+        // Compiled off this runtime's thread, which also renews the Lease
+        // and writes status: a large compile never delays either.
+        let options = config.compile.clone();
+        let compiled_off = tokio::task::spawn_blocking(move || {
+            let (table, diagnostics) = compile(&snapshot, &options);
+            (snapshot, table, diagnostics)
+        });
+        let Ok((snapshot, table, diagnostics)) = compiled_off.await else {
+            tracing::error!("compiling the route table panicked; the last table stays live");
+            continue;
+        };
         config.stats.compiles.fetch_add(1, Ordering::Relaxed);
         // Log each problem once while it lasts, not on every compile.
         let now: std::collections::HashSet<String> =
