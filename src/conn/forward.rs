@@ -12,7 +12,9 @@ use super::io::{consume, read_more, write_all, write_range, write_static};
 use super::state::{Body, Progress};
 use super::{After, Conn};
 use crate::error::ProxyError;
+use crate::http::ForwardContext;
 use crate::http::{write_upstream_request_head, BodyFraming, ChunkedState, RequestHead, CONTINUE};
+use crate::local::Settings;
 
 /// Where a request body stands after the bytes already buffered.
 enum Rest {
@@ -21,10 +23,27 @@ enum Rest {
     Chunked(ChunkedState),
 }
 
+/// What phase 4 reads and changes, borrowed from the connection for one
+/// request, and nothing else of it.
+pub(super) struct Upload<'c> {
+    /// Timeouts (`upstream_body_timeout`, `client_body_timeout`).
+    pub settings: &'c Settings,
+    /// Who the client is, for the forwarding headers.
+    pub fwd: &'c ForwardContext,
+    /// The largest body this request may send (`None`: no limit).
+    pub max_body: Option<u64>,
+    /// Downstream bytes: the head, then the body as it arrives.
+    pub buf: &'c mut Vec<u8>,
+    /// The upstream request as sent: kept whole for a retry while it fits.
+    pub out: &'c mut Vec<u8>,
+    /// Where the request stands ([`Progress`]).
+    pub p: &'c mut Progress,
+}
+
 /// Phase 4: send the rewritten head and the body upstream. With `again`
-/// (a retry) `conn.out` already holds the complete request.
+/// (a retry) `c.out` already holds the complete request.
 pub(super) async fn forward<S>(
-    c: &mut Conn,
+    c: Upload<'_>,
     down: &mut S,
     head: &RequestHead,
     up: &mut TcpStream,
@@ -33,21 +52,21 @@ pub(super) async fn forward<S>(
 where
     S: AsyncReadRent + AsyncWriteRent,
 {
-    let up_limit = c.worker.settings.upstream_body_timeout;
-    let down_limit = c.worker.settings.client_body_timeout;
+    let up_limit = c.settings.upstream_body_timeout;
+    let down_limit = c.settings.client_body_timeout;
     let mut rest = Rest::Done;
     if !again {
         c.out.clear();
-        write_upstream_request_head(&c.buf, head, &c.fwd, &mut c.out);
-        consume(&mut c.buf, head.head_len);
-        c.p = Progress::Sending(Body::Pending);
+        write_upstream_request_head(c.buf, head, c.fwd, c.out);
+        consume(c.buf, head.head_len);
+        *c.p = Progress::Sending(Body::Pending);
         rest = match head.framing {
             BodyFraming::Empty => Rest::Done,
             BodyFraming::Length(n) => {
                 let k = (c.buf.len() as u64).min(n) as usize;
                 if k as u64 == n {
                     c.out.extend_from_slice(&c.buf[..k]);
-                    consume(&mut c.buf, k);
+                    consume(c.buf, k);
                     Rest::Done
                 } else {
                     Rest::Length(n)
@@ -57,12 +76,12 @@ where
                 let mut state = ChunkedState::new();
                 let mut data = 0u64;
                 let (k, done) = state
-                    .advance_with(&c.buf, |d| data += d.len() as u64)
+                    .advance_with(c.buf, |d| data += d.len() as u64)
                     .map_err(ProxyError::BadRequestBody)?;
                 if done {
                     check_body_size(data, c.max_body)?;
                     c.out.extend_from_slice(&c.buf[..k]);
-                    consume(&mut c.buf, k);
+                    consume(c.buf, k);
                     Rest::Done
                 } else {
                     Rest::Chunked(ChunkedState::new())
@@ -70,21 +89,21 @@ where
             }
         };
         if matches!(rest, Rest::Done) {
-            c.p = Progress::Sending(Body::Complete);
+            *c.p = Progress::Sending(Body::Complete);
         }
     } else {
         // Only a request wholly in `out` is sent again (`Progress::can_retry`).
-        c.p = Progress::Sending(Body::Complete);
+        *c.p = Progress::Sending(Body::Complete);
     }
-    write_all(up, &mut c.out, up_limit)
+    write_all(up, c.out, up_limit)
         .await
         .map_err(|e| ProxyError::upstream_io(e, ProxyError::UpstreamTimeout))?;
     if matches!(rest, Rest::Done) {
-        c.p = Progress::Sent { replayable: true };
+        *c.p = Progress::Sent { replayable: true };
         return Ok(());
     }
     // The body continues beyond what was buffered: stream it.
-    c.p = Progress::StreamingBody;
+    *c.p = Progress::StreamingBody;
     if head.expect_continue && c.buf.is_empty() {
         write_static(down, CONTINUE, down_limit).await.map_err(ProxyError::downstream_io)?;
     }
@@ -92,8 +111,7 @@ where
     let mut data = 0u64;
     loop {
         if c.buf.is_empty() {
-            let n =
-                read_more(down, &mut c.buf, down_limit).await.map_err(ProxyError::downstream_io)?;
+            let n = read_more(down, c.buf, down_limit).await.map_err(ProxyError::downstream_io)?;
             if n == 0 {
                 return Err(ProxyError::DownstreamClosed);
             }
@@ -106,7 +124,7 @@ where
             }
             Rest::Chunked(state) => {
                 let step = state
-                    .advance_with(&c.buf, |d| data += d.len() as u64)
+                    .advance_with(c.buf, |d| data += d.len() as u64)
                     .map_err(ProxyError::BadRequestBody)?;
                 // Counted before these bytes go up: the upstream never
                 // gets more than the limit.
@@ -115,12 +133,12 @@ where
             }
             Rest::Done => (0, true),
         };
-        write_range(up, &mut c.buf, 0, k, up_limit)
+        write_range(up, c.buf, 0, k, up_limit)
             .await
             .map_err(|e| ProxyError::upstream_io(e, ProxyError::UpstreamTimeout))?;
-        consume(&mut c.buf, k);
+        consume(c.buf, k);
         if done {
-            c.p = Progress::Sent { replayable: false };
+            *c.p = Progress::Sent { replayable: false };
             return Ok(());
         }
     }

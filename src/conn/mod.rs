@@ -1,25 +1,34 @@
 //! One downstream connection and the phases of each request on it, each
-//! in its own file:
+//! in its own file, each taking what it needs:
 //!
+//! 0. [`start::read_proxy_header`] (`start.rs`): with `--proxy-protocol`,
+//!    the PROXY header before anything else.
 //! 1. [`Conn::read_head`] (`head.rs`): wait for and parse the next
-//!    request head.
+//!    request head (the connection's buffers, limits and drain).
 //! 2. [`Conn::route`] (`route.rs`): look host and path up in the table
-//!    taken for this request (404, 503, or a redirect to https).
+//!    taken for this request (421, 404, 503, or a redirect to https).
 //! 3. [`Conn::pick_endpoint`] (`route.rs`): choose an endpoint of the
 //!    backend.
-//! 4. [`Conn::forward`] (`forward.rs`): take a pooled upstream connection
-//!    (or connect) and send the rewritten head and the body, streamed;
-//!    retry once where [`Progress::can_retry`] allows.
-//! 5. [`Conn::relay_response`] (`relay.rs`): read the response head,
-//!    rewrite it, stream the body back; return the upstream connection to
-//!    the pool.
+//! 4. [`forward::forward`] (`forward.rs`): send the rewritten head and the
+//!    body, streamed; it sees only an [`forward::Upload`] (settings, the
+//!    forwarding context, the body limit, the downstream and upstream-bound
+//!    buffers, the progress). [`Conn::forward_and_relay`] takes a pooled
+//!    upstream connection (or connects) and retries once where
+//!    [`Progress::can_retry`] allows.
+//! 5. [`relay::relay_response`] (`relay.rs`): read the response head,
+//!    rewrite it, stream the body back, return the upstream connection to
+//!    the pool; it sees only a [`relay::Download`] (the worker, the
+//!    limits, the request's clock, the drain registration, the upstream
+//!    and response buffers, the progress).
 //!
 //! Where the request stands is [`Progress`] (`state.rs`), and every
 //! decision that depends on it (retry, answer, close, linger) is a method
 //! there. A failure anywhere is a [`ProxyError`], answered downstream
-//! through [`Conn::fail`] (`fail.rs`), the one place errors become
-//! responses and counts. Generic over the downstream stream so TLS plugs
-//! in through [`StreamKind`].
+//! through [`fail::fail`] (`fail.rs`), the one place errors become
+//! responses and counts. A new phase (an auth subrequest, an HTTP/2
+//! stream) is a file with its own view of the connection, called from
+//! [`Conn::proxy`]. Generic over the downstream stream so TLS plugs in
+//! through [`StreamKind`].
 
 mod fail;
 mod forward;
@@ -211,7 +220,8 @@ impl Conn {
     /// A head that could not be read: answer it and close.
     async fn refuse<S: DownstreamStream>(&mut self, down: &mut S, e: ProxyError) {
         self.p = Progress::ReadingHead;
-        self.fail(down, &e, None).await;
+        let closes = self.force_close();
+        fail::fail(&self.worker, &mut self.out, &self.p, closes, down, &e, None).await;
         io::lingering_close(down, &mut self.buf).await;
     }
 
@@ -226,7 +236,9 @@ impl Conn {
         let (after, closing) = match self.proxy(down, &head).await {
             Ok(after) => (after, None),
             Err(e) => {
-                if self.fail(down, &e, Some(&head)).await {
+                let closes = self.force_close();
+                let (worker, out, p) = (&self.worker, &mut self.out, &self.p);
+                if fail::fail(worker, out, p, closes, down, &e, Some(&head)).await {
                     (After::Close, Some(e))
                 } else {
                     (After::KeepAlive, None)
@@ -290,7 +302,15 @@ impl Conn {
     where
         S: AsyncReadRent + AsyncWriteRent,
     {
-        forward::forward(self, down, head, up, again).await
+        let upload = forward::Upload {
+            settings: &self.worker.settings,
+            fwd: &self.fwd,
+            max_body: self.max_body,
+            buf: &mut self.buf,
+            out: &mut self.out,
+            p: &mut self.p,
+        };
+        forward::forward(upload, down, head, up, again).await
     }
 
     /// Phase 5: relay the response.
@@ -304,7 +324,17 @@ impl Conn {
     where
         S: AsyncReadRent + AsyncWriteRent,
     {
-        relay::relay_response(self, down, head, up, addr).await
+        let download = relay::Download {
+            worker: &self.worker,
+            limits: &self.limits,
+            now: self.started,
+            guard: &self.guard,
+            requests: self.requests,
+            ubuf: &mut self.ubuf,
+            out: &mut self.out,
+            p: &mut self.p,
+        };
+        relay::relay_response(download, down, head, up, addr).await
     }
 
     /// The clock of the current request (read once, when its head arrived).
@@ -316,9 +346,19 @@ impl Conn {
     /// Whether the proxy closes the downstream connection after this
     /// request whatever the client asked.
     fn force_close(&self) -> bool {
-        let limit = self.worker.settings.keepalive_requests;
-        self.guard.is_draining() || (limit > 0 && self.requests >= limit)
+        closes_anyway(&self.worker.settings, &self.guard, self.requests)
     }
+}
+
+/// Whether the connection closes after this request whatever the client
+/// asked: a drain has begun, or it served `--keepalive-requests`.
+pub(super) fn closes_anyway(
+    settings: &crate::local::Settings,
+    guard: &ConnGuard,
+    requests: u32,
+) -> bool {
+    let limit = settings.keepalive_requests;
+    guard.is_draining() || (limit > 0 && requests >= limit)
 }
 
 impl Drop for Conn {
