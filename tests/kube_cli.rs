@@ -16,7 +16,7 @@ use k8s_openapi::api::coordination::v1::Lease;
 use k8s_openapi::api::networking::v1::Ingress;
 use ringress_test_apiserver::ApiServer;
 use ringress_test_support::fixtures::{ingress, ingress_class, service, slice};
-use ringress_test_support::process::{start_addrs, Running};
+use ringress_test_support::process::{spawn, start_addrs};
 use ringress_test_support::trickle::{status_within, Trickle};
 use ringress_test_support::DEADLINE;
 use ringress_test_support::{Client, Upstream};
@@ -46,26 +46,21 @@ fn run_kubernetes_serves_writes_status_and_releases_the_lease() {
     let kubeconfig = dir.path().join("kubeconfig");
     server.write_kubeconfig(&kubeconfig, "cli").unwrap();
 
-    let child = Command::new(env!("CARGO_BIN_EXE_ringress"))
-        .args(["run", "--kubernetes", "--allow-host-local-endpoints", "--kubeconfig"])
-        .arg(&kubeconfig)
-        .args([
-            "--http=127.0.0.1:0",
-            "--https=127.0.0.1:0",
-            "--admin=127.0.0.1:0",
-            "--health=127.0.0.1:0",
-        ])
-        .args(["--workers=1", "--io-engine=epoll", "--no-pin", "--drain-timeout=2s"])
-        .args(["--publish-address=192.0.2.9", "--lease-duration=3s"])
-        .args(["--election-namespace=ringress", "--pod-name=ringress-0"])
-        .env("RUST_LOG", "info")
-        .env("NO_COLOR", "1")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start ringress");
-    let mut child = Running(child);
-    let lines = child.stderr_lines();
+    let (mut child, lines) = spawn(
+        Command::new(env!("CARGO_BIN_EXE_ringress"))
+            .args(["run", "--kubernetes", "--allow-host-local-endpoints", "--kubeconfig"])
+            .arg(&kubeconfig)
+            .args([
+                "--http=127.0.0.1:0",
+                "--https=127.0.0.1:0",
+                "--admin=127.0.0.1:0",
+                "--health=127.0.0.1:0",
+            ])
+            .args(["--workers=1", "--io-engine=epoll", "--no-pin", "--drain-timeout=2s"])
+            .args(["--publish-address=192.0.2.9", "--lease-duration=3s"])
+            .args(["--election-namespace=ringress", "--pod-name=ringress-0"])
+            .env("RUST_LOG", "info"),
+    );
     let [http] = start_addrs(&lines, ["http"]);
 
     // Served once the caches synced: a real request reaches the upstream.
@@ -125,21 +120,16 @@ fn a_flood_of_slow_admin_clients_delays_no_lease_renewal() {
     let kubeconfig = dir.path().join("kubeconfig");
     server.write_kubeconfig(&kubeconfig, "cli").unwrap();
     let lease_duration = Duration::from_secs(6);
-    let child = Command::new(env!("CARGO_BIN_EXE_ringress"))
-        .args(["run", "--kubernetes", "--kubeconfig"])
-        .arg(&kubeconfig)
-        .args(["--http=127.0.0.1:0", "--https=127.0.0.1:0"])
-        .args(["--admin=127.0.0.1:0", "--health=127.0.0.1:0"])
-        .args(["--workers=1", "--io-engine=epoll", "--no-pin", "--drain-timeout=2s"])
-        .arg(format!("--lease-duration={}s", lease_duration.as_secs()))
-        .args(["--election-namespace=ringress", "--pod-name=ringress-0"])
-        .env("NO_COLOR", "1")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start ringress");
-    let mut child = Running(child);
-    let lines = child.stderr_lines();
+    let (_child, lines) = spawn(
+        Command::new(env!("CARGO_BIN_EXE_ringress"))
+            .args(["run", "--kubernetes", "--kubeconfig"])
+            .arg(&kubeconfig)
+            .args(["--http=127.0.0.1:0", "--https=127.0.0.1:0"])
+            .args(["--admin=127.0.0.1:0", "--health=127.0.0.1:0"])
+            .args(["--workers=1", "--io-engine=epoll", "--no-pin", "--drain-timeout=2s"])
+            .arg(format!("--lease-duration={}s", lease_duration.as_secs()))
+            .args(["--election-namespace=ringress", "--pod-name=ringress-0"]),
+    );
     let [admin, health] = start_addrs(&lines, ["admin", "health"]);
     let lease = || server.get::<Lease>("ringress", "ringress-leader").and_then(|l| l.spec);
     let renewed = || lease().and_then(|s| s.renew_time).map(|t| t.0);

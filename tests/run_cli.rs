@@ -14,7 +14,7 @@ use std::net::{SocketAddr, TcpStream};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use ringress_test_support::process::{start_addrs, Running};
+use ringress_test_support::process::{spawn, start_addrs, Running};
 use ringress_test_support::DEADLINE;
 use ringress_test_support::{ingress, service, yaml, Client, Upstream};
 
@@ -163,26 +163,21 @@ fn out_of_descriptors(engine: &str) {
         yaml(&[service("web", &[up.addr]), ingress("i", None, &[("/", "Prefix", "web")])]),
     )
     .unwrap();
-    let child = Command::new("prlimit")
-        .arg("--nofile=48:48")
-        .arg(env!("CARGO_BIN_EXE_ringress"))
-        .args(["run", "--manifests"])
-        .arg(dir.path())
-        .args([
-            "--http=127.0.0.1:0",
-            "--https=127.0.0.1:0",
-            "--admin=127.0.0.1:0",
-            "--health=127.0.0.1:0",
-        ])
-        .args(["--workers=1", "--no-pin", &format!("--io-engine={engine}")])
-        .env("RUST_LOG", "warn,ringress::serve=info")
-        .env("NO_COLOR", "1")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start ringress under prlimit");
-    let mut child = Running(child);
-    let lines = child.stderr_lines();
+    let (mut child, lines) = spawn(
+        Command::new("prlimit")
+            .arg("--nofile=48:48")
+            .arg(env!("CARGO_BIN_EXE_ringress"))
+            .args(["run", "--manifests"])
+            .arg(dir.path())
+            .args([
+                "--http=127.0.0.1:0",
+                "--https=127.0.0.1:0",
+                "--admin=127.0.0.1:0",
+                "--health=127.0.0.1:0",
+            ])
+            .args(["--workers=1", "--no-pin", &format!("--io-engine={engine}")])
+            .env("RUST_LOG", "warn,ringress::serve=info"),
+    );
     let [http, admin] = start_addrs(&lines, ["http", "admin"]);
     let deadline = Instant::now() + DEADLINE;
     while !admin_get(admin, "/readyz").starts_with("HTTP/1.1 200") {
@@ -356,19 +351,14 @@ fn run_serving(
     engine: &str,
     listen: &[&str],
 ) -> (Running, std::sync::mpsc::Receiver<String>) {
-    let child = Command::new(env!("CARGO_BIN_EXE_ringress"))
-        .args(["run", "--manifests"])
-        .arg(dir)
-        .args(listen)
-        .args(["--workers=1", "--no-pin", &format!("--io-engine={engine}")])
-        .env("RUST_LOG", "info")
-        .env("NO_COLOR", "1")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start ringress");
-    let mut child = Running(child);
-    let lines = child.stderr_lines();
+    let (child, lines) = spawn(
+        Command::new(env!("CARGO_BIN_EXE_ringress"))
+            .args(["run", "--manifests"])
+            .arg(dir)
+            .args(listen)
+            .args(["--workers=1", "--no-pin", &format!("--io-engine={engine}")])
+            .env("RUST_LOG", "info"),
+    );
     (child, lines)
 }
 

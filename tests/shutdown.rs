@@ -10,12 +10,12 @@
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use ringress_test_support::process::{start_addrs, Running};
+use ringress_test_support::process::{spawn, start_addrs};
 use ringress_test_support::{ingress, service, yaml, Client, Upstream, DEADLINE};
 
 /// `GET path` on a fresh connection: the status, 0 when none came.
@@ -47,20 +47,15 @@ fn shutdown_loses_nothing(engine: &str) {
         ingress("web", Some("site.example"), &[("/", "Prefix", "web")]),
     ]);
     std::fs::write(dir.path().join("site.yaml"), manifests).expect("write manifests");
-    let child = Command::new(env!("CARGO_BIN_EXE_ringress"))
-        .args(["run", "--manifests"])
-        .arg(dir.path())
-        .args(["--http=127.0.0.1:0", "--https=127.0.0.1:0", "--admin=127.0.0.1:0"])
-        .args(["--health=127.0.0.1:0", "--workers=2", "--no-pin"])
-        .args(["--shutdown-delay=1s", "--drain-timeout=5s", &format!("--io-engine={engine}")])
-        .env("RUST_LOG", "info")
-        .env("NO_COLOR", "1")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start ringress");
-    let mut child = Running(child);
-    let lines = child.stderr_lines();
+    let (mut child, lines) = spawn(
+        Command::new(env!("CARGO_BIN_EXE_ringress"))
+            .args(["run", "--manifests"])
+            .arg(dir.path())
+            .args(["--http=127.0.0.1:0", "--https=127.0.0.1:0", "--admin=127.0.0.1:0"])
+            .args(["--health=127.0.0.1:0", "--workers=2", "--no-pin"])
+            .args(["--shutdown-delay=1s", "--drain-timeout=5s", &format!("--io-engine={engine}")])
+            .env("RUST_LOG", "info"),
+    );
     let [http, health] = start_addrs(&lines, ["http", "health"]);
     let start = Instant::now();
     while status_of(health, "/readyz") != 200 {

@@ -4,10 +4,25 @@
 
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
-use std::process::Child;
+use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 
 use crate::DEADLINE;
+
+/// Start `command` (the `ringress` binary with its arguments and
+/// `RUST_LOG` set) with colours off, stdout dropped and stderr read line by
+/// line: the child, and its stderr lines.
+pub fn spawn(command: &mut Command) -> (Running, mpsc::Receiver<String>) {
+    let child = command
+        .env("NO_COLOR", "1")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start ringress");
+    let mut child = Running(child);
+    let lines = child.stderr_lines();
+    (child, lines)
+}
 
 /// A running child, killed and reaped when dropped.
 pub struct Running(pub Child);
