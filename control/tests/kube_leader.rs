@@ -113,14 +113,21 @@ async fn only_the_leader_writes_status_and_a_clean_stop_hands_over_at_once() {
     b.stop().await;
 }
 
+/// Replica alpha started first and leading, beta synced and following,
+/// both publishing 203.0.113.7.
+async fn alpha_leads_beta_follows(server: &ApiServer) -> (Controller, Controller) {
+    let addresses = PublishTarget::Addresses(vec!["203.0.113.7".into()]);
+    let a = Controller::start(server, "alpha", replica("alpha", addresses.clone())).await;
+    eventually("alpha leads", || holder(server).as_deref() == Some("alpha")).await;
+    let b = Controller::start(server, "beta", replica("beta", addresses)).await;
+    b.until("beta synced", |t| t.route("site.example", "/").is_some()).await;
+    (a, b)
+}
+
 #[tokio::test]
 async fn a_killed_leader_is_replaced_when_its_lease_expires() {
     let server = cluster().await;
-    let addresses = PublishTarget::Addresses(vec!["203.0.113.7".into()]);
-    let a = Controller::start(&server, "alpha", replica("alpha", addresses.clone())).await;
-    eventually("alpha leads", || holder(&server).as_deref() == Some("alpha")).await;
-    let b = Controller::start(&server, "beta", replica("beta", addresses)).await;
-    b.until("beta synced", |t| t.route("site.example", "/").is_some()).await;
+    let (a, b) = alpha_leads_beta_follows(&server).await;
     a.kill();
     // A killed process releases nothing: alpha's record stays until it
     // expires (3 s after beta last saw it change), then beta wins.
@@ -341,11 +348,7 @@ async fn two_installs_each_serve_their_class_and_hold_their_own_lease() {
 #[tokio::test]
 async fn a_leader_whose_renewals_hang_steps_down_before_its_lease_expires() {
     let server = cluster().await;
-    let addresses = PublishTarget::Addresses(vec!["203.0.113.7".into()]);
-    let a = Controller::start(&server, "alpha", replica("alpha", addresses.clone())).await;
-    eventually("alpha leads", || holder(&server).as_deref() == Some("alpha")).await;
-    let b = Controller::start(&server, "beta", replica("beta", addresses)).await;
-    b.until("beta synced", |t| t.route("site.example", "/").is_some()).await;
+    let (a, b) = alpha_leads_beta_follows(&server).await;
     eventually("alpha writes status", || status_ips(&server, "web", "site") == ["203.0.113.7"])
         .await;
     let leads = |c: &Controller| c.stats.leader.load(Ordering::SeqCst);
