@@ -14,6 +14,7 @@
 
 mod backend;
 mod class;
+pub(crate) use backend::SERVICE_NAME_LABEL;
 pub(crate) use class::Classes;
 mod diagnostic;
 mod endpoints;

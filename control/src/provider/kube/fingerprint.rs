@@ -8,25 +8,76 @@ use std::hash::{Hash, Hasher};
 use kube::Resource;
 use serde::Serialize;
 
+use std::collections::HashSet;
+
+use k8s_openapi::api::networking::v1::Ingress;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+
+use crate::compile::{namespace_of, Classes, CompileOptions, SERVICE_NAME_LABEL};
 use crate::snapshot::{Snapshot, Sourced};
 
-/// Order-independent: the stores hand objects out in hash-map order.
-pub(super) fn of(snapshot: &Snapshot) -> u64 {
+/// Order-independent: the stores hand objects out in hash-map order. Only
+/// what the compiler reads counts: the IngressClasses, the Ingresses of our
+/// classes, and the Services, EndpointSlices and TLS Secrets they name, so
+/// a change to anything else (another team's Service, an unreferenced
+/// Secret, an Ingress of another controller) recompiles nothing.
+pub(super) fn of(snapshot: &Snapshot, options: &CompileOptions) -> u64 {
+    let classes = Classes::new(snapshot, options);
+    let served: Vec<&Sourced<Ingress>> =
+        snapshot.ingresses.iter().filter(|i| classes.is_ours(&i.object)).collect();
+    let services: HashSet<(String, String)> =
+        served.iter().flat_map(|i| backend_services(&i.object)).collect();
+    let named = |meta: &ObjectMeta, set: &HashSet<(String, String)>| {
+        let ns = namespace_of(meta).to_string();
+        meta.name.as_ref().is_some_and(|n| set.contains(&(ns, n.clone())))
+    };
+    let slice_of = |meta: &ObjectMeta| {
+        let service = meta.labels.as_ref().and_then(|l| l.get(SERVICE_NAME_LABEL));
+        let ns = namespace_of(meta).to_string();
+        service.is_some_and(|s| services.contains(&(ns, s.clone())))
+    };
+    let secrets = super::secrets::referenced(snapshot, options);
     let mut sum = 0u64;
-    sum = add(sum, 1, &snapshot.ingresses, |i| i.status = None);
-    sum = add(sum, 2, &snapshot.ingress_classes, |_| {});
-    sum = add(sum, 3, &snapshot.services, |_| {});
-    sum = add(sum, 4, &snapshot.endpoint_slices, |_| {});
-    add(sum, 5, &snapshot.secrets, |_| {})
+    sum = add(sum, 1, served.iter().copied(), |i| i.status = None);
+    sum = add(sum, 2, snapshot.ingress_classes.iter(), |_| {});
+    sum = add(
+        sum,
+        3,
+        snapshot.services.iter().filter(|s| named(&s.object.metadata, &services)),
+        |_| {},
+    );
+    sum = add(
+        sum,
+        4,
+        snapshot.endpoint_slices.iter().filter(|s| slice_of(&s.object.metadata)),
+        |_| {},
+    );
+    add(sum, 5, snapshot.secrets.iter().filter(|s| named(&s.object.metadata, &secrets)), |_| {})
 }
 
-fn add<K: Resource + Serialize + Clone>(
+/// The `(namespace, name)` of every Service an Ingress's backends name.
+fn backend_services(ingress: &Ingress) -> Vec<(String, String)> {
+    let ns = namespace_of(&ingress.metadata).to_string();
+    let Some(spec) = ingress.spec.as_ref() else { return Vec::new() };
+    let rules = spec.rules.iter().flatten().filter_map(|r| r.http.as_ref());
+    let paths = rules.flat_map(|h| h.paths.iter().map(|p| &p.backend));
+    spec.default_backend
+        .iter()
+        .chain(paths)
+        .filter_map(|b| b.service.as_ref())
+        .map(|s| (ns.clone(), s.name.clone()))
+        .collect()
+}
+
+fn add<'a, K: Resource + Serialize + Clone + 'a>(
     mut sum: u64,
     kind: u8,
-    objects: &[Sourced<K>],
+    objects: impl Iterator<Item = &'a Sourced<K>>,
     ignore: impl Fn(&mut K),
 ) -> u64 {
+    let mut count = 0u64;
     for object in objects {
+        count += 1;
         let mut object = object.object.clone();
         ignore(&mut object);
         let meta = object.meta_mut();
@@ -38,46 +89,144 @@ fn add<K: Resource + Serialize + Clone>(
         serde_json::to_vec(&object).unwrap_or_default().hash(&mut h);
         sum = sum.wrapping_add(h.finish());
     }
-    sum.wrapping_add(objects.len() as u64)
+    sum.wrapping_add(count)
 }
 
 #[cfg(test)]
 mod tests {
-    use k8s_openapi::api::networking::v1::{Ingress, IngressSpec, IngressStatus};
-    use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+    use std::collections::BTreeMap;
+
+    use k8s_openapi::api::core::v1::{Secret, Service};
+    use k8s_openapi::api::discovery::v1::EndpointSlice;
+    use k8s_openapi::api::networking::v1::{
+        HTTPIngressPath, HTTPIngressRuleValue, IngressBackend, IngressClass, IngressClassSpec,
+        IngressRule, IngressServiceBackend, IngressSpec, IngressStatus, IngressTLS,
+    };
 
     use super::*;
 
-    fn ingress(name: &str, rv: &str, class: &str) -> Sourced<Ingress> {
-        Sourced::new(Ingress {
-            metadata: ObjectMeta {
-                name: Some(name.into()),
-                resource_version: Some(rv.into()),
+    fn meta(name: &str, rv: &str) -> ObjectMeta {
+        ObjectMeta {
+            name: Some(name.into()),
+            namespace: Some("web".into()),
+            resource_version: Some(rv.into()),
+            ..Default::default()
+        }
+    }
+
+    fn class(name: &str) -> Sourced<IngressClass> {
+        Sourced::new(IngressClass {
+            metadata: ObjectMeta { name: Some(name.into()), ..Default::default() },
+            spec: Some(IngressClassSpec {
+                controller: Some(crate::CONTROLLER_NAME.into()),
                 ..Default::default()
-            },
+            }),
+        })
+    }
+
+    /// An Ingress of `class` routing to Service `service`, TLS from `secret`.
+    fn ingress(name: &str, rv: &str, class: &str, service: &str) -> Sourced<Ingress> {
+        let backend = IngressBackend {
+            service: Some(IngressServiceBackend { name: service.into(), port: None }),
+            resource: None,
+        };
+        Sourced::new(Ingress {
+            metadata: meta(name, rv),
             spec: Some(IngressSpec {
                 ingress_class_name: Some(class.into()),
+                rules: Some(vec![IngressRule {
+                    host: Some("a.example".into()),
+                    http: Some(HTTPIngressRuleValue {
+                        paths: vec![HTTPIngressPath {
+                            path: Some("/".into()),
+                            path_type: "Prefix".into(),
+                            backend,
+                        }],
+                    }),
+                }]),
+                tls: Some(vec![IngressTLS {
+                    hosts: None,
+                    secret_name: Some(format!("{service}-tls")),
+                }]),
                 ..Default::default()
             }),
             status: None,
         })
     }
 
+    fn service(name: &str, rv: &str) -> Sourced<Service> {
+        Sourced::new(Service { metadata: meta(name, rv), ..Default::default() })
+    }
+
+    fn slice(name: &str, service: &str) -> Sourced<EndpointSlice> {
+        let mut m = meta(name, "1");
+        m.labels = Some(BTreeMap::from([(SERVICE_NAME_LABEL.to_string(), service.to_string())]));
+        Sourced::new(EndpointSlice {
+            metadata: m,
+            address_type: "IPv4".into(),
+            ..Default::default()
+        })
+    }
+
+    fn secret(name: &str, byte: u8) -> Sourced<Secret> {
+        let data = BTreeMap::from([("tls.crt".to_string(), k8s_openapi::ByteString(vec![byte]))]);
+        Sourced::new(Secret { metadata: meta(name, "1"), data: Some(data), ..Default::default() })
+    }
+
+    fn snapshot() -> Snapshot {
+        Snapshot {
+            ingress_classes: vec![class("ours")],
+            ingresses: vec![ingress("a", "1", "ours", "site"), ingress("b", "2", "ours", "site")],
+            services: vec![service("site", "1")],
+            endpoint_slices: vec![slice("site-1", "site")],
+            secrets: vec![secret("site-tls", 1)],
+        }
+    }
+
     #[test]
     fn status_order_and_resource_versions_do_not_count_but_specs_do() {
-        let a = Snapshot {
-            ingresses: vec![ingress("a", "1", "x"), ingress("b", "2", "x")],
-            ..Default::default()
-        };
-        let mut b = Snapshot {
-            ingresses: vec![ingress("b", "7", "x"), ingress("a", "9", "x")],
-            ..Default::default()
-        };
+        let options = CompileOptions::default();
+        let a = snapshot();
+        let mut b = snapshot();
+        b.ingresses.reverse();
+        b.ingresses[0].object.metadata.resource_version = Some("7".into());
         b.ingresses[0].object.status = Some(IngressStatus::default());
-        assert_eq!(of(&a), of(&b));
-        b.ingresses[1].object.spec.as_mut().unwrap().ingress_class_name = Some("y".into());
-        assert_ne!(of(&a), of(&b));
-        let c = Snapshot { ingresses: vec![ingress("a", "1", "x")], ..Default::default() };
-        assert_ne!(of(&a), of(&c));
+        assert_eq!(of(&a, &options), of(&b, &options));
+        b.ingresses[1].object.spec.as_mut().unwrap().rules.as_mut().unwrap()[0].host =
+            Some("b.example".into());
+        assert_ne!(of(&a, &options), of(&b, &options));
+        let mut c = snapshot();
+        c.ingresses.pop();
+        assert_ne!(of(&a, &options), of(&c, &options));
+    }
+
+    /// Objects no Ingress of ours names, and Ingresses of other
+    /// controllers, change nothing the compiler reads; the referenced
+    /// Service, EndpointSlice and Secret do.
+    #[test]
+    fn only_what_our_ingresses_reference_counts() {
+        let options = CompileOptions::default();
+        let base = of(&snapshot(), &options);
+        let mut s = snapshot();
+        s.services.push(service("other", "1"));
+        s.endpoint_slices.push(slice("other-1", "other"));
+        s.secrets.push(secret("other-tls", 9));
+        s.ingresses.push(ingress("theirs", "1", "nginx", "other"));
+        assert_eq!(of(&s, &options), base, "unreferenced objects");
+        s.services[1].object.metadata.labels = Some(BTreeMap::from([("x".into(), "y".into())]));
+        assert_eq!(of(&s, &options), base, "an unreferenced Service changed");
+
+        let mut s = snapshot();
+        s.services[0].object.metadata.labels = Some(BTreeMap::from([("x".into(), "y".into())]));
+        assert_ne!(of(&s, &options), base, "the referenced Service changed");
+        let mut s = snapshot();
+        s.endpoint_slices.push(slice("site-2", "site"));
+        assert_ne!(of(&s, &options), base, "a slice of the referenced Service");
+        let mut s = snapshot();
+        s.secrets[0] = secret("site-tls", 2);
+        assert_ne!(of(&s, &options), base, "the referenced Secret changed");
+        let mut s = snapshot();
+        s.ingresses[0].object.spec.as_mut().unwrap().ingress_class_name = Some("nginx".into());
+        assert_ne!(of(&s, &options), base, "an Ingress left our classes");
     }
 }

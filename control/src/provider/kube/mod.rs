@@ -476,7 +476,7 @@ async fn compile_loop<P: Publish>(
             snapshot.secrets.iter().filter(|s| secrets::has_data(&s.object)).count() as u64,
             Ordering::Relaxed,
         );
-        let fingerprint = fingerprint::of(&snapshot);
+        let fingerprint = fingerprint::of(&snapshot, &config.compile);
         if last.as_ref().is_some_and(|(f, _)| *f == fingerprint) {
             // Only what the compiler ignores changed (an Ingress status, a
             // relist that found nothing new): keep the live table, but let

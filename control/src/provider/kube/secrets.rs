@@ -36,7 +36,7 @@ pub(crate) struct SecretFilter {
 }
 
 /// The Secrets the compiler will read for this snapshot.
-fn referenced(snapshot: &Snapshot, options: &CompileOptions) -> HashSet<SecretKey> {
+pub(super) fn referenced(snapshot: &Snapshot, options: &CompileOptions) -> HashSet<SecretKey> {
     let mut wanted: HashSet<SecretKey> = served(snapshot, options)
         .flat_map(|ingress| {
             let ns = namespace_of(&ingress.metadata);
