@@ -13,7 +13,7 @@
 //!   provider, the admin server) and the workers, until shutdown.
 //! - [`config`]: what `run` is told, as plain data ([`Config`],
 //!   [`Source`], [`KubeSettings`]).
-//! - [`manifests`], [`kubernetes`]: the two sources, each checked (or
+//! - [`manifests`], `kubernetes`: the two sources, each checked (or
 //!   connected) before serving, then followed until shutdown.
 //! - [`cli`]: the command line (`run`, `check`, `demo`) and its flags
 //!   turned into a [`Config`].
@@ -23,24 +23,24 @@
 //!   epoll), its accept loops, housekeeping and drain.
 //! - [`listen`]: `SO_REUSEPORT` listening sockets, bound before `run`
 //!   ([`Listeners`]) and joined by one socket per worker.
-//! - [`local`]: the state one worker's tasks share (settings, counters,
+//! - `local`: the state one worker's tasks share (settings, counters,
 //!   pool, balancer, drain, table cache), below `worker` and `conn`.
-//! - [`buffers`]: each worker's pool of request buffers, taken when bytes
+//! - `buffers`: each worker's pool of request buffers, taken when bytes
 //!   arrive and given back when a connection goes idle.
-//! - [`recycle`]: recycled allocations for a request's futures, so idle
+//! - `recycle`: recycled allocations for a request's futures, so idle
 //!   connections stay small.
-//! - [`conn`]: a downstream connection and the phases of a request:
+//! - `conn`: a downstream connection and the phases of a request:
 //!   `read_head`, `route`, `pick_endpoint`, `forward`, `relay_response`.
 //! - [`http`]: the HTTP/1.1 codec (heads into offsets, framing, chunked
 //!   validation, head rewriting, the proxy's own responses).
-//! - [`error`]: the one error type, its source, status and label.
-//! - [`upstream`]: per-worker connection pool, endpoint choice, connect.
+//! - `error`: the one error type, its source, status and label.
+//! - `upstream`: per-worker connection pool, endpoint choice, connect.
 //! - [`proxy_protocol`]: the PROXY protocol header (v1, v2) a load
 //!   balancer sends first, parsed without allocating.
 //! - [`trust`]: `--trusted-proxies`, and the client address a request's
 //!   `X-Forwarded-For` gives when its peer is trusted.
 //! - [`tls`]: TLS termination (certificates by SNI from the table).
-//! - [`stream`]: what a downstream stream (TCP, TLS) must offer, and its
+//! - `stream`: what a downstream stream (TCP, TLS) must offer, and its
 //!   promise about cancelled operations.
 //! - [`metrics`]: per-worker padded counters, summed for `/metrics`.
 //! - [`admin`]: `/healthz`, `/readyz`, `/routes`, `/metrics`.

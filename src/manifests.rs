@@ -1,6 +1,6 @@
 //! The manifests source ([`Source::Manifests`](crate::config::Source)):
 //! check the directory before serving, then keep the table in step with
-//! it. The same two steps as [`crate::kubernetes`]; the provider itself
+//! it. The same two steps as `crate::kubernetes`; the provider itself
 //! lives in `ringress_control::provider::dir`.
 
 use std::future::Future;

@@ -26,7 +26,7 @@
 //!   `100 Continue`).
 //! - [`date`]: [`DateCache`], the per-worker `Date` header value.
 //! - [`refusal`]: [`HeadError`], why a head was refused (not to be
-//!   confused with [`crate::error`], the proxy's error taxonomy).
+//!   confused with `crate::error`, the proxy's error taxonomy).
 
 pub mod chunked;
 pub mod date;

@@ -1,6 +1,6 @@
 //! Why a head was refused. Each variant is one rule; [`HeadError::status`]
 //! is the answer when the head came from downstream (an upstream head that
-//! breaks a rule is a 502, decided in [`crate::error`]).
+//! breaks a rule is a 502, decided in `crate::error`).
 
 use thiserror::Error;
 

@@ -3,7 +3,7 @@
 //! # Layout
 //!
 //! - [`resolver`]: picks the certificate for a ClientHello from the live
-//!   [`RouteTable`](ringress_control::RouteTable): SNI exact, then wildcard,
+//!   `RouteTable`: SNI exact, then wildcard,
 //!   then the table's default certificate, then the self-signed fallback.
 //! - [`default_cert`]: the self-signed fallback generated once at start.
 //! - [`tickets`]: the session-ticket key shared by every worker and rotated.

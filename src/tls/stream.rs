@@ -17,7 +17,7 @@
 //!
 //! The two directions share the rustls session through a `RefCell` that is
 //! never borrowed across an `.await`, so the stream splits into a read half
-//! and a write half ([`DownstreamStream::into_halves`]) without `unsafe`.
+//! and a write half (`DownstreamStream::into_halves`) without `unsafe`.
 
 use std::cell::RefCell;
 use std::io::{self, BufRead, Write};
