@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use ringress::worker::IoEngine;
 use ringress::{Config, ListenAddrs, Listeners, Source};
-use ringress_test_support::{engines, DEADLINE};
+use ringress_test_support::{engines, ingress, service, yaml, DEADLINE};
 
 /// An upstream on a loopback port 0 answering every request with its
 /// name and the request line it saw.
@@ -53,45 +53,10 @@ fn upstream(name: &'static str) -> SocketAddr {
 /// An IngressClass, Service `web` with one endpoint at `upstream`, and an
 /// Ingress sending `site.example/api` there.
 fn manifests(upstream: SocketAddr) -> String {
-    format!(
-        "apiVersion: networking.k8s.io/v1
-kind: IngressClass
-metadata: {{name: ringress}}
-spec: {{controller: ringress.io/ingress-controller}}
----
-apiVersion: v1
-kind: Service
-metadata: {{name: web, namespace: default}}
-spec:
-  ports: [{{name: http, port: 80}}]
----
-apiVersion: discovery.k8s.io/v1
-kind: EndpointSlice
-metadata:
-  name: web-1
-  namespace: default
-  labels: {{kubernetes.io/service-name: web}}
-addressType: IPv4
-ports: [{{name: http, port: {port}}}]
-endpoints: [{{addresses: [\"{ip}\"], conditions: {{ready: true}}}}]
----
-apiVersion: networking.k8s.io/v1
-kind: Ingress
-metadata: {{name: site, namespace: default}}
-spec:
-  ingressClassName: ringress
-  rules:
-  - host: site.example
-    http:
-      paths:
-      - path: /api
-        pathType: Prefix
-        backend:
-          service: {{name: web, port: {{number: 80}}}}
-",
-        port = upstream.port(),
-        ip = upstream.ip()
-    )
+    yaml(&[
+        service("web", &[upstream]),
+        ingress("site", Some("site.example"), &[("/api", "Prefix", "web")]),
+    ])
 }
 
 /// `GET path` with `Host: host` on a fresh connection: status and body.
