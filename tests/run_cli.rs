@@ -237,10 +237,16 @@ fn out_of_descriptors_epoll() {
 #[test]
 fn a_taken_https_port_is_named_in_the_error() {
     let dir = tempfile::tempdir().unwrap();
+    taken_https_port_is_named("run", dir.path());
+}
+
+/// `ringress SUBCOMMAND` on `dir` with its HTTPS port taken: exit 1, and
+/// the error names that address as the https listener's.
+fn taken_https_port_is_named(subcommand: &str, dir: &std::path::Path) {
     let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let https = taken.local_addr().unwrap().to_string();
     let out = Command::new(env!("CARGO_BIN_EXE_ringress"))
-        .args(["run", "--manifests", dir.path().to_str().unwrap(), "--no-pin", "--workers=1"])
+        .args([subcommand, "--manifests", dir.to_str().unwrap(), "--no-pin", "--workers=1"])
         .args([
             "--http=127.0.0.1:0",
             "--admin=127.0.0.1:0",
@@ -320,22 +326,7 @@ fn demo_binds_the_listeners_it_is_given() {
 #[test]
 fn demo_names_a_taken_port_in_its_error() {
     let dir = demo_manifests();
-    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let https = taken.local_addr().unwrap().to_string();
-    let out = Command::new(env!("CARGO_BIN_EXE_ringress"))
-        .args(["demo", "--manifests", dir.path().to_str().unwrap(), "--no-pin", "--workers=1"])
-        .args([
-            "--http=127.0.0.1:0",
-            "--admin=127.0.0.1:0",
-            "--health=127.0.0.1:0",
-            &format!("--https={https}"),
-        ])
-        .env("NO_COLOR", "1")
-        .output()
-        .expect("run ringress demo");
-    let err = stderr(&out);
-    assert_eq!(out.status.code(), Some(1), "{err}");
-    assert!(err.contains(&format!("cannot listen on {https} (https)")), "{err}");
+    taken_https_port_is_named("demo", dir.path());
 }
 
 /// `GET path` on `addr`: the status, 0 when no answer came.
