@@ -9,6 +9,7 @@
 
 use std::collections::HashMap;
 use std::path::Path;
+use std::sync::Arc;
 
 use serde::de::DeserializeOwned;
 use serde_json::Value;
@@ -199,17 +200,19 @@ fn add_object(
     }
     let origin = Some(origin.clone());
     let result = match kind.as_str() {
-        "Ingress" => decode(json).map(|o| snapshot.ingresses.push(Sourced { object: o, origin })),
-        "IngressClass" => {
-            decode(json).map(|o| snapshot.ingress_classes.push(Sourced { object: o, origin }))
+        "Ingress" => {
+            decode(json).map(|o| snapshot.ingresses.push(Sourced { object: Arc::new(o), origin }))
         }
-        "Service" => decode(json).map(|o| snapshot.services.push(Sourced { object: o, origin })),
+        "IngressClass" => {
+            decode(json).map(|o| snapshot.ingress_classes.push(Sourced { object: Arc::new(o), origin }))
+        }
+        "Service" => decode(json).map(|o| snapshot.services.push(Sourced { object: Arc::new(o), origin })),
         "EndpointSlice" => {
-            decode(json).map(|o| snapshot.endpoint_slices.push(Sourced { object: o, origin }))
+            decode(json).map(|o| snapshot.endpoint_slices.push(Sourced { object: Arc::new(o), origin }))
         }
         _ => decode::<k8s_openapi::api::core::v1::Secret>(json).map(|o| {
             if o.type_.as_deref() == Some(TLS_SECRET_TYPE) {
-                snapshot.secrets.push(Sourced { object: o, origin });
+                snapshot.secrets.push(Sourced { object: Arc::new(o), origin });
             } else {
                 tracing::debug!(secret = ?o.metadata.name, "Secret is not of type kubernetes.io/tls; ignored");
             }
@@ -246,19 +249,20 @@ fn dedup_kind<T>(
     meta: impl Fn(&T) -> &k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta,
     diagnostics: &mut Vec<Diagnostic>,
 ) {
-    let mut seen: HashMap<(String, String), Option<Origin>> = HashMap::new();
-    items.retain(|item| {
+    // The first definition of each (namespace, name), by index.
+    let mut first: HashMap<(&str, &str), usize> = HashMap::with_capacity(items.len());
+    let mut keep = vec![true; items.len()];
+    for (k, item) in items.iter().enumerate() {
         let m = meta(&item.object);
         // IngressClass is cluster-scoped: its namespace plays no part.
         let ns = if kind == "IngressClass" { "" } else { crate::compile::namespace_of(m) };
-        let key = (ns.to_string(), m.name.clone().unwrap_or_default());
-        match seen.get(&key) {
+        let key = (ns, m.name.as_deref().unwrap_or_default());
+        match first.get(&key) {
             None => {
-                seen.insert(key, item.origin.clone());
-                true
+                first.insert(key, k);
             }
-            Some(first) => {
-                let where_ = match first {
+            Some(&f) => {
+                let where_ = match &items[f].origin {
                     Some(o) => format!(" in {} (document {})", o.file.display(), o.document),
                     None => String::new(),
                 };
@@ -270,9 +274,17 @@ fn dedup_kind<T>(
                     "metadata.name",
                     format!("defined twice; the first definition{where_} is used"),
                 ));
-                false
+                keep[k] = false;
             }
         }
+    }
+    if keep.iter().all(|&k| k) {
+        return;
+    }
+    let mut k = 0;
+    items.retain(|_| {
+        k += 1;
+        keep[k - 1]
     });
 }
 

@@ -3,6 +3,8 @@
 //! Providers (manifests directory, Kubernetes reflectors) fill a [`Snapshot`];
 //! the compiler reads it and never does I/O.
 
+use std::sync::Arc;
+
 use k8s_openapi::api::core::v1::{Secret, Service};
 use k8s_openapi::api::discovery::v1::EndpointSlice;
 use k8s_openapi::api::networking::v1::{Ingress, IngressClass};
@@ -19,16 +21,33 @@ pub struct Origin {
     pub line: usize,
 }
 
-/// An object together with where it came from.
-#[derive(Debug, Clone, PartialEq)]
+/// An object together with where it came from. The object is shared, not
+/// copied: a provider's store, the snapshots made from it and the status
+/// writer all hold the same one.
+#[derive(Debug, Clone)]
 pub struct Sourced<T> {
-    pub object: T,
+    pub object: Arc<T>,
     pub origin: Option<Origin>,
 }
 
 impl<T> Sourced<T> {
+    #[cfg(test)]
     pub(crate) fn new(object: T) -> Self {
+        Self { object: Arc::new(object), origin: None }
+    }
+
+    /// An object already shared (a reflector store's), from a cluster.
+    pub(crate) fn shared(object: Arc<T>) -> Self {
         Self { object, origin: None }
+    }
+}
+
+/// The same object (by identity, as a store hands out an unchanged one
+/// again), or an equal one.
+impl<T: PartialEq> PartialEq for Sourced<T> {
+    fn eq(&self, other: &Self) -> bool {
+        (Arc::ptr_eq(&self.object, &other.object) || self.object == other.object)
+            && self.origin == other.origin
     }
 }
 

@@ -46,14 +46,14 @@ impl<'a> Resolver<'a> {
         let mut services = HashMap::new();
         for s in &snapshot.services {
             if let Some(name) = s.object.metadata.name.as_deref() {
-                services.entry((namespace_of(&s.object.metadata), name)).or_insert(&s.object);
+                services.entry((namespace_of(&s.object.metadata), name)).or_insert(&*s.object);
             }
         }
         let mut slices: HashMap<_, Vec<_>> = HashMap::new();
         for s in &snapshot.endpoint_slices {
             let meta = &s.object.metadata;
             if let Some(svc) = meta.labels.as_ref().and_then(|l| l.get(SERVICE_NAME_LABEL)) {
-                slices.entry((namespace_of(meta), svc.as_str())).or_default().push(&s.object);
+                slices.entry((namespace_of(meta), svc.as_str())).or_default().push(&*s.object);
             }
         }
         Self { guard, services, slices, cache: HashMap::new(), order: Vec::new() }

@@ -128,5 +128,5 @@ pub fn served<'a>(
     options: &'a CompileOptions,
 ) -> impl Iterator<Item = &'a Ingress> + 'a {
     let classes = class::Classes::new(snapshot, options);
-    snapshot.ingresses.iter().map(|i| &i.object).filter(move |i| classes.is_ours(i))
+    snapshot.ingresses.iter().map(|i| &*i.object).filter(move |i| classes.is_ours(i))
 }

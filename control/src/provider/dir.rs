@@ -14,7 +14,7 @@
 //! contributes only its valid objects. The live table is only replaced by
 //! a newer one compiled from what is good.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::future::Future;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -61,7 +61,7 @@ pub fn load_dir(dir: &Path) -> Result<(Snapshot, Vec<Diagnostic>), DirError> {
 }
 
 /// What one manifest file held: its valid objects and its problems.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 struct FileLoad {
     path: PathBuf,
     snapshot: Snapshot,
@@ -114,6 +114,78 @@ fn load_file(path: PathBuf) -> Option<FileLoad> {
         }],
     };
     Some(FileLoad { path, snapshot, diagnostics })
+}
+
+/// Which version of a file was read: a file whose identity, size and
+/// times are unchanged, and that no watch event named, is not read again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Stamp {
+    dev: u64,
+    ino: u64,
+    len: u64,
+    mtime: (i64, i64),
+    ctime: (i64, i64),
+}
+
+impl Stamp {
+    fn of(path: &Path) -> Option<Self> {
+        use std::os::unix::fs::MetadataExt;
+        // Follows symlinks, as reading does: a ConfigMap's `..data` swap
+        // changes the inode behind every file.
+        let m = std::fs::metadata(path).ok()?;
+        Some(Self {
+            dev: m.dev(),
+            ino: m.ino(),
+            len: m.len(),
+            mtime: (m.mtime(), m.mtime_nsec()),
+            ctime: (m.ctime(), m.ctime_nsec()),
+        })
+    }
+}
+
+/// The files as last read, so that a change to one file of a large
+/// directory reads and parses that file only.
+#[derive(Default)]
+struct FileCache {
+    files: HashMap<PathBuf, (Stamp, FileLoad)>,
+}
+
+impl FileCache {
+    /// Every manifest file under `dir`: those in `changed` (named by a
+    /// watch event) or whose [`Stamp`] moved are read again, the others
+    /// come from the cache. `changed == None` reads everything.
+    fn load(
+        &mut self,
+        dir: &Path,
+        changed: Option<&HashSet<PathBuf>>,
+    ) -> Result<Vec<FileLoad>, DirError> {
+        check_dir(dir)?;
+        let mut paths = Vec::new();
+        collect(dir, 0, &mut paths)
+            .map_err(|source| DirError::Read { path: dir.into(), source })?;
+        let mut next = HashMap::with_capacity(paths.len());
+        let mut loads = Vec::with_capacity(paths.len());
+        // Events may name files by absolute path where `dir` is relative.
+        let cwd = std::env::current_dir().unwrap_or_default();
+        for path in paths {
+            let stamp = Stamp::of(&path);
+            let named = changed.is_none_or(|c| c.contains(&path) || c.contains(&cwd.join(&path)));
+            let cached = self.files.remove(&path).filter(|(s, _)| !named && Some(*s) == stamp);
+            let load = match cached {
+                Some((_, load)) => load,
+                None => match load_file(path.clone()) {
+                    Some(load) => load,
+                    None => continue,
+                },
+            };
+            if let Some(stamp) = stamp {
+                next.insert(path, (stamp, load.clone()));
+            }
+            loads.push(load);
+        }
+        self.files = next;
+        Ok(loads)
+    }
 }
 
 fn merge(into: &mut Snapshot, from: Snapshot) {
@@ -187,11 +259,20 @@ fn is_manifest(path: &Path) -> bool {
         .is_some_and(|e| ["yaml", "yml", "json"].iter().any(|m| e.eq_ignore_ascii_case(m)))
 }
 
-/// Load off the async threads (blocking file reads).
-async fn load(dir: PathBuf) -> Result<Vec<FileLoad>, DirError> {
-    tokio::task::spawn_blocking(move || load_files(&dir))
-        .await
-        .map_err(|e| DirError::Task(e.to_string()))?
+/// Load off the async threads (blocking file reads), through the cache.
+async fn load(
+    dir: PathBuf,
+    mut cache: FileCache,
+    changed: Option<HashSet<PathBuf>>,
+) -> (FileCache, Result<Vec<FileLoad>, DirError>) {
+    let task = tokio::task::spawn_blocking(move || {
+        let files = cache.load(&dir, changed.as_ref());
+        (cache, files)
+    });
+    match task.await {
+        Ok(done) => done,
+        Err(e) => (FileCache::default(), Err(DirError::Task(e.to_string()))),
+    }
 }
 
 fn log(diagnostics: &[Diagnostic]) {
@@ -225,22 +306,40 @@ pub async fn run(
         .map_err(|source| DirError::Watch { path: dir.clone(), source })?;
 
     let mut last_good = LastGood::default();
-    let (snapshot, diagnostics, _) = last_good.resolve(load(dir.clone()).await?);
+    let (mut cache, files) = load(dir.clone(), FileCache::default(), None).await;
+    let (snapshot, diagnostics, _) = last_good.resolve(files?);
     let mut reported = diagnostics.clone();
     let mut live = publish(&mut sink, snapshot, diagnostics, &options).await;
     tokio::pin!(shutdown);
     loop {
+        // The files the events name; `None` (after a watch error, which
+        // may have lost events) reads every file again.
+        let mut changed = Some(HashSet::new());
+        let mut note = |event: DebounceEventResult| match event {
+            Ok(events) => {
+                if let Some(changed) = changed.as_mut() {
+                    changed.extend(events.into_iter().map(|e| e.path));
+                }
+            }
+            Err(e) => {
+                tracing::warn!(dir = %dir.display(), "file watch error: {e}; reading every file");
+                changed = None;
+            }
+        };
         tokio::select! {
             () = &mut shutdown => return Ok(()),
             event = rx.recv() => match event {
                 None => return Ok(()),
-                Some(Err(e)) => tracing::warn!(dir = %dir.display(), "file watch error: {e}"),
-                Some(Ok(_)) => {}
+                Some(event) => note(event),
             },
         }
         // Coalesce whatever else arrived meanwhile.
-        while rx.try_recv().is_ok() {}
-        let files = match load(dir.clone()).await {
+        while let Ok(event) = rx.try_recv() {
+            note(event);
+        }
+        let (kept_cache, files) = load(dir.clone(), cache, changed).await;
+        cache = kept_cache;
+        let files = match files {
             Ok(files) => files,
             Err(e) => {
                 tracing::error!("{e}; keeping generation {}", live.generation);

@@ -247,7 +247,7 @@ impl Stores {
         where
             K::DynamicType: std::hash::Hash + Eq + Clone,
         {
-            store.state().iter().map(|o| Sourced::new(K::clone(o))).collect()
+            store.state().into_iter().map(Sourced::shared).collect()
         }
         Snapshot {
             ingresses: copy(&self.ingresses),
@@ -448,6 +448,7 @@ async fn compile_loop<P: Publish>(
 ) {
     let mut reported = std::collections::HashSet::new();
     let mut last: Option<(u64, Vec<Diagnostic>)> = None;
+    let mut fingerprints = fingerprint::Fingerprinter::default();
     loop {
         changed.notified().await;
         // Debounce: wait for a quiet gap, but never longer than max_delay.
@@ -476,7 +477,7 @@ async fn compile_loop<P: Publish>(
             snapshot.secrets.iter().filter(|s| secrets::has_data(&s.object)).count() as u64,
             Ordering::Relaxed,
         );
-        let fingerprint = fingerprint::of(&snapshot, &config.compile);
+        let fingerprint = fingerprints.of(&snapshot, &config.compile);
         if last.as_ref().is_some_and(|(f, _)| *f == fingerprint) {
             // Only what the compiler ignores changed (an Ingress status, a
             // relist that found nothing new): keep the live table, but let
