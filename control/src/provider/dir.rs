@@ -224,10 +224,12 @@ pub async fn run(
         .watch(&dir, RecursiveMode::Recursive)
         .map_err(|source| DirError::Watch { path: dir.clone(), source })?;
 
+    let names = super::resolve::ExternalNameResolver::start(&options.dns, Default::default());
     let mut last_good = LastGood::default();
     let (snapshot, diagnostics, _) = last_good.resolve(load(dir.clone()).await?);
     let mut reported = diagnostics.clone();
-    let mut live = publish(&mut sink, snapshot, diagnostics, &options).await;
+    let with_names = names.options(&snapshot, &options);
+    let mut live = publish(&mut sink, snapshot, diagnostics, &with_names).await;
     tokio::pin!(shutdown);
     loop {
         tokio::select! {
@@ -237,6 +239,12 @@ pub async fn run(
                 Some(Err(e)) => tracing::warn!(dir = %dir.display(), "file watch error: {e}"),
                 Some(Ok(_)) => {}
             },
+            () = names.changed() => {
+                // An ExternalName answer changed: the same objects again.
+                let with_names = names.options(&live.snapshot, &options);
+                live = publish(&mut sink, live.snapshot, Vec::new(), &with_names).await;
+                continue;
+            }
         }
         // Coalesce whatever else arrived meanwhile.
         while rx.try_recv().is_ok() {}
@@ -281,7 +289,8 @@ pub async fn run(
         }
         log_kept();
         reported = diagnostics.clone();
-        live = publish(&mut sink, snapshot, diagnostics, &options).await;
+        let with_names = names.options(&snapshot, &options);
+        live = publish(&mut sink, snapshot, diagnostics, &with_names).await;
     }
 }
 

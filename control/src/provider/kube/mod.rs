@@ -448,6 +448,7 @@ async fn compile_loop<P: Publish>(
 ) {
     let mut reported = std::collections::HashSet::new();
     let mut last: Option<(u64, Vec<Diagnostic>)> = None;
+    let names = super::resolve::ExternalNameResolver::start(&config.compile.dns, changed.clone());
     loop {
         changed.notified().await;
         // Debounce: wait for a quiet gap, but never longer than max_delay.
@@ -476,7 +477,9 @@ async fn compile_loop<P: Publish>(
             snapshot.secrets.iter().filter(|s| secrets::has_data(&s.object)).count() as u64,
             Ordering::Relaxed,
         );
-        let fingerprint = fingerprint::of(&snapshot, &config.compile);
+        let options = names.options(&snapshot, &config.compile);
+        let fingerprint =
+            fingerprint::of(&snapshot, &config.compile) ^ options.external_names.digest();
         if last.as_ref().is_some_and(|(f, _)| *f == fingerprint) {
             // Only what the compiler ignores changed (an Ingress status, a
             // relist that found nothing new): keep the live table, but let
@@ -487,7 +490,6 @@ async fn compile_loop<P: Publish>(
         }
         // Compiled off this runtime's thread, which also renews the Lease
         // and writes status: a large compile never delays either.
-        let options = config.compile.clone();
         let compiled_off = tokio::task::spawn_blocking(move || {
             let (table, diagnostics) = compile(&snapshot, &options);
             (snapshot, table, diagnostics)
