@@ -85,8 +85,10 @@ async fn the_kubernetes_provider_follows_an_external_names_answers() {
     c.until("resolved", |t| endpoints(t, "db.example", "/") == ["10.9.0.1:5432"]).await;
 
     dns_server.set("db.test", &[Ipv4Addr::new(10, 9, 0, 2), Ipv4Addr::new(10, 9, 0, 3)], 1);
-    c.until("new answer", |t| endpoints(t, "db.example", "/") == ["10.9.0.2:5432", "10.9.0.3:5432"])
-        .await;
+    c.until("new answer", |t| {
+        endpoints(t, "db.example", "/") == ["10.9.0.2:5432", "10.9.0.3:5432"]
+    })
+    .await;
 
     dns_server.remove("db.test");
     c.until("unresolvable", |t| {
@@ -123,7 +125,11 @@ fn run_dir(
     (handle, stop)
 }
 
-async fn until(handle: &ringress_control::TableHandle, what: &str, check: impl Fn(&RouteTable) -> bool) {
+async fn until(
+    handle: &ringress_control::TableHandle,
+    what: &str,
+    check: impl Fn(&RouteTable) -> bool,
+) {
     eventually(what, || check(&handle.load())).await;
 }
 
@@ -146,7 +152,8 @@ async fn a_silent_name_server_delays_nothing_else() {
         std::fs::write(dir.path().join(name), text).unwrap();
     }
     let mut options = CompileOptions::default();
-    options.dns = DnsSettings { timeout: Duration::from_secs(120), ..dns(silent.local_addr().unwrap()) };
+    options.dns =
+        DnsSettings { timeout: Duration::from_secs(120), ..dns(silent.local_addr().unwrap()) };
     let (handle, _stop) = run_dir(dir.path(), options);
     until(&handle, "the 503 route", |t| {
         t.route("db.example", "/").is_some_and(|r| r.backend.endpoints.is_empty())

@@ -206,7 +206,8 @@ impl<'a> Resolver<'a> {
         target: Result<external_name::Target, String>,
         port: &ServicePortRef,
     ) -> (Vec<Endpoint>, Option<String>) {
-        let answer_503 = |why: String| (Vec::new(), Some(format!("{id}: {why}; requests answer 503")));
+        let answer_503 =
+            |why: String| (Vec::new(), Some(format!("{id}: {why}; requests answer 503")));
         let target = match target {
             Ok(target) => target,
             Err(why) => return answer_503(format!("ExternalName {why}")),
@@ -227,10 +228,7 @@ impl<'a> Resolver<'a> {
 
     /// The addresses the guard lets through (sorted, deduplicated), and
     /// those it refuses with why.
-    fn admit(
-        &self,
-        addrs: Vec<SocketAddr>,
-    ) -> (Vec<Endpoint>, Vec<(SocketAddr, &'static str)>) {
+    fn admit(&self, addrs: Vec<SocketAddr>) -> (Vec<Endpoint>, Vec<(SocketAddr, &'static str)>) {
         let mut endpoints = Vec::new();
         let mut refused = Vec::new();
         for addr in addrs {
@@ -270,8 +268,11 @@ fn find_service_port<'p>(
 /// The warning for endpoints the guard refused.
 fn refusal(id: &str, refused: &[(SocketAddr, &'static str)], none_left: bool) -> String {
     let list: Vec<String> = refused.iter().map(|(addr, why)| format!("{addr} ({why})")).collect();
-    let outcome =
-        if none_left { "no endpoint is left; requests answer 503" } else { "the other endpoints serve" };
+    let outcome = if none_left {
+        "no endpoint is left; requests answer 503"
+    } else {
+        "the other endpoints serve"
+    };
     format!("{id}: endpoints refused: {}; {outcome}", list.join(", "))
 }
 

@@ -283,7 +283,11 @@ spec:
     #[test]
     fn an_unresolvable_name_answers_503_with_a_warning() {
         let cases = [
-            (yaml("db.example.com", "{number: 80}"), with(&[]), "db.example.com is not resolved yet"),
+            (
+                yaml("db.example.com", "{number: 80}"),
+                with(&[]),
+                "db.example.com is not resolved yet",
+            ),
             (
                 yaml("db.example.com", "{number: 80}"),
                 with(&[("db.example.com", Answer::Unresolvable("no such name (NXDOMAIN)".into()))]),
@@ -323,8 +327,10 @@ spec:
         assert!(endpoints(&t).is_empty());
         assert!(d[0].reason.contains("no endpoint is left; requests answer 503"), "{d:#?}");
 
-        options.endpoint_guard =
-            EndpointGuard { listeners: vec!["10.0.0.1:8080".parse().unwrap()], ..Default::default() };
+        options.endpoint_guard = EndpointGuard {
+            listeners: vec!["10.0.0.1:8080".parse().unwrap()],
+            ..Default::default()
+        };
         let (t, d) = crate::compile_yaml(&yaml("db.example.com", "{number: 80}"), &options);
         assert_eq!(endpoints(&t), ["127.0.0.1:8080"]);
         assert!(d[0].reason.contains("one of ringress's own listeners"), "{}", d[0].reason);

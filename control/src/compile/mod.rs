@@ -104,7 +104,8 @@ pub fn compile(snapshot: &Snapshot, options: &CompileOptions) -> (RouteTable, Ve
     let owners = ownership::Owners::new(&ingresses, options.host_sharing, &mut diagnostics);
     let tls_hosts =
         tls::compile(&ingresses, snapshot, options, &owners, &mut table, &mut diagnostics);
-    let mut resolver = backend::Resolver::new(snapshot, &options.endpoint_guard, &options.external_names);
+    let mut resolver =
+        backend::Resolver::new(snapshot, &options.endpoint_guard, &options.external_names);
     rules::compile(&ingresses, &tls_hosts, &owners, &mut resolver, &mut table, &mut diagnostics);
     ownership::restrict_fallbacks(&mut table, &owners);
     table.backends = resolver.into_backends();

@@ -300,7 +300,9 @@ fn settle(
     }
     match &answer {
         Answer::Addresses(ips) => tracing::info!(name, ?ips, "ExternalName resolved"),
-        Answer::Unresolvable(why) => tracing::warn!(name, error = %why, "ExternalName unresolvable"),
+        Answer::Unresolvable(why) => {
+            tracing::warn!(name, error = %why, "ExternalName unresolvable")
+        }
     }
     entry.answer = Some(answer);
     true
@@ -308,10 +310,8 @@ fn settle(
 
 /// Hand the current answers to the compile loop; wake it when asked.
 fn publish(shared: &Shared, entries: &HashMap<Box<str>, Entry>, wake: Option<&Notify>) {
-    let answers: BTreeMap<Box<str>, Answer> = entries
-        .iter()
-        .filter_map(|(name, e)| Some((name.clone(), e.answer.clone()?)))
-        .collect();
+    let answers: BTreeMap<Box<str>, Answer> =
+        entries.iter().filter_map(|(name, e)| Some((name.clone(), e.answer.clone()?))).collect();
     *shared.answers.lock().expect("resolver lock") = ExternalNames::new(answers);
     if let Some(wake) = wake {
         wake.notify_one();
@@ -328,9 +328,12 @@ fn build(settings: &DnsSettings) -> Result<TokioResolver, String> {
         let servers: Vec<NameServerConfig> = settings
             .name_servers
             .iter()
-            .flat_map(|&a| [NameServerConfig::new(a, Protocol::Udp), NameServerConfig::new(a, Protocol::Tcp)])
+            .flat_map(|&a| {
+                [NameServerConfig::new(a, Protocol::Udp), NameServerConfig::new(a, Protocol::Tcp)]
+            })
             .collect();
-        let config = ResolverConfig::from_parts(None, Vec::new(), NameServerConfigGroup::from(servers));
+        let config =
+            ResolverConfig::from_parts(None, Vec::new(), NameServerConfigGroup::from(servers));
         let mut options = ResolverOpts::default();
         options.use_hosts_file = ResolveHosts::Never;
         (config, options)
@@ -343,10 +346,7 @@ fn build(settings: &DnsSettings) -> Result<TokioResolver, String> {
 }
 
 /// Look `name` up as an absolute name: its addresses and their TTL.
-async fn lookup(
-    resolver: &TokioResolver,
-    name: &str,
-) -> Result<(Vec<IpAddr>, Duration), Failure> {
+async fn lookup(resolver: &TokioResolver, name: &str) -> Result<(Vec<IpAddr>, Duration), Failure> {
     resolver.clear_cache();
     let absolute = format!("{name}.");
     match resolver.lookup_ip(absolute.as_str()).await {
