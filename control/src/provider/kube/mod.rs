@@ -24,6 +24,7 @@
 //! ever); they never end the provider.
 
 mod backoff;
+mod client;
 mod fingerprint;
 mod secrets;
 mod watch;
@@ -283,7 +284,7 @@ pub async fn connect(kubeconfig: Option<&std::path::Path>) -> Result<Client, Con
         }
         None => kube::Config::incluster().map_err(ConnectError::InCluster)?,
     };
-    Client::try_from(with_timeouts(config)).map_err(ConnectError::Client)
+    client::build(with_timeouts(config)).map_err(ConnectError::Client)
 }
 
 /// An API server that stops answering must not hold a request for ever:
@@ -291,7 +292,8 @@ pub async fn connect(kubeconfig: Option<&std::path::Path>) -> Result<Client, Con
 /// (longer than a watch's own 290 s server-side timeout and than the gap
 /// between its bookmarks, so quiet watches live on), counted from the
 /// request's last write. The leader election bounds its own calls much
-/// tighter (`leader::run`).
+/// tighter (`leader::run`). Connections also have TCP keepalive
+/// (`client`): a peer gone silent is found in about a minute.
 fn with_timeouts(mut config: kube::Config) -> kube::Config {
     config.connect_timeout = Some(std::time::Duration::from_secs(10));
     config.read_timeout = Some(std::time::Duration::from_secs(295));
