@@ -151,9 +151,9 @@ async fn a_silent_name_server_delays_nothing_else() {
     for (name, text) in files {
         std::fs::write(dir.path().join(name), text).unwrap();
     }
-    let mut options = CompileOptions::default();
-    options.dns =
+    let dns =
         DnsSettings { timeout: Duration::from_secs(120), ..dns(silent.local_addr().unwrap()) };
+    let options = CompileOptions { dns, ..CompileOptions::default() };
     let (handle, _stop) = run_dir(dir.path(), options);
     until(&handle, "the 503 route", |t| {
         t.route("db.example", "/").is_some_and(|r| r.backend.endpoints.is_empty())
