@@ -35,8 +35,9 @@ pub enum Answer {
     Unresolvable(String),
 }
 
-/// The resolver's answers for the ExternalName DNS names, keyed by
-/// [`dns_name`]'s form: the compiler's input for ExternalName Services.
+/// The resolver's answers for the ExternalName DNS names (keyed by the
+/// name in lowercase, without a trailing dot): the compiler's input for
+/// ExternalName Services.
 /// Empty by default: every such name then answers 503 ("not resolved
 /// yet"), until a provider's resolver fills it in.
 #[derive(Debug, Clone, Default)]

@@ -4,7 +4,7 @@
 //!
 //! Life of a name:
 //! 1. before each compile the provider calls
-//!    [`ExternalNameResolver::options`] with its snapshot: the names the
+//!    `ExternalNameResolver::options` with its snapshot: the names the
 //!    snapshot wants are noted, and the options carry the answers found so
 //!    far (a new name is "not resolved yet": 503 with a warning, for the
 //!    moment its first lookup takes);
