@@ -217,7 +217,8 @@ async fn run(shared: Arc<Shared>, settings: DnsSettings, wake: Arc<Notify>) {
                 None => match build(&settings) {
                     Ok(c) => client.insert(Arc::new(c)).clone(),
                     Err(why) => {
-                        changed |= settle(name, entry, Err(Failure::Unresolvable(why)), &settings);
+                        let failed = Err(Failure::Unresolvable(why));
+                        changed |= settle(name, entry, failed, &settings, now);
                         continue;
                     }
                 },
@@ -240,7 +241,7 @@ async fn run(shared: Arc<Shared>, settings: DnsSettings, wake: Arc<Notify>) {
             Some(done) = lookups.join_next(), if !lookups.is_empty() => {
                 let Ok((name, result)) = done else { continue };
                 let Some(entry) = entries.get_mut(&name) else { continue };
-                if settle(&name, entry, result, &settings) {
+                if settle(&name, entry, result, &settings, Instant::now()) {
                     publish(&shared, &entries, Some(&wake));
                 }
             }
@@ -256,16 +257,16 @@ async fn sleep_until(at: Option<Instant>) {
     }
 }
 
-/// Record a lookup's outcome and schedule the next; true when the answer
-/// changed.
+/// Record a lookup's outcome at `now` and schedule the next; true when the
+/// answer changed.
 fn settle(
     name: &str,
     entry: &mut Entry,
     result: Result<(Vec<IpAddr>, Duration), Failure>,
     settings: &DnsSettings,
+    now: Instant,
 ) -> bool {
     entry.in_flight = false;
-    let now = Instant::now();
     let answer = match result {
         Ok((mut ips, ttl)) => {
             ips.sort();
@@ -369,5 +370,119 @@ fn classify(e: &ResolveError) -> Failure {
         Failure::Unresolvable("no A or AAAA record".into())
     } else {
         Failure::Error(e.to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Only the ExternalName Services that an Ingress of ours names are
+    /// looked up; IP literals and other classes' Ingresses are not.
+    #[test]
+    fn only_names_that_served_ingresses_reach_are_wanted() {
+        let yaml = "
+apiVersion: networking.k8s.io/v1
+kind: IngressClass
+metadata: {name: ringress}
+spec: {controller: ringress.io/ingress-controller}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: used, namespace: a}
+spec: {type: ExternalName, externalName: Used.Example.com.}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: ip, namespace: a}
+spec: {type: ExternalName, externalName: 192.0.2.1}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: unused, namespace: a}
+spec: {type: ExternalName, externalName: unused.example.com}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: theirs, namespace: a}
+spec: {type: ExternalName, externalName: theirs.example.com}
+---
+apiVersion: networking.k8s.io/v1
+kind: Ingress
+metadata: {name: ours, namespace: a}
+spec:
+  ingressClassName: ringress
+  defaultBackend: {service: {name: ip, port: {number: 80}}}
+  rules:
+  - host: x.example
+    http:
+      paths: [{path: /, pathType: Prefix, backend: {service: {name: used, port: {number: 80}}}}]
+---
+apiVersion: networking.k8s.io/v1
+kind: Ingress
+metadata: {name: theirs, namespace: a}
+spec:
+  ingressClassName: nginx
+  defaultBackend: {service: {name: theirs, port: {number: 80}}}
+";
+        let mut snapshot = Snapshot::default();
+        let diagnostics = crate::manifest::parse_str(yaml, None, &mut snapshot);
+        assert!(diagnostics.is_empty(), "{diagnostics:#?}");
+        let names = wanted(&snapshot, &CompileOptions::default());
+        assert_eq!(names.into_iter().collect::<Vec<_>>(), [Box::from("used.example.com")]);
+    }
+
+    fn entry(answer: Option<Answer>) -> Entry {
+        Entry { answer, due: Instant::now(), in_flight: true, failures: 0 }
+    }
+
+    fn addresses(list: &[&str]) -> Answer {
+        Answer::Addresses(list.iter().map(|a| a.parse().unwrap()).collect())
+    }
+
+    /// A TTL is kept within the bounds; a failed lookup backs off,
+    /// doubling up to the longest retry.
+    #[test]
+    fn ttls_are_clamped_and_failures_back_off() {
+        let s = DnsSettings::default();
+        let now = Instant::now();
+        let ip = || vec!["10.0.0.1".parse().unwrap()];
+        for (ttl, kept) in [(0, 5), (1, 5), (30, 30), (86_400, 300)] {
+            let mut e = entry(None);
+            settle("n", &mut e, Ok((ip(), Duration::from_secs(ttl))), &s, now);
+            assert_eq!(e.due - now, Duration::from_secs(kept), "ttl {ttl}");
+        }
+        let mut e = entry(None);
+        for want in [5, 10, 20, 40, 60, 60] {
+            settle("n", &mut e, Err(Failure::Unresolvable("nx".into())), &s, now);
+            assert_eq!(e.due - now, Duration::from_secs(want));
+        }
+        settle("n", &mut e, Ok((ip(), Duration::from_secs(30))), &s, now);
+        assert_eq!(e.failures, 0);
+    }
+
+    /// A lookup that got no answer keeps the addresses the name had; one
+    /// the DNS answered NXDOMAIN drops them; either without addresses
+    /// before is unresolvable.
+    #[test]
+    fn no_answer_keeps_the_last_addresses_and_nxdomain_drops_them() {
+        let s = DnsSettings::default();
+        let now = Instant::now();
+        let had = addresses(&["10.0.0.1"]);
+        let mut e = entry(Some(had.clone()));
+        assert!(!settle("n", &mut e, Err(Failure::Error("timed out".into())), &s, now));
+        assert_eq!(e.answer, Some(had.clone()));
+        assert!(!e.in_flight);
+        assert!(settle("n", &mut e, Err(Failure::Unresolvable("nx".into())), &s, now));
+        assert_eq!(e.answer, Some(Answer::Unresolvable("nx".into())));
+
+        let mut e = entry(None);
+        assert!(settle("n", &mut e, Err(Failure::Error("timed out".into())), &s, now));
+        assert_eq!(e.answer, Some(Answer::Unresolvable("timed out".into())));
+        // The same answer again is no change.
+        assert!(!settle("n", &mut e, Err(Failure::Error("timed out".into())), &s, now));
+        let new = vec!["10.0.0.2".parse().unwrap(), "10.0.0.2".parse().unwrap()];
+        assert!(settle("n", &mut e, Ok((new, Duration::from_secs(9))), &s, now));
+        assert_eq!(e.answer, Some(addresses(&["10.0.0.2"])));
     }
 }
