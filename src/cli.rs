@@ -373,6 +373,7 @@ impl RunArgs {
                 refuse_host_local: self.manifests.is_none() && !self.allow_host_local_endpoints,
                 ..Default::default()
             },
+            ..CompileOptions::default()
         };
         config.tls_handshake_timeout = self.tls_handshake_timeout;
         config.shutdown_delay = self.shutdown_delay;

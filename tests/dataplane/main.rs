@@ -15,6 +15,7 @@ mod admin;
 mod alloc;
 mod bodies;
 mod errors;
+mod external_name;
 mod keepalive;
 mod lifecycle;
 mod limits;

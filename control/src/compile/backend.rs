@@ -9,6 +9,10 @@
 //! (the primary of `spec.ipFamilies`, IPv4 when unset; the other family
 //! only when the primary has no usable endpoint), so that a dual-stack pod
 //! counts once.
+//!
+//! An `ExternalName` Service has no EndpointSlices: its endpoints are the
+//! addresses its DNS name resolved to (see `external_name` for the port
+//! rule), refused by the same guard.
 
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
@@ -19,6 +23,7 @@ use k8s_openapi::api::discovery::v1::EndpointSlice;
 use k8s_openapi::api::networking::v1::IngressServiceBackend;
 
 use super::endpoints::EndpointGuard;
+use super::external_name::{self, ExternalNames};
 use super::namespace_of;
 use crate::snapshot::Snapshot;
 use crate::table::{Backend, BackendKey, Endpoint, ServicePortRef};
@@ -35,6 +40,7 @@ pub(crate) struct Resolved {
 
 pub(crate) struct Resolver<'a> {
     guard: &'a EndpointGuard,
+    names: &'a ExternalNames,
     services: HashMap<(&'a str, &'a str), &'a Service>,
     slices: HashMap<(&'a str, &'a str), Vec<&'a EndpointSlice>>,
     cache: HashMap<BackendKey, Resolved>,
@@ -42,7 +48,11 @@ pub(crate) struct Resolver<'a> {
 }
 
 impl<'a> Resolver<'a> {
-    pub(crate) fn new(snapshot: &'a Snapshot, guard: &'a EndpointGuard) -> Self {
+    pub(crate) fn new(
+        snapshot: &'a Snapshot,
+        guard: &'a EndpointGuard,
+        names: &'a ExternalNames,
+    ) -> Self {
         let mut services = HashMap::new();
         for s in &snapshot.services {
             if let Some(name) = s.object.metadata.name.as_deref() {
@@ -56,7 +66,7 @@ impl<'a> Resolver<'a> {
                 slices.entry((namespace_of(meta), svc.as_str())).or_default().push(&*s.object);
             }
         }
-        Self { guard, services, slices, cache: HashMap::new(), order: Vec::new() }
+        Self { guard, names, services, slices, cache: HashMap::new(), order: Vec::new() }
     }
 
     /// Resolve an Ingress service backend in `namespace`. `Err((field, reason))`
@@ -99,10 +109,10 @@ impl<'a> Resolver<'a> {
         let Some(service) = self.services.get(&(&*key.namespace, &*key.service)) else {
             return (Vec::new(), Some(format!("{id} not found; requests answer 503")));
         };
-        let spec = service.spec.as_ref();
-        if spec.and_then(|s| s.type_.as_deref()) == Some("ExternalName") {
-            return (Vec::new(), Some(format!("{id} is ExternalName, not supported; 503")));
+        if let Some(target) = external_name::target(service) {
+            return self.external(&id, service, target, &key.port);
         }
+        let spec = service.spec.as_ref();
         let ports = spec.and_then(|s| s.ports.as_deref()).unwrap_or_default();
         let Some(service_port) = find_service_port(ports, &key.port) else {
             return (
@@ -166,28 +176,9 @@ impl<'a> Resolver<'a> {
         let chosen =
             std::mem::take(if none_ready { &mut terminating[family] } else { &mut ready[family] });
         let only_terminating = none_ready && !chosen.is_empty();
-        let mut endpoints = Vec::new();
-        // Endpoints the guard refuses: (address, why), first few kept.
-        let mut refused: Vec<(SocketAddr, &'static str)> = Vec::new();
-        for addr in chosen {
-            match self.guard.refusal(addr) {
-                Some(why) => refused.push((addr, why)),
-                None => endpoints.push(Endpoint { addr }),
-            }
-        }
-        endpoints.sort_by_key(|e| e.addr);
-        endpoints.dedup();
-        refused.sort();
-        refused.dedup();
+        let (endpoints, refused) = self.admit(chosen);
         let problem = if !refused.is_empty() {
-            let list: Vec<String> =
-                refused.iter().map(|(addr, why)| format!("{addr} ({why})")).collect();
-            let outcome = if endpoints.is_empty() {
-                "no endpoint is left; requests answer 503"
-            } else {
-                "the other endpoints serve"
-            };
-            Some(format!("{id}: endpoints refused: {}; {outcome}", list.join(", ")))
+            Some(refusal(&id, &refused, endpoints.is_empty()))
         } else if endpoints.is_empty() {
             Some(format!(
                 "{id} port {} has no ready endpoints; requests answer 503",
@@ -204,6 +195,53 @@ impl<'a> Resolver<'a> {
             None
         };
         (endpoints, problem)
+    }
+
+    /// An ExternalName Service's endpoints: its resolved addresses at the
+    /// port `external_name::port` gives, through the guard.
+    fn external(
+        &self,
+        id: &str,
+        service: &Service,
+        target: Result<external_name::Target, String>,
+        port: &ServicePortRef,
+    ) -> (Vec<Endpoint>, Option<String>) {
+        let answer_503 =
+            |why: String| (Vec::new(), Some(format!("{id}: {why}; requests answer 503")));
+        let target = match target {
+            Ok(target) => target,
+            Err(why) => return answer_503(format!("ExternalName {why}")),
+        };
+        let Some(number) = external_name::port(service, port) else {
+            return answer_503(format!("ExternalName has no port {}", port_text(port)));
+        };
+        match external_name::addresses(&target, number, self.names) {
+            Err(why) => answer_503(format!("ExternalName {why}")),
+            Ok(addrs) => {
+                let (endpoints, refused) = self.admit(addrs);
+                let problem =
+                    (!refused.is_empty()).then(|| refusal(id, &refused, endpoints.is_empty()));
+                (endpoints, problem)
+            }
+        }
+    }
+
+    /// The addresses the guard lets through (sorted, deduplicated), and
+    /// those it refuses with why.
+    fn admit(&self, addrs: Vec<SocketAddr>) -> (Vec<Endpoint>, Vec<(SocketAddr, &'static str)>) {
+        let mut endpoints = Vec::new();
+        let mut refused = Vec::new();
+        for addr in addrs {
+            match self.guard.refusal(addr) {
+                Some(why) => refused.push((addr, why)),
+                None => endpoints.push(Endpoint { addr }),
+            }
+        }
+        endpoints.sort_by_key(|e| e.addr);
+        endpoints.dedup();
+        refused.sort();
+        refused.dedup();
+        (endpoints, refused)
     }
 
     /// Every backend resolved, in first-use order.
@@ -225,6 +263,17 @@ fn find_service_port<'p>(
             ports.iter().find(|p| p.name.as_deref() == Some(&**name) && protocol_ok(p))
         }
     }
+}
+
+/// The warning for endpoints the guard refused.
+fn refusal(id: &str, refused: &[(SocketAddr, &'static str)], none_left: bool) -> String {
+    let list: Vec<String> = refused.iter().map(|(addr, why)| format!("{addr} ({why})")).collect();
+    let outcome = if none_left {
+        "no endpoint is left; requests answer 503"
+    } else {
+        "the other endpoints serve"
+    };
+    format!("{id}: endpoints refused: {}; {outcome}", list.join(", "))
 }
 
 fn port_text(port: &ServicePortRef) -> String {

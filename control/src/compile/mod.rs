@@ -9,6 +9,8 @@
 //! - `tls`: `spec.tls` hosts → Secrets → parsed certificates.
 //! - `host`: the `host` syntax both `rules` and `tls` parse.
 //! - `endpoints`: endpoint addresses the proxy must never forward to.
+//! - `external_name`: ExternalName Services: the port rule, and the
+//!   resolver's answers ([`ExternalNames`]) as endpoints.
 //! - `ownership`: which namespace a host belongs to, and who it is shared with.
 //! - `diagnostic`: [`Diagnostic`] and how it prints.
 
@@ -18,6 +20,7 @@ pub(crate) use backend::SERVICE_NAME_LABEL;
 pub(crate) use class::Classes;
 mod diagnostic;
 mod endpoints;
+mod external_name;
 mod host;
 mod ownership;
 mod rules;
@@ -31,6 +34,8 @@ use crate::table::RouteTable;
 
 pub use diagnostic::{Diagnostic, Severity};
 pub use endpoints::EndpointGuard;
+pub(crate) use external_name::{target as external_name_target, Target as ExternalTarget};
+pub use external_name::{Answer, ExternalNames};
 pub use ownership::{HostSharing, SHARE_HOST_WITH};
 
 /// How to compile.
@@ -49,6 +54,14 @@ pub struct CompileOptions {
     /// Endpoint addresses refused (the proxy's own listeners, and with
     /// `--kubernetes` the node-local ranges).
     pub endpoint_guard: EndpointGuard,
+    /// What the ExternalName Services' DNS names resolved to: filled in by
+    /// the provider's resolver before each compile (empty: every such name
+    /// answers 503 as not resolved yet).
+    pub external_names: ExternalNames,
+    /// How the providers resolve those names. The compiler never reads it;
+    /// it travels here so that both providers get it with the rest of
+    /// their settings.
+    pub dns: crate::provider::resolve::DnsSettings,
 }
 
 impl Default for CompileOptions {
@@ -59,6 +72,8 @@ impl Default for CompileOptions {
             default_certificate: None,
             host_sharing: HostSharing::default(),
             endpoint_guard: EndpointGuard::default(),
+            external_names: ExternalNames::default(),
+            dns: Default::default(),
         }
     }
 }
@@ -89,7 +104,8 @@ pub fn compile(snapshot: &Snapshot, options: &CompileOptions) -> (RouteTable, Ve
     let owners = ownership::Owners::new(&ingresses, options.host_sharing, &mut diagnostics);
     let tls_hosts =
         tls::compile(&ingresses, snapshot, options, &owners, &mut table, &mut diagnostics);
-    let mut resolver = backend::Resolver::new(snapshot, &options.endpoint_guard);
+    let mut resolver =
+        backend::Resolver::new(snapshot, &options.endpoint_guard, &options.external_names);
     rules::compile(&ingresses, &tls_hosts, &owners, &mut resolver, &mut table, &mut diagnostics);
     ownership::restrict_fallbacks(&mut table, &owners);
     table.backends = resolver.into_backends();

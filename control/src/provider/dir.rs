@@ -305,11 +305,13 @@ pub async fn run(
         .watch(&dir, RecursiveMode::Recursive)
         .map_err(|source| DirError::Watch { path: dir.clone(), source })?;
 
+    let names = super::resolve::ExternalNameResolver::start(&options.dns, Default::default());
     let mut last_good = LastGood::default();
     let (mut cache, files) = load(dir.clone(), FileCache::default(), None).await;
     let (snapshot, diagnostics, _) = last_good.resolve(files?);
     let mut reported = diagnostics.clone();
-    let mut live = publish(&mut sink, snapshot, diagnostics, &options).await;
+    let with_names = names.options(&snapshot, &options);
+    let mut live = publish(&mut sink, snapshot, diagnostics, &with_names).await;
     tokio::pin!(shutdown);
     loop {
         // The files the events name; `None` (after a watch error, which
@@ -332,6 +334,12 @@ pub async fn run(
                 None => return Ok(()),
                 Some(event) => note(event),
             },
+            () = names.changed() => {
+                // An ExternalName answer changed: the same objects again.
+                let with_names = names.options(&live.snapshot, &options);
+                live = publish(&mut sink, live.snapshot, Vec::new(), &with_names).await;
+                continue;
+            }
         }
         // Coalesce whatever else arrived meanwhile.
         while let Ok(event) = rx.try_recv() {
@@ -380,7 +388,8 @@ pub async fn run(
         }
         log_kept();
         reported = diagnostics.clone();
-        live = publish(&mut sink, snapshot, diagnostics, &options).await;
+        let with_names = names.options(&snapshot, &options);
+        live = publish(&mut sink, snapshot, diagnostics, &with_names).await;
     }
 }
 

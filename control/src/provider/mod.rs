@@ -1,5 +1,5 @@
 //! Where snapshots come from: a manifests directory (`dir`) or a cluster
-//! (`kube`).
+//! (`kube`); both look ExternalName Services up through `resolve`.
 //!
 //! Every provider ends in the same place: a [`Snapshot`](crate::Snapshot)
 //! compiled by [`compile`](crate::compile()) and handed to a [`Publish`]
@@ -7,6 +7,7 @@
 
 pub mod dir;
 pub mod kube;
+pub mod resolve;
 
 use crate::compile::Diagnostic;
 use crate::publish::Publisher;

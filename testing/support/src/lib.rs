@@ -7,6 +7,7 @@
 //! - [`engines!`]: every data-plane scenario once per io engine;
 //! - [`proxy`]: a real proxy on port 0, and a raw HTTP/1.1 client;
 //! - [`upstream`]: real upstream servers on loopback;
+//! - [`dns`]: a real DNS server on loopback, for ExternalName Services;
 //! - [`tls`]: test certificates, rustls clients and an echo worker;
 //! - [`process`]: the `ringress` binary as a child process;
 //! - [`kube`]: a Kubernetes provider run against the test API server;
@@ -21,6 +22,7 @@
 #![deny(clippy::undocumented_unsafe_blocks)]
 
 pub mod alloc;
+pub mod dns;
 pub mod fixtures;
 pub mod kube;
 pub mod manifests;

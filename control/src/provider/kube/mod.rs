@@ -24,6 +24,7 @@
 //! ever); they never end the provider.
 
 mod backoff;
+mod client;
 mod fingerprint;
 mod secrets;
 mod watch;
@@ -283,7 +284,7 @@ pub async fn connect(kubeconfig: Option<&std::path::Path>) -> Result<Client, Con
         }
         None => kube::Config::incluster().map_err(ConnectError::InCluster)?,
     };
-    Client::try_from(with_timeouts(config)).map_err(ConnectError::Client)
+    client::build(with_timeouts(config)).map_err(ConnectError::Client)
 }
 
 /// An API server that stops answering must not hold a request for ever:
@@ -291,7 +292,8 @@ pub async fn connect(kubeconfig: Option<&std::path::Path>) -> Result<Client, Con
 /// (longer than a watch's own 290 s server-side timeout and than the gap
 /// between its bookmarks, so quiet watches live on), counted from the
 /// request's last write. The leader election bounds its own calls much
-/// tighter (`leader::run`).
+/// tighter (`leader::run`). Connections also have TCP keepalive
+/// (`client`): a peer gone silent is found in about a minute.
 fn with_timeouts(mut config: kube::Config) -> kube::Config {
     config.connect_timeout = Some(std::time::Duration::from_secs(10));
     config.read_timeout = Some(std::time::Duration::from_secs(295));
@@ -449,6 +451,7 @@ async fn compile_loop<P: Publish>(
     let mut reported = std::collections::HashSet::new();
     let mut last: Option<(u64, Vec<Diagnostic>)> = None;
     let mut fingerprints = fingerprint::Fingerprinter::default();
+    let names = super::resolve::ExternalNameResolver::start(&config.compile.dns, changed.clone());
     loop {
         changed.notified().await;
         // Debounce: wait for a quiet gap, but never longer than max_delay.
@@ -477,7 +480,9 @@ async fn compile_loop<P: Publish>(
             snapshot.secrets.iter().filter(|s| secrets::has_data(&s.object)).count() as u64,
             Ordering::Relaxed,
         );
-        let fingerprint = fingerprints.of(&snapshot, &config.compile);
+        let options = names.options(&snapshot, &config.compile);
+        let fingerprint =
+            fingerprints.of(&snapshot, &config.compile) ^ options.external_names.digest();
         if last.as_ref().is_some_and(|(f, _)| *f == fingerprint) {
             // Only what the compiler ignores changed (an Ingress status, a
             // relist that found nothing new): keep the live table, but let
@@ -488,7 +493,6 @@ async fn compile_loop<P: Publish>(
         }
         // Compiled off this runtime's thread, which also renews the Lease
         // and writes status: a large compile never delays either.
-        let options = config.compile.clone();
         let compiled_off = tokio::task::spawn_blocking(move || {
             let (table, diagnostics) = compile(&snapshot, &options);
             (snapshot, table, diagnostics)
