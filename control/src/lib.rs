@@ -31,7 +31,7 @@ pub mod snapshot;
 pub mod status;
 pub mod table;
 
-pub use compile::{compile, CompileOptions, Diagnostic, Severity};
+pub use compile::{compile, compile_with, CompileOptions, Diagnostic, Memo, Severity};
 pub use publish::{Publisher, TableHandle};
 pub use snapshot::Snapshot;
 pub use table::RouteTable;

@@ -14,7 +14,6 @@
 //! addresses its DNS name resolved to (see `external_name` for the port
 //! rule), refused by the same guard.
 
-use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 
@@ -26,7 +25,7 @@ use super::endpoints::EndpointGuard;
 use super::external_name::{self, ExternalNames};
 use super::namespace_of;
 use crate::snapshot::Snapshot;
-use crate::table::{Backend, BackendKey, Endpoint, ServicePortRef};
+use crate::table::{Backend, BackendKey, Endpoint, FastMap, ServicePortRef};
 
 pub(crate) const SERVICE_NAME_LABEL: &str = "kubernetes.io/service-name";
 
@@ -41,10 +40,54 @@ pub(crate) struct Resolved {
 pub(crate) struct Resolver<'a> {
     guard: &'a EndpointGuard,
     names: &'a ExternalNames,
-    services: HashMap<(&'a str, &'a str), &'a Service>,
-    slices: HashMap<(&'a str, &'a str), Vec<&'a EndpointSlice>>,
-    cache: HashMap<BackendKey, Resolved>,
+    services: FastMap<(&'a str, &'a str), &'a Arc<Service>>,
+    slices: FastMap<(&'a str, &'a str), Vec<&'a Arc<EndpointSlice>>>,
+    cache: FastMap<BackendKey, Resolved>,
     order: Vec<Arc<Backend>>,
+    memo: &'a mut BackendMemo,
+}
+
+/// Backends resolved by an earlier compile, reused while the Service and
+/// EndpointSlices they were resolved from are the very same objects (the
+/// providers hand out the same `Arc` until an object changes), the
+/// ExternalName answers are the same, and so is the endpoint guard. A
+/// compile after a change resolves only the backends it touched.
+#[derive(Default)]
+pub(crate) struct BackendMemo {
+    guard: EndpointGuard,
+    names: u64,
+    seen: FastMap<BackendKey, Memoized>,
+    next: FastMap<BackendKey, Memoized>,
+}
+
+struct Memoized {
+    /// The inputs, held so that their addresses stay theirs.
+    service: Option<Arc<Service>>,
+    slices: Vec<Arc<EndpointSlice>>,
+    resolved: Resolved,
+}
+
+impl BackendMemo {
+    /// Start a compile: forget everything if the guard or the answers
+    /// changed.
+    fn begin(&mut self, guard: &EndpointGuard, names: &ExternalNames) {
+        if self.guard != *guard || self.names != names.digest() {
+            self.seen.clear();
+            self.guard = guard.clone();
+            self.names = names.digest();
+        }
+        self.next.clear();
+    }
+
+    /// End a compile: keep only what this one used.
+    fn finish(&mut self) {
+        std::mem::swap(&mut self.seen, &mut self.next);
+        self.next.clear();
+    }
+}
+
+fn same_objects<K>(a: &[Arc<K>], b: &[&Arc<K>]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).all(|(a, b)| Arc::ptr_eq(a, b))
 }
 
 impl<'a> Resolver<'a> {
@@ -52,21 +95,28 @@ impl<'a> Resolver<'a> {
         snapshot: &'a Snapshot,
         guard: &'a EndpointGuard,
         names: &'a ExternalNames,
+        memo: &'a mut BackendMemo,
     ) -> Self {
-        let mut services = HashMap::new();
+        memo.begin(guard, names);
+        let mut services = FastMap::default();
         for s in &snapshot.services {
             if let Some(name) = s.object.metadata.name.as_deref() {
-                services.entry((namespace_of(&s.object.metadata), name)).or_insert(&*s.object);
+                services.entry((namespace_of(&s.object.metadata), name)).or_insert(&s.object);
             }
         }
-        let mut slices: HashMap<_, Vec<_>> = HashMap::new();
+        let mut slices: FastMap<_, Vec<_>> = FastMap::default();
         for s in &snapshot.endpoint_slices {
             let meta = &s.object.metadata;
             if let Some(svc) = meta.labels.as_ref().and_then(|l| l.get(SERVICE_NAME_LABEL)) {
-                slices.entry((namespace_of(meta), svc.as_str())).or_default().push(&*s.object);
+                slices.entry((namespace_of(meta), svc.as_str())).or_default().push(&s.object);
             }
         }
-        Self { guard, names, services, slices, cache: HashMap::new(), order: Vec::new() }
+        // Each Service's slices in one order (by address), so that the same
+        // set compares equal whatever order a store lists them in.
+        for list in slices.values_mut() {
+            list.sort_by_key(|s| Arc::as_ptr(s) as usize);
+        }
+        Self { guard, names, services, slices, cache: FastMap::default(), order: Vec::new(), memo }
     }
 
     /// Resolve an Ingress service backend in `namespace`. `Err((field, reason))`
@@ -96,10 +146,32 @@ impl<'a> Resolver<'a> {
         if let Some(r) = self.cache.get(&key) {
             return Ok(r.clone());
         }
-        let (endpoints, problem) = self.endpoints(&key);
-        let backend = Arc::new(Backend { key: key.clone(), endpoints: endpoints.into() });
-        let resolved = Resolved { backend: backend.clone(), problem };
-        self.order.push(backend);
+        let service = self.services.get(&(&*key.namespace, &*key.service)).copied();
+        let slices = self.slices.get(&(&*key.namespace, &*key.service));
+        let slices = slices.map(Vec::as_slice).unwrap_or_default();
+        let reused = self.memo.seen.remove(&key).filter(|m| {
+            let same_service = match (&m.service, service) {
+                (Some(a), Some(b)) => Arc::ptr_eq(a, b),
+                (None, None) => true,
+                _ => false,
+            };
+            same_service && same_objects(&m.slices, slices)
+        });
+        let memoized = match reused {
+            Some(m) => m,
+            None => {
+                let (endpoints, problem) = self.endpoints(&key);
+                let backend = Arc::new(Backend { key: key.clone(), endpoints: endpoints.into() });
+                Memoized {
+                    service: service.cloned(),
+                    slices: slices.iter().map(|s| Arc::clone(s)).collect(),
+                    resolved: Resolved { backend, problem },
+                }
+            }
+        };
+        let resolved = memoized.resolved.clone();
+        self.memo.next.insert(key.clone(), memoized);
+        self.order.push(resolved.backend.clone());
         self.cache.insert(key, resolved.clone());
         Ok(resolved)
     }
@@ -246,6 +318,7 @@ impl<'a> Resolver<'a> {
 
     /// Every backend resolved, in first-use order.
     pub(crate) fn into_backends(self) -> Vec<Arc<Backend>> {
+        self.memo.finish();
         self.order
     }
 }

@@ -82,6 +82,27 @@ impl Default for CompileOptions {
 /// it) and every problem found on the way. Objects with errors are skipped
 /// where they are wrong; everything else still compiles.
 pub fn compile(snapshot: &Snapshot, options: &CompileOptions) -> (RouteTable, Vec<Diagnostic>) {
+    compile_with(snapshot, options, &mut Memo::default())
+}
+
+/// What one compile leaves for the next: the backends it resolved and the
+/// keys it parsed, each with the objects it was made from. A compile
+/// through the same `Memo` reuses whatever was made from the very same
+/// objects (the providers hand out the same `Arc` until an object
+/// changes), so after a change only what it touched is worked out again.
+/// The result is always exactly that of [`compile`].
+#[derive(Default)]
+pub struct Memo {
+    backends: backend::BackendMemo,
+    keys: tls::KeyMemo,
+}
+
+/// [`compile`], reusing (and refreshing) `memo`.
+pub fn compile_with(
+    snapshot: &Snapshot,
+    options: &CompileOptions,
+    memo: &mut Memo,
+) -> (RouteTable, Vec<Diagnostic>) {
     let mut diagnostics = Vec::new();
     let classes = class::Classes::new(snapshot, options);
     let mut ingresses: Vec<&Sourced<Ingress>> = snapshot
@@ -102,10 +123,21 @@ pub fn compile(snapshot: &Snapshot, options: &CompileOptions) -> (RouteTable, Ve
 
     let mut table = RouteTable::empty();
     let owners = ownership::Owners::new(&ingresses, options.host_sharing, &mut diagnostics);
-    let tls_hosts =
-        tls::compile(&ingresses, snapshot, options, &owners, &mut table, &mut diagnostics);
-    let mut resolver =
-        backend::Resolver::new(snapshot, &options.endpoint_guard, &options.external_names);
+    let tls_hosts = tls::compile(
+        &ingresses,
+        snapshot,
+        options,
+        &owners,
+        &mut memo.keys,
+        &mut table,
+        &mut diagnostics,
+    );
+    let mut resolver = backend::Resolver::new(
+        snapshot,
+        &options.endpoint_guard,
+        &options.external_names,
+        &mut memo.backends,
+    );
     rules::compile(&ingresses, &tls_hosts, &owners, &mut resolver, &mut table, &mut diagnostics);
     ownership::restrict_fallbacks(&mut table, &owners);
     table.backends = resolver.into_backends();

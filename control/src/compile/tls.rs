@@ -95,6 +95,7 @@ pub(crate) fn compile(
     snapshot: &Snapshot,
     options: &CompileOptions,
     owners: &Owners,
+    memo: &mut KeyMemo,
     table: &mut RouteTable,
     diagnostics: &mut Vec<Diagnostic>,
 ) -> TlsHosts {
@@ -109,8 +110,9 @@ pub(crate) fn compile(
         })
         .collect();
 
-    let parse = |ns: &str, name: &str, diagnostics: &mut Vec<Diagnostic>| {
-        load(&secrets, &provider, ns, name).map_err(|e| {
+    memo.next.clear();
+    let mut parse = |ns: &str, name: &str, diagnostics: &mut Vec<Diagnostic>| {
+        load(&secrets, &provider, memo, ns, name).map_err(|e| {
             let (diag, reason) = *e;
             diagnostics.extend(diag);
             reason
@@ -227,6 +229,8 @@ pub(crate) fn compile(
         }
     }
 
+    std::mem::swap(&mut memo.seen, &mut memo.next);
+    memo.next.clear();
     let mut certs: HashMap<(String, String), Arc<Certificate>> = HashMap::new();
     for (key, p) in parsed {
         if let Some(p) = p {
@@ -258,11 +262,24 @@ pub(crate) type ParsedKey = (Arc<CertifiedKey>, [u8; 32]);
 type LoadError = (Option<Diagnostic>, String);
 type SecretIndex<'a> = HashMap<(&'a str, &'a str), &'a Sourced<Secret>>;
 
-/// Find and parse a Secret; on failure a diagnostic about the Secret itself
-/// (when it exists) and a reason for the referrer.
+/// Keys parsed by an earlier compile, reused while their Secret is the
+/// very same object: a compile after a change parses only the Secrets
+/// that changed (parsing a key is the costliest step of a compile).
+#[derive(Default)]
+pub(crate) struct KeyMemo {
+    seen: HashMap<(String, String), MemoKey>,
+    next: HashMap<(String, String), MemoKey>,
+}
+
+/// The Secret (held, so that its address stays its own) and what it gave.
+type MemoKey = (Arc<Secret>, Result<ParsedKey, Box<LoadError>>);
+
+/// Find and parse a Secret, through the memo; on failure a diagnostic
+/// about the Secret itself (when it exists) and a reason for the referrer.
 fn load(
     secrets: &SecretIndex<'_>,
     provider: &CryptoProvider,
+    memo: &mut KeyMemo,
     ns: &str,
     name: &str,
 ) -> Result<ParsedKey, Box<LoadError>> {
@@ -272,6 +289,26 @@ fn load(
             format!("Secret {ns}/{name} of type kubernetes.io/tls not found"),
         )));
     };
+    let key = (ns.to_string(), name.to_string());
+    if let Some(done) = memo.next.get(&key) {
+        return done.1.clone();
+    }
+    let done = match memo.seen.remove(&key) {
+        Some(m) if Arc::ptr_eq(&m.0, &secret.object) => m,
+        _ => (secret.object.clone(), parse_secret(secret, provider)),
+    };
+    let result = done.1.clone();
+    memo.next.insert(key, done);
+    result
+}
+
+fn parse_secret(
+    secret: &Sourced<Secret>,
+    provider: &CryptoProvider,
+) -> Result<ParsedKey, Box<LoadError>> {
+    let (ns, name) =
+        (namespace_of(&secret.object.metadata), secret.object.metadata.name.as_deref());
+    let name = name.unwrap_or_default();
     parse_tls_secret(&secret.object, provider).map_err(|(field, reason)| {
         let diag = Diagnostic::about(
             Severity::Error,

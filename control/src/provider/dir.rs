@@ -17,13 +17,14 @@
 use std::collections::{HashMap, HashSet};
 use std::future::Future;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use notify_debouncer_mini::notify::RecursiveMode;
 use notify_debouncer_mini::{new_debouncer, DebounceEventResult};
 
 use super::{NotPublished, Publish};
-use crate::compile::{compile, CompileOptions, Diagnostic, Severity};
+use crate::compile::{compile_with, CompileOptions, Diagnostic, Memo, Severity};
 use crate::manifest;
 use crate::snapshot::{Origin, Snapshot};
 
@@ -307,11 +308,13 @@ pub async fn run(
 
     let names = super::resolve::ExternalNameResolver::start(&options.dns, Default::default());
     let mut last_good = LastGood::default();
+    // Kept across compiles: a change recompiles only what it touched.
+    let memo = Arc::new(Mutex::new(Memo::default()));
     let (mut cache, files) = load(dir.clone(), FileCache::default(), None).await;
     let (snapshot, diagnostics, _) = last_good.resolve(files?);
     let mut reported = diagnostics.clone();
     let with_names = names.options(&snapshot, &options);
-    let mut live = publish(&mut sink, snapshot, diagnostics, &with_names).await;
+    let mut live = publish(&mut sink, snapshot, diagnostics, &with_names, &memo).await;
     tokio::pin!(shutdown);
     loop {
         // The files the events name; `None` (after a watch error, which
@@ -337,7 +340,7 @@ pub async fn run(
             () = names.changed() => {
                 // An ExternalName answer changed: the same objects again.
                 let with_names = names.options(&live.snapshot, &options);
-                live = publish(&mut sink, live.snapshot, Vec::new(), &with_names).await;
+                live = publish(&mut sink, live.snapshot, Vec::new(), &with_names, &memo).await;
                 continue;
             }
         }
@@ -389,7 +392,7 @@ pub async fn run(
         log_kept();
         reported = diagnostics.clone();
         let with_names = names.options(&snapshot, &options);
-        live = publish(&mut sink, snapshot, diagnostics, &with_names).await;
+        live = publish(&mut sink, snapshot, diagnostics, &with_names, &memo).await;
     }
 }
 
@@ -404,10 +407,12 @@ async fn publish(
     snapshot: Snapshot,
     mut diagnostics: Vec<Diagnostic>,
     options: &CompileOptions,
+    memo: &Arc<Mutex<Memo>>,
 ) -> Live {
     let options = options.clone();
+    let memo = memo.clone();
     let compiled = tokio::task::spawn_blocking(move || {
-        let (table, more) = compile(&snapshot, &options);
+        let (table, more) = compile_with(&snapshot, &options, &mut super::kube::lock(&memo));
         (snapshot, table, more)
     })
     .await;

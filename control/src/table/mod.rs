@@ -38,7 +38,7 @@ mod path;
 mod route_table;
 mod types;
 
-pub(crate) use path::prefix_key;
+pub(crate) use path::{prefix_key, FastMap};
 pub(crate) use route_table::{Fallback, FallbackLevel};
 pub use route_table::{HostMatch, RouteTable, VirtualHost};
 pub use types::*;

@@ -7,6 +7,7 @@ use ringress_test_support::manifests as support;
 mod backends;
 mod classes;
 mod hosts;
+mod memo;
 mod merge;
 mod paths;
 mod tls;

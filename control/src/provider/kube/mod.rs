@@ -47,7 +47,7 @@ use tokio::sync::{watch as channel, Notify};
 pub(crate) use backoff::Backoff;
 
 use super::Publish;
-use crate::compile::{compile, CompileOptions, Diagnostic};
+use crate::compile::{compile_with, CompileOptions, Diagnostic, Memo};
 use crate::leader::LeaseConfig;
 use crate::snapshot::{Snapshot, Sourced};
 use crate::status::PublishTarget;
@@ -451,6 +451,8 @@ async fn compile_loop<P: Publish>(
     let mut reported = std::collections::HashSet::new();
     let mut last: Option<(u64, Vec<Diagnostic>)> = None;
     let mut fingerprints = fingerprint::Fingerprinter::default();
+    // Kept across compiles: a change recompiles only what it touched.
+    let memo = Arc::new(std::sync::Mutex::new(Memo::default()));
     let names = super::resolve::ExternalNameResolver::start(&config.compile.dns, changed.clone());
     loop {
         changed.notified().await;
@@ -493,8 +495,9 @@ async fn compile_loop<P: Publish>(
         }
         // Compiled off this runtime's thread, which also renews the Lease
         // and writes status: a large compile never delays either.
+        let memo = memo.clone();
         let compiled_off = tokio::task::spawn_blocking(move || {
-            let (table, diagnostics) = compile(&snapshot, &options);
+            let (table, diagnostics) = compile_with(&snapshot, &options, &mut lock(&memo));
             (snapshot, table, diagnostics)
         });
         let Ok((snapshot, table, diagnostics)) = compiled_off.await else {
@@ -517,4 +520,14 @@ async fn compile_loop<P: Publish>(
         last = Some((fingerprint, diagnostics.clone()));
         compiled.send_replace(Arc::new(Compiled { snapshot, diagnostics }));
     }
+}
+
+/// The compile memo, or a fresh one if a compile panicked while holding it
+/// (what it held may be half updated).
+pub(crate) fn lock(memo: &std::sync::Mutex<Memo>) -> std::sync::MutexGuard<'_, Memo> {
+    memo.lock().unwrap_or_else(|poisoned| {
+        let mut guard = poisoned.into_inner();
+        *guard = Memo::default();
+        guard
+    })
 }

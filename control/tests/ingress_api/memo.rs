@@ -1,0 +1,116 @@
+//! A compile through a [`Memo`] gives exactly what a fresh compile gives,
+//! whatever changed since the memo's last compile, and reuses what was
+//! made from unchanged objects.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use ringress_control::manifest::parse_str;
+use ringress_control::{compile, compile_with, CompileOptions, Memo, RouteTable, Snapshot};
+
+use crate::support::*;
+
+const SECURE_CRT: &str = include_str!("../../testdata/tls/secure.crt");
+const SECURE_KEY: &str = include_str!("../../testdata/tls/secure.key");
+
+fn parsed(parts: &[&str]) -> Snapshot {
+    let mut snapshot = Snapshot::default();
+    let diagnostics = parse_str(&docs(parts), None, &mut snapshot);
+    assert!(diagnostics.is_empty(), "{diagnostics:#?}");
+    snapshot
+}
+
+/// Everything a table holds, in one order (its maps iterate in a random
+/// one): hosts with their routes and fallbacks, the default route,
+/// backends, certificates with their names and fingerprints.
+fn canonical(table: &RouteTable) -> String {
+    let mut hosts: Vec<String> =
+        table.virtual_hosts().iter().map(|v| format!("{} {:?}", v.host(), v.routes())).collect();
+    hosts.sort();
+    let certs: Vec<String> = table
+        .certificates()
+        .map(|c| format!("{} {:?} {:?}", c.source, c.names, c.fingerprint))
+        .collect();
+    format!(
+        "{hosts:#?}\n{:?}\n{:#?}\n{certs:#?}\n{:?}",
+        table.default_route(),
+        table.backends().collect::<Vec<_>>(),
+        table.default_certificate().map(|c| c.fingerprint),
+    )
+}
+
+/// Compile through `memo` and fresh; both must agree in every detail.
+fn both(snapshot: &Snapshot, options: &CompileOptions, memo: &mut Memo) -> RouteTable {
+    let (fresh, fresh_diags) = compile(snapshot, options);
+    let (memoized, memo_diags) = compile_with(snapshot, options, memo);
+    assert_eq!(canonical(&memoized), canonical(&fresh));
+    for host in ["a.example", "secure.example", "other.example"] {
+        assert_eq!(
+            memoized.certificate(host).map(|c| c.fingerprint),
+            fresh.certificate(host).map(|c| c.fingerprint)
+        );
+    }
+    assert_eq!(memo_diags, fresh_diags);
+    memoized
+}
+
+fn backend(table: &RouteTable, service: &str) -> Arc<ringress_control::table::Backend> {
+    let b = table.backends().find(|b| &*b.key.service == service);
+    b.unwrap_or_else(|| panic!("backend {service}")).clone()
+}
+
+fn ep(last: u8) -> SocketAddr {
+    SocketAddr::from(([10, 1, 0, last], 8080))
+}
+
+#[test]
+fn a_memoized_compile_equals_a_fresh_one_through_every_kind_of_change() {
+    let a = service("svc-a", &[ep(1)]);
+    let web = service("web", &[ep(2), ep(3)]);
+    let secret = tls_secret("site-tls", SECURE_CRT, SECURE_KEY);
+    let plain = ingress("plain", Some("a.example"), &[("/", "Prefix", "svc-a")]);
+    let secure = tls_ingress("secure", "secure.example", "site-tls", &[]);
+    let options = CompileOptions::default();
+    let mut memo = Memo::default();
+
+    let s0 = parsed(&[CLASS, &a, &web, &secret, &plain, &secure]);
+    let t0 = both(&s0, &options, &mut memo);
+
+    // Again, unchanged: every backend is the one made last time.
+    let t1 = both(&s0, &options, &mut memo);
+    assert!(Arc::ptr_eq(&backend(&t0, "svc-a"), &backend(&t1, "svc-a")));
+    assert!(Arc::ptr_eq(&backend(&t0, "web"), &backend(&t1, "web")));
+    let key = |t: &RouteTable| t.certificate("secure.example").expect("a certificate").key.clone();
+    assert!(Arc::ptr_eq(&key(&t0), &key(&t1)), "the key is parsed once");
+
+    // svc-a's endpoints change (a new slice object): only its backend is
+    // made again.
+    let mut s2 = s0.clone();
+    let moved = parsed(&[&service("svc-a", &[ep(9)])]);
+    let k = s2
+        .endpoint_slices
+        .iter()
+        .position(|s| s.object.metadata.name == moved.endpoint_slices[0].object.metadata.name);
+    s2.endpoint_slices[k.expect("svc-a's slice")] = moved.endpoint_slices[0].clone();
+    let t2 = both(&s2, &options, &mut memo);
+    assert!(!Arc::ptr_eq(&backend(&t1, "svc-a"), &backend(&t2, "svc-a")));
+    assert!(Arc::ptr_eq(&backend(&t1, "web"), &backend(&t2, "web")));
+    assert_eq!(backend(&t2, "svc-a").endpoints[0].addr, ep(9));
+
+    // An equal object that is a new one (a relist) gives the same table.
+    let relisted = parsed(&[CLASS, &a, &web, &secret, &plain, &secure]);
+    both(&relisted, &options, &mut memo);
+
+    // The Secret breaks, then comes back; the Service goes away.
+    let broken = tls_secret("site-tls", SECURE_CRT, "not a key");
+    both(&parsed(&[CLASS, &a, &web, &broken, &plain, &secure]), &options, &mut memo);
+    both(&s0, &options, &mut memo);
+    both(&parsed(&[CLASS, &web, &secret, &plain, &secure]), &options, &mut memo);
+
+    // Other options: the guard now refuses what was an endpoint.
+    let mut guarded = options.clone();
+    guarded.endpoint_guard.listeners = vec![ep(2)];
+    let t3 = both(&s0, &guarded, &mut memo);
+    assert_eq!(backend(&t3, "web").endpoints.len(), 1);
+    both(&s0, &options, &mut memo);
+}
