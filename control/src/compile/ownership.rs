@@ -16,14 +16,14 @@
 //! `--host-sharing=any` turns all of this off (ingress-nginx's behaviour:
 //! every namespace's rules for a host are merged).
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 
 use k8s_openapi::api::networking::v1::Ingress;
 
 use super::host::parse_host;
 use super::{namespace_of, namespaced, Diagnostic, Severity};
 use crate::snapshot::Sourced;
-use crate::table::{Fallback, FallbackLevel, HostMatch, Route, RouteTable, VirtualHost};
+use crate::table::{Fallback, FallbackLevel, FastMap, HostMatch, Route, RouteTable, VirtualHost};
 
 /// The annotation by which a host's owner lets other namespaces add rules
 /// and TLS entries for it: `"ns-a,ns-b"`, or `"*"` for every namespace.
@@ -71,21 +71,26 @@ impl Owner {
 /// Every named host's owner, or nothing under `--host-sharing=any`.
 #[derive(Debug, Default)]
 pub(crate) struct Owners {
-    hosts: BTreeMap<HostMatch, Owner>,
+    hosts: FastMap<HostMatch, Owner>,
 }
 
 /// The hosts an Ingress names: its rules' hosts and its `spec.tls` hosts,
 /// each once, host-less rules left out. Hosts that do not parse are left
 /// out too (the rules and TLS compilers report them).
-fn named_hosts(ingress: &Ingress) -> BTreeSet<HostMatch> {
-    let Some(spec) = ingress.spec.as_ref() else { return BTreeSet::new() };
+fn named_hosts(ingress: &Ingress) -> Vec<HostMatch> {
+    let Some(spec) = ingress.spec.as_ref() else { return Vec::new() };
     let rule_hosts = spec.rules.iter().flatten().map(|r| r.host.as_deref());
     let tls_hosts = spec.tls.iter().flatten().flat_map(|t| t.hosts.iter().flatten());
-    rule_hosts
+    let mut hosts: Vec<HostMatch> = rule_hosts
         .chain(tls_hosts.map(|h| Some(h.as_str())))
         .filter_map(|h| parse_host(h).ok())
         .filter(|h| *h != HostMatch::Any)
-        .collect()
+        .collect();
+    if hosts.len() > 1 {
+        hosts.sort();
+        hosts.dedup();
+    }
+    hosts
 }
 
 impl Owners {

@@ -111,11 +111,12 @@ pub(crate) fn compile(
             }
             let paths = rule.http.as_ref().map(|h| h.paths.as_slice()).unwrap_or_default();
             for (j, p) in paths.iter().enumerate() {
-                let field = format!("spec.rules[{i}].http.paths[{j}]");
+                // Field names are written out only for a diagnostic.
+                let field = || format!("spec.rules[{i}].http.paths[{j}]");
                 let Some(path_type) = parse_path_type(&p.path_type) else {
                     diagnostics.push(diag(
                         Severity::Error,
-                        format!("{field}.pathType"),
+                        format!("{}.pathType", field()),
                         format!(
                             "\"{}\" is not Exact, Prefix or ImplementationSpecific",
                             p.path_type
@@ -129,7 +130,7 @@ pub(crate) fn compile(
                     Some(path) => {
                         diagnostics.push(diag(
                             Severity::Error,
-                            format!("{field}.path"),
+                            format!("{}.path", field()),
                             format!("\"{path}\" must start with '/'"),
                         ));
                         continue;
@@ -137,7 +138,7 @@ pub(crate) fn compile(
                     None => {
                         diagnostics.push(diag(
                             Severity::Error,
-                            format!("{field}.path"),
+                            format!("{}.path", field()),
                             format!("required for pathType {}", p.path_type),
                         ));
                         continue;
@@ -156,7 +157,7 @@ pub(crate) fn compile(
                     };
                     diagnostics.push(diag(
                         Severity::Warning,
-                        format!("{field}.path"),
+                        format!("{}.path", field()),
                         format!(
                             "host {host} path {shown} ({path_type:?}) is already routed by the older Ingress {}; ignored here",
                             winner.ingress
@@ -201,9 +202,9 @@ pub(crate) fn compile(
             ));
             continue;
         }
-        let field = "spec.defaultBackend";
+        let field = || "spec.defaultBackend".to_string();
         let Some(resolved) =
-            resolve(backend, namespace_of(meta), resolver, field, &diag, diagnostics)
+            resolve(backend, namespace_of(meta), resolver, &field, &diag, diagnostics)
         else {
             continue;
         };
@@ -222,7 +223,7 @@ fn resolve(
     backend: &IngressBackend,
     namespace: &str,
     resolver: &mut Resolver<'_>,
-    field: &str,
+    field: &dyn Fn() -> String,
     diag: &dyn Fn(Severity, String, String) -> Diagnostic,
     diagnostics: &mut Vec<Diagnostic>,
 ) -> Option<std::sync::Arc<crate::table::Backend>> {
@@ -232,23 +233,26 @@ fn resolve(
         } else {
             "a service backend is required"
         };
-        diagnostics.push(diag(Severity::Error, format!("{field}.backend"), why.into()));
+        diagnostics.push(diag(Severity::Error, format!("{}.backend", field()), why.into()));
         return None;
     };
-    let sfield = if field.ends_with("defaultBackend") {
-        format!("{field}.service")
-    } else {
-        format!("{field}.backend.service")
+    let sfield = || {
+        let field = field();
+        if field.ends_with("defaultBackend") {
+            format!("{field}.service")
+        } else {
+            format!("{field}.backend.service")
+        }
     };
     match resolver.resolve(namespace, service) {
         Ok(r) => {
             if let Some(problem) = r.problem {
-                diagnostics.push(diag(Severity::Warning, sfield, problem));
+                diagnostics.push(diag(Severity::Warning, sfield(), problem));
             }
             Some(r.backend)
         }
         Err((sub, reason)) => {
-            diagnostics.push(diag(Severity::Error, format!("{sfield}.{sub}"), reason));
+            diagnostics.push(diag(Severity::Error, format!("{}.{sub}", sfield()), reason));
             None
         }
     }

@@ -7,7 +7,7 @@ use super::path::{FastMap, PathIndex};
 use super::types::{Backend, Certificate, PathType, Route};
 
 /// Which requests a virtual host answers.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum HostMatch {
     /// One name, compared ASCII case-insensitively (`foo.example.com`).
     Exact(Box<str>),
