@@ -40,9 +40,16 @@ impl TableHandle {
 }
 
 /// Write side: assigns strictly increasing generations and swaps.
+///
+/// Replaced tables are not dropped by whoever lets go of them last: a
+/// worker's cache holds the old table until its next request, and freeing
+/// a table of 10,000 routes there would stall that worker's connections
+/// for milliseconds. The publisher keeps every replaced table until it is
+/// the only holder, and frees it then, on the control thread.
 pub struct Publisher {
     handle: TableHandle,
     next_generation: u64,
+    retired: Vec<Arc<RouteTable>>,
 }
 
 impl Publisher {
@@ -51,7 +58,7 @@ impl Publisher {
             cell: Arc::new(ArcSwap::from_pointee(RouteTable::empty())),
             reloads: Arc::new(AtomicU64::new(0)),
         };
-        Self { handle, next_generation: 1 }
+        Self { handle, next_generation: 1, retired: Vec::new() }
     }
 
     pub fn handle(&self) -> TableHandle {
@@ -63,14 +70,53 @@ impl Publisher {
         let generation = self.next_generation;
         self.next_generation += 1;
         table.generation = generation;
-        self.handle.cell.store(Arc::new(table));
+        let old = self.handle.cell.swap(Arc::new(table));
         self.handle.reloads.fetch_add(1, Ordering::Relaxed);
+        self.retired.push(old);
+        self.collect();
         generation
+    }
+
+    /// Free the replaced tables nobody else holds any more. Called on each
+    /// publish; a control loop may call it more often.
+    pub fn collect(&mut self) {
+        self.retired.retain(|t| Arc::strong_count(t) > 1);
+    }
+
+    /// Replaced tables still held by a reader.
+    pub fn retired(&self) -> usize {
+        self.retired.len()
     }
 }
 
 impl Default for Publisher {
     fn default() -> Self {
         Self::new()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A replaced table a reader still holds is kept until the reader lets
+    /// go, and then freed by the publisher, not by the reader.
+    #[test]
+    fn replaced_tables_are_freed_by_the_publisher_once_readers_let_go() {
+        let mut publisher = Publisher::new();
+        let handle = publisher.handle();
+        publisher.publish(RouteTable::empty());
+        let reader = handle.load();
+        assert_eq!(reader.generation(), 1);
+        publisher.publish(RouteTable::empty());
+        // The empty table of `new` is freed; generation 1 is still read.
+        assert_eq!(publisher.retired(), 1);
+        let weak = Arc::downgrade(&reader);
+        drop(reader);
+        assert!(weak.upgrade().is_some(), "the reader's drop did not free it");
+        publisher.collect();
+        assert_eq!(publisher.retired(), 0);
+        assert!(weak.upgrade().is_none(), "the publisher freed it");
+        assert_eq!(handle.load().generation(), 2);
     }
 }

@@ -30,7 +30,7 @@ use crate::snapshot::{Origin, Snapshot};
 
 /// Quiet time after the last file event before reloading: an editor's
 /// save or a `kubectl`-style rewrite of several files becomes one reload.
-pub(crate) const DEBOUNCE: Duration = Duration::from_millis(200);
+pub(crate) const DEBOUNCE: Duration = Duration::from_millis(25);
 
 /// Deepest directory nesting read (guards against symlink loops).
 const MAX_DEPTH: usize = 16;

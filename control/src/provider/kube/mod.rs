@@ -105,8 +105,10 @@ impl Default for KubeConfig {
             compile: CompileOptions::default(),
             publish: None,
             election: None,
-            debounce: Duration::from_millis(75),
-            max_delay: Duration::from_millis(500),
+            // Short: a compile takes longer than this, and changes that
+            // arrive during one are taken together by the next.
+            debounce: Duration::from_millis(20),
+            max_delay: Duration::from_millis(250),
             // client-go's reflector back-off: 800 ms doubling to 30 s.
             backoff_initial: Duration::from_millis(800),
             backoff_max: Duration::from_secs(30),
