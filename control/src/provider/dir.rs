@@ -152,9 +152,9 @@ struct FileCache {
 }
 
 impl FileCache {
-    /// Every manifest file under `dir`: those in `changed` (named by a
-    /// watch event) or whose [`Stamp`] moved are read again, the others
-    /// come from the cache. `changed == None` reads everything.
+    /// Every manifest file under `dir`: those whose [`Stamp`] moved are
+    /// read again, the others come from the cache. `changed == None`
+    /// (events may have been lost) reads everything.
     fn load(
         &mut self,
         dir: &Path,
@@ -166,12 +166,14 @@ impl FileCache {
             .map_err(|source| DirError::Read { path: dir.into(), source })?;
         let mut next = HashMap::with_capacity(paths.len());
         let mut loads = Vec::with_capacity(paths.len());
-        // Events may name files by absolute path where `dir` is relative.
-        let cwd = std::env::current_dir().unwrap_or_default();
         for path in paths {
             let stamp = Stamp::of(&path);
-            let named = changed.is_none_or(|c| c.contains(&path) || c.contains(&cwd.join(&path)));
-            let cached = self.files.remove(&path).filter(|(s, _)| !named && Some(*s) == stamp);
+            // The watch also reports every open of a file (our own reads
+            // included), so an event alone does not mean a change: a file
+            // is read again when its stamp moved, or when events may have
+            // been lost.
+            let cached =
+                self.files.remove(&path).filter(|(s, _)| changed.is_some() && Some(*s) == stamp);
             let load = match cached {
                 Some((_, load)) => load,
                 None => match load_file(path.clone()) {
