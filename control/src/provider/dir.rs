@@ -14,7 +14,7 @@
 //! contributes only its valid objects. The live table is only replaced by
 //! a newer one compiled from what is good.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::future::Future;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -118,7 +118,7 @@ fn load_file(path: PathBuf) -> Option<FileLoad> {
 }
 
 /// Which version of a file was read: a file whose identity, size and
-/// times are unchanged, and that no watch event named, is not read again.
+/// times are unchanged is not read again.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct Stamp {
     dev: u64,
@@ -153,13 +153,9 @@ struct FileCache {
 
 impl FileCache {
     /// Every manifest file under `dir`: those whose [`Stamp`] moved are
-    /// read again, the others come from the cache. `changed == None`
-    /// (events may have been lost) reads everything.
-    fn load(
-        &mut self,
-        dir: &Path,
-        changed: Option<&HashSet<PathBuf>>,
-    ) -> Result<Vec<FileLoad>, DirError> {
+    /// read again, the others come from the cache. `everything` (events
+    /// may have been lost) reads every file.
+    fn load(&mut self, dir: &Path, everything: bool) -> Result<Vec<FileLoad>, DirError> {
         check_dir(dir)?;
         let mut paths = Vec::new();
         collect(dir, 0, &mut paths)
@@ -172,8 +168,7 @@ impl FileCache {
             // included), so an event alone does not mean a change: a file
             // is read again when its stamp moved, or when events may have
             // been lost.
-            let cached =
-                self.files.remove(&path).filter(|(s, _)| changed.is_some() && Some(*s) == stamp);
+            let cached = self.files.remove(&path).filter(|(s, _)| !everything && Some(*s) == stamp);
             let load = match cached {
                 Some((_, load)) => load,
                 None => match load_file(path.clone()) {
@@ -266,10 +261,10 @@ fn is_manifest(path: &Path) -> bool {
 async fn load(
     dir: PathBuf,
     mut cache: FileCache,
-    changed: Option<HashSet<PathBuf>>,
+    everything: bool,
 ) -> (FileCache, Result<Vec<FileLoad>, DirError>) {
     let task = tokio::task::spawn_blocking(move || {
-        let files = cache.load(&dir, changed.as_ref());
+        let files = cache.load(&dir, everything);
         (cache, files)
     });
     match task.await {
@@ -312,25 +307,21 @@ pub async fn run(
     let mut last_good = LastGood::default();
     // Kept across compiles: a change recompiles only what it touched.
     let memo = Arc::new(Mutex::new(Memo::default()));
-    let (mut cache, files) = load(dir.clone(), FileCache::default(), None).await;
+    let (mut cache, files) = load(dir.clone(), FileCache::default(), true).await;
     let (snapshot, diagnostics, _) = last_good.resolve(files?);
     let mut reported = diagnostics.clone();
     let with_names = names.options(&snapshot, &options);
     let mut live = publish(&mut sink, snapshot, diagnostics, &with_names, &memo).await;
     tokio::pin!(shutdown);
     loop {
-        // The files the events name; `None` (after a watch error, which
-        // may have lost events) reads every file again.
-        let mut changed = Some(HashSet::new());
+        // After a watch error (which may have lost events) every file is
+        // read again; otherwise only those whose stamp moved.
+        let mut everything = false;
         let mut note = |event: DebounceEventResult| match event {
-            Ok(events) => {
-                if let Some(changed) = changed.as_mut() {
-                    changed.extend(events.into_iter().map(|e| e.path));
-                }
-            }
+            Ok(_) => {}
             Err(e) => {
                 tracing::warn!(dir = %dir.display(), "file watch error: {e}; reading every file");
-                changed = None;
+                everything = true;
             }
         };
         tokio::select! {
@@ -350,7 +341,7 @@ pub async fn run(
         while let Ok(event) = rx.try_recv() {
             note(event);
         }
-        let (kept_cache, files) = load(dir.clone(), cache, changed).await;
+        let (kept_cache, files) = load(dir.clone(), cache, everything).await;
         cache = kept_cache;
         let files = match files {
             Ok(files) => files,
