@@ -262,7 +262,25 @@ fn wait_ready(admin: SocketAddr, timeout: Duration) {
     panic!("ringress not ready after {timeout:?}");
 }
 
-fn start(args: &[&str]) -> (Running, SocketAddr, SocketAddr) {
+/// The phase timings ringress logs with each published table
+/// (`debounce_ms`, `prepare_ms`, `compile_ms`, `total_ms`), as read from
+/// its log.
+type Phases = std::sync::Arc<std::sync::Mutex<Vec<Vec<(String, f64)>>>>;
+
+fn phases_of(line: &str) -> Option<Vec<(String, f64)>> {
+    if !line.contains("route table published") {
+        return None;
+    }
+    let fields = line
+        .split_whitespace()
+        .filter_map(|t| t.split_once('='))
+        .filter(|(k, _)| k.ends_with("_ms"))
+        .filter_map(|(k, v)| Some((k.to_string(), v.parse().ok()?)))
+        .collect();
+    Some(fields)
+}
+
+fn start(args: &[&str]) -> (Running, SocketAddr, SocketAddr, Phases) {
     let mut command = Command::new(env!("CARGO_BIN_EXE_ringress"));
     command.arg("run").args(args).args([
         "--http",
@@ -280,8 +298,16 @@ fn start(args: &[&str]) -> (Running, SocketAddr, SocketAddr) {
     let (child, lines) = process::spawn(&mut command);
     let [http, admin] = process::start_addrs(&lines, ["http", "admin"]);
     // Keep reading stderr so the child never blocks on a full pipe.
-    std::thread::spawn(move || for _ in lines {});
-    (child, http, admin)
+    let phases = Phases::default();
+    let sink = phases.clone();
+    std::thread::spawn(move || {
+        for line in lines {
+            if let Some(fields) = phases_of(&line) {
+                sink.lock().expect("phases").push(fields);
+            }
+        }
+    });
+    (child, http, admin, phases)
 }
 
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
@@ -360,10 +386,11 @@ fn resource_of(object: &Value) -> Resource {
     }
 }
 
-fn measure(cluster: &mut dyn Cluster, http: SocketAddr, n: usize, changes: usize) {
+fn measure(cluster: &mut dyn Cluster, http: SocketAddr, n: usize, changes: usize, phases: &Phases) {
     if changes == 0 {
         return;
     }
+    let logged_before = phases.lock().expect("phases").len();
     let mut probe = Probe::connect(http);
     let mut times = Vec::with_capacity(changes);
     let mut seed = 0x2545_f491_4f6c_dd1du64;
@@ -393,6 +420,20 @@ fn measure(cluster: &mut dyn Cluster, http: SocketAddr, n: usize, changes: usize
         ms(percentile(&times, 99.0)),
         ms(*times.last().expect("at least one change")),
     );
+    // The medians of what ringress logged for these tables.
+    let logged = phases.lock().expect("phases")[logged_before..].to_vec();
+    let names: Vec<String> =
+        logged.first().map(|f| f.iter().map(|(k, _)| k.clone()).collect()).unwrap_or_default();
+    let medians: Vec<String> = names
+        .iter()
+        .map(|name| {
+            let mut v: Vec<f64> =
+                logged.iter().flatten().filter(|(k, _)| k == name).map(|(_, v)| *v).collect();
+            v.sort_by(f64::total_cmp);
+            format!("{name} {:.1}", v.get(v.len() / 2).copied().unwrap_or(f64::NAN))
+        })
+        .collect();
+    println!("  as logged by ringress ({} tables), medians: {}", logged.len(), medians.join(", "));
 }
 
 fn main() {
@@ -421,11 +462,11 @@ fn main() {
                 cluster.write(f);
             }
             let loaded = Instant::now();
-            let (child, http, admin) = start(&["--manifests", path_str(dir.path())]);
+            let (child, http, admin, phases) = start(&["--manifests", path_str(dir.path())]);
             wait_ready(admin, ready_timeout);
             println!("first table live {:.2} s after start", loaded.elapsed().as_secs_f64());
             report_memory("at first table", &child);
-            measure(&mut cluster, http, n, changes);
+            measure(&mut cluster, http, n, changes, &phases);
             report_memory("after the changes", &child);
         }
         "kube" => {
@@ -443,13 +484,13 @@ fn main() {
             let kubeconfig = dir.path().join("kubeconfig");
             server.write_kubeconfig(&kubeconfig, "bench").unwrap();
             let loaded = Instant::now();
-            let (child, http, admin) =
+            let (child, http, admin, phases) =
                 start(&["--kubernetes", "--kubeconfig", path_str(&kubeconfig)]);
             wait_ready(admin, ready_timeout);
             println!("first table live {:.2} s after start", loaded.elapsed().as_secs_f64());
             report_memory("at first table", &child);
             let mut cluster = Kube { server, n, secrets };
-            measure(&mut cluster, http, n, changes);
+            measure(&mut cluster, http, n, changes, &phases);
             report_memory("after the changes", &child);
             // Every watch gets 410 Gone and lists again.
             let relists = Instant::now();

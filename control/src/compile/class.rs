@@ -10,8 +10,6 @@
 //! 3. it has no class name and the legacy annotation
 //!    `kubernetes.io/ingress.class` equals `--ingress-class`.
 
-use std::collections::HashSet;
-
 use k8s_openapi::api::networking::v1::Ingress;
 
 use super::CompileOptions;
@@ -21,14 +19,17 @@ pub(crate) const LEGACY_CLASS_ANNOTATION: &str = "kubernetes.io/ingress.class";
 pub(crate) const DEFAULT_CLASS_ANNOTATION: &str = "ingressclass.kubernetes.io/is-default-class";
 
 pub(crate) struct Classes<'a> {
-    ours: HashSet<&'a str>,
+    /// Our IngressClasses' names, sorted (a cluster has a handful: a
+    /// search here is cheaper than hashing, and it runs for every Ingress
+    /// on every change).
+    ours: Vec<&'a str>,
     ours_is_default: bool,
     legacy_name: &'a str,
 }
 
 impl<'a> Classes<'a> {
     pub(crate) fn new(snapshot: &'a Snapshot, options: &'a CompileOptions) -> Self {
-        let mut ours = HashSet::new();
+        let mut ours = Vec::new();
         let mut ours_is_default = false;
         for class in &snapshot.ingress_classes {
             let class = &class.object;
@@ -37,7 +38,7 @@ impl<'a> Classes<'a> {
             if controller != Some(options.controller_class.as_str()) {
                 continue;
             }
-            ours.insert(name);
+            ours.push(name);
             let default = class
                 .metadata
                 .annotations
@@ -46,13 +47,15 @@ impl<'a> Classes<'a> {
                 .is_some_and(|v| v == "true");
             ours_is_default |= default;
         }
+        ours.sort_unstable();
+        ours.dedup();
         Self { ours, ours_is_default, legacy_name: &options.ingress_class }
     }
 
     pub(crate) fn is_ours(&self, ingress: &Ingress) -> bool {
         let class_name = ingress.spec.as_ref().and_then(|s| s.ingress_class_name.as_deref());
         if let Some(class_name) = class_name {
-            return self.ours.contains(class_name);
+            return self.ours.binary_search(&class_name).is_ok();
         }
         let legacy =
             ingress.metadata.annotations.as_ref().and_then(|a| a.get(LEGACY_CLASS_ANNOTATION));

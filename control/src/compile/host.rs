@@ -3,10 +3,14 @@
 
 use std::fmt;
 use std::net::IpAddr;
+use std::sync::Arc;
 
-use crate::table::HostMatch;
+use k8s_openapi::api::networking::v1::Ingress;
 
-#[derive(Debug, PartialEq, Eq)]
+use crate::snapshot::Sourced;
+use crate::table::{FastMap, HostMatch};
+
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum HostError {
     IpAddress,
     Invalid(String),
@@ -56,4 +60,67 @@ fn check_dns_name(name: &str) -> Result<(), &'static str> {
         }
     }
     Ok(())
+}
+
+/// The hosts of one Ingress, parsed once per object.
+#[derive(Debug)]
+pub(crate) struct IngressHosts {
+    /// Each rule's `host`, parsed, in rule order.
+    pub(crate) rules: Vec<Result<HostMatch, HostError>>,
+    /// The hosts it names, in a rule or under `spec.tls`, each once, sorted;
+    /// host-less rules and hosts that do not parse are left out.
+    pub(crate) named: Vec<HostMatch>,
+}
+
+impl IngressHosts {
+    fn of(ingress: &Ingress) -> Self {
+        let Some(spec) = ingress.spec.as_ref() else {
+            return Self { rules: Vec::new(), named: Vec::new() };
+        };
+        let rules: Vec<_> =
+            spec.rules.iter().flatten().map(|r| parse_host(r.host.as_deref())).collect();
+        let tls_hosts = spec.tls.iter().flatten().flat_map(|t| t.hosts.iter().flatten());
+        let mut named: Vec<HostMatch> = rules
+            .iter()
+            .filter_map(|h| h.as_ref().ok().cloned())
+            .chain(tls_hosts.filter_map(|h| parse_host(Some(h)).ok()))
+            .filter(|h| *h != HostMatch::Any)
+            .collect();
+        if named.len() > 1 {
+            named.sort();
+            named.dedup();
+        }
+        Self { rules, named }
+    }
+}
+
+/// [`IngressHosts`] of the Ingresses of the previous compile, by object
+/// identity (the providers hand out the same `Arc` until an object
+/// changes): a compile parses the hosts of new objects only.
+#[derive(Default)]
+pub(crate) struct HostsMemo {
+    seen: FastMap<usize, (Arc<Ingress>, Arc<IngressHosts>)>,
+    next: FastMap<usize, (Arc<Ingress>, Arc<IngressHosts>)>,
+}
+
+impl HostsMemo {
+    /// The hosts of each Ingress, in the order given.
+    pub(crate) fn hosts_of(&mut self, ingresses: &[&Sourced<Ingress>]) -> Vec<Arc<IngressHosts>> {
+        self.next.clear();
+        let hosts = ingresses
+            .iter()
+            .map(|i| {
+                let key = Arc::as_ptr(&i.object) as usize;
+                let hosts = match self.seen.get(&key) {
+                    Some((_, hosts)) => hosts.clone(),
+                    None => Arc::new(IngressHosts::of(&i.object)),
+                };
+                self.next.insert(key, (i.object.clone(), hosts.clone()));
+                hosts
+            })
+            .collect();
+        std::mem::swap(&mut self.seen, &mut self.next);
+        self.next.clear();
+        hosts
+    }
 }

@@ -95,6 +95,8 @@ pub fn compile(snapshot: &Snapshot, options: &CompileOptions) -> (RouteTable, Ve
 pub struct Memo {
     backends: backend::BackendMemo,
     keys: tls::KeyMemo,
+    hosts: rules::HostMemo,
+    ingress_hosts: host::HostsMemo,
 }
 
 /// [`compile`], reusing (and refreshing) `memo`.
@@ -119,10 +121,17 @@ pub fn compile_with(
             ours
         })
         .collect();
-    ingresses.sort_by(|a, b| age_key(&a.object).cmp(&age_key(&b.object)));
+    // Sorted on keys taken once (namespace and name are unique, so an
+    // unstable sort gives the one order).
+    let mut keyed: Vec<(AgeKey<'_>, &Sourced<Ingress>)> =
+        ingresses.iter().map(|i| (age_key(&i.object), *i)).collect();
+    keyed.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+    ingresses.clear();
+    ingresses.extend(keyed.into_iter().map(|(_, i)| i));
+    let hosts = memo.ingress_hosts.hosts_of(&ingresses);
 
     let mut table = RouteTable::empty();
-    let owners = ownership::Owners::new(&ingresses, options.host_sharing, &mut diagnostics);
+    let owners = ownership::Owners::new(&ingresses, &hosts, options.host_sharing, &mut diagnostics);
     let tls_hosts = tls::compile(
         &ingresses,
         snapshot,
@@ -138,7 +147,16 @@ pub fn compile_with(
         &options.external_names,
         &mut memo.backends,
     );
-    rules::compile(&ingresses, &tls_hosts, &owners, &mut resolver, &mut table, &mut diagnostics);
+    rules::compile(
+        &ingresses,
+        &hosts,
+        &tls_hosts,
+        &owners,
+        &mut resolver,
+        &mut memo.hosts,
+        &mut table,
+        &mut diagnostics,
+    );
     ownership::restrict_fallbacks(&mut table, &owners);
     table.backends = resolver.into_backends();
     (table, diagnostics)

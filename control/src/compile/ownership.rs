@@ -20,7 +20,9 @@ use std::collections::BTreeSet;
 
 use k8s_openapi::api::networking::v1::Ingress;
 
-use super::host::parse_host;
+use std::sync::Arc;
+
+use super::host::IngressHosts;
 use super::{namespace_of, namespaced, Diagnostic, Severity};
 use crate::snapshot::Sourced;
 use crate::table::{Fallback, FallbackLevel, FastMap, HostMatch, Route, RouteTable, VirtualHost};
@@ -48,7 +50,7 @@ enum Delegates {
 }
 
 /// The owner of one host.
-#[derive(Debug)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Owner {
     /// The namespace the host belongs to.
     pub(crate) namespace: Box<str>,
@@ -74,30 +76,13 @@ pub(crate) struct Owners {
     hosts: FastMap<HostMatch, Owner>,
 }
 
-/// The hosts an Ingress names: its rules' hosts and its `spec.tls` hosts,
-/// each once, host-less rules left out. Hosts that do not parse are left
-/// out too (the rules and TLS compilers report them).
-fn named_hosts(ingress: &Ingress) -> Vec<HostMatch> {
-    let Some(spec) = ingress.spec.as_ref() else { return Vec::new() };
-    let rule_hosts = spec.rules.iter().flatten().map(|r| r.host.as_deref());
-    let tls_hosts = spec.tls.iter().flatten().flat_map(|t| t.hosts.iter().flatten());
-    let mut hosts: Vec<HostMatch> = rule_hosts
-        .chain(tls_hosts.map(|h| Some(h.as_str())))
-        .filter_map(|h| parse_host(h).ok())
-        .filter(|h| *h != HostMatch::Any)
-        .collect();
-    if hosts.len() > 1 {
-        hosts.sort();
-        hosts.dedup();
-    }
-    hosts
-}
-
 impl Owners {
     /// Owners from the served Ingresses, oldest first (the order the
     /// compiler sorted them in).
+    /// `hosts[k]`: the hosts of `ingresses[k]`.
     pub(crate) fn new(
         ingresses: &[&Sourced<Ingress>],
+        hosts: &[Arc<IngressHosts>],
         sharing: HostSharing,
         diagnostics: &mut Vec<Diagnostic>,
     ) -> Self {
@@ -105,16 +90,21 @@ impl Owners {
         if sharing == HostSharing::Any {
             return owners;
         }
-        // (Ingress, its hosts): computed once, used by both passes.
-        let named: Vec<_> = ingresses.iter().map(|i| (i, named_hosts(&i.object))).collect();
+        let named: Vec<_> = ingresses.iter().zip(hosts).map(|(i, h)| (i, &h.named)).collect();
         for (ing, hosts) in &named {
             let meta = &ing.object.metadata;
-            for host in hosts {
-                owners.hosts.entry(host.clone()).or_insert_with(|| Owner {
-                    namespace: namespace_of(meta).into(),
-                    ingress: namespaced(meta),
-                    delegates: Delegates::Some(BTreeSet::new()),
-                });
+            for host in hosts.iter() {
+                if owners.hosts.contains_key(host) {
+                    continue;
+                }
+                owners.hosts.insert(
+                    host.clone(),
+                    Owner {
+                        namespace: namespace_of(meta).into(),
+                        ingress: namespaced(meta),
+                        delegates: Delegates::Some(BTreeSet::new()),
+                    },
+                );
             }
         }
         // The annotation counts on any of the owner's Ingresses that name
@@ -137,7 +127,7 @@ impl Owners {
             let Some(delegates) = parse_delegates(value, &diag, diagnostics) else { continue };
             let ns = namespace_of(meta);
             let mut not_owned = Vec::new();
-            for host in hosts {
+            for host in hosts.iter() {
                 let Some(owner) = owners.hosts.get_mut(host) else { continue };
                 if *owner.namespace != *ns {
                     not_owned.push(format!("{host} (owned by namespace {})", owner.namespace));
@@ -253,7 +243,7 @@ pub(crate) fn restrict_fallbacks(table: &mut RouteTable, owners: &Owners) {
     let mut exact = Vec::new();
     let mut wildcard = Vec::new();
     for (host, owner) in &owners.hosts {
-        let any = restrict(table.any_host.as_ref(), owner);
+        let any = restrict(table.any_host.as_deref(), owner);
         let default = default_allowed(owner);
         match host {
             HostMatch::Exact(name) => {
@@ -261,7 +251,8 @@ pub(crate) fn restrict_fallbacks(table: &mut RouteTable, owners: &Owners) {
                     .split_once('.')
                     .map(|(_, rest)| rest)
                     .filter(|rest| !rest.is_empty())
-                    .and_then(|rest| table.wildcard_hosts.get(rest));
+                    .and_then(|rest| table.wildcard_hosts.get(rest))
+                    .map(|v| &**v);
                 let wild = restrict(parent, owner);
                 let fallback = Fallback { wildcard: wild, any, default };
                 if !fallback.is_open() {
@@ -278,7 +269,7 @@ pub(crate) fn restrict_fallbacks(table: &mut RouteTable, owners: &Owners) {
         }
     }
     for (host, fallback) in exact.into_iter().chain(wildcard) {
-        table.virtual_host_mut(host).set_fallback(fallback);
+        table.set_fallback(&host, fallback);
     }
 }
 

@@ -4,15 +4,19 @@
 //! type) the route already in the table is the winner and the newcomer
 //! gets the diagnostic.
 
-use k8s_openapi::api::networking::v1::{Ingress, IngressBackend};
+use std::sync::Arc;
+
+use k8s_openapi::api::networking::v1::{Ingress, IngressBackend, IngressServiceBackend};
 
 use super::backend::Resolver;
-use super::host::parse_host;
-use super::ownership::Owners;
+use super::host::IngressHosts;
+use super::ownership::{Owner, Owners};
 use super::tls::TlsHosts;
 use super::{namespace_of, namespaced, Diagnostic, Severity};
-use crate::snapshot::Sourced;
-use crate::table::{prefix_key, PathType, Route, RouteTable};
+use crate::snapshot::{Origin, Sourced};
+use crate::table::{
+    prefix_key, Backend, FastMap, HostMatch, PathType, Route, RouteTable, VirtualHost,
+};
 
 /// ringress's own switch for the https redirect.
 pub(crate) const SSL_REDIRECT: &str = "ringress.io/ssl-redirect";
@@ -59,21 +63,94 @@ fn parse_path_type(s: &str) -> Option<PathType> {
     }
 }
 
+/// The virtual hosts of the previous compile, each with what it was made
+/// from: the rules that name the host (the very same Ingress objects, in
+/// the same order), the host's owner, whether TLS covers it, and the
+/// backends its paths resolved to. A host whose inputs are all the same is
+/// handed to the new table as it is, with the diagnostics it produced; only
+/// the hosts a change touched are compiled again.
+#[derive(Default)]
+pub(crate) struct HostMemo {
+    seen: FastMap<HostMatch, MemoHost>,
+    next: FastMap<HostMatch, MemoHost>,
+}
+
+struct MemoHost {
+    /// The Ingresses (held, so that their addresses stay theirs), their
+    /// origins and the index of the rule naming the host.
+    members: Vec<(Arc<Ingress>, Option<Origin>, u32)>,
+    owner: Option<Owner>,
+    covered: bool,
+    /// Every backend reference resolved on the way, in order:
+    /// (member, path index, what it resolved to; `None`: invalid).
+    attempts: Vec<(u32, u32, Option<Arc<Backend>>)>,
+    vhost: Arc<VirtualHost>,
+    diagnostics: Vec<Diagnostic>,
+}
+
+/// A served Ingress's rule that names a host: (age index, rule index).
+type Member = (u32, u32);
+
+impl MemoHost {
+    fn same_inputs(
+        &self,
+        members: &[Member],
+        ingresses: &[&Sourced<Ingress>],
+        owner: Option<&Owner>,
+        covered: bool,
+    ) -> bool {
+        self.covered == covered
+            && self.owner.as_ref() == owner
+            && self.members.len() == members.len()
+            && self.members.iter().zip(members).all(|((object, origin, rule), (age, r))| {
+                let ing = ingresses[*age as usize];
+                rule == r && Arc::ptr_eq(object, &ing.object) && *origin == ing.origin
+            })
+    }
+
+    /// Do the same references resolve to the very same backends? (They
+    /// are resolved again, in the same order, which also lists them in
+    /// the new table.)
+    fn same_backends(&self, resolver: &mut Resolver<'_>) -> bool {
+        self.attempts.iter().all(|(member, path, before)| {
+            let (object, _, rule) = &self.members[*member as usize];
+            let Some(service) = service_at(object, *rule, *path) else {
+                return false;
+            };
+            let now = resolver.resolve(namespace_of(&object.metadata), service).ok();
+            match (before, now) {
+                (Some(a), Some(b)) => Arc::ptr_eq(a, &b.backend),
+                (None, None) => true,
+                _ => false,
+            }
+        })
+    }
+}
+
+/// The service backend of path `path` of rule `rule`.
+fn service_at(ingress: &Ingress, rule: u32, path: u32) -> Option<&IngressServiceBackend> {
+    let rule = ingress.spec.as_ref()?.rules.as_ref()?.get(rule as usize)?;
+    rule.http.as_ref()?.paths.get(path as usize)?.backend.service.as_ref()
+}
+
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn compile(
     ingresses: &[&Sourced<Ingress>],
+    hosts: &[Arc<IngressHosts>],
     tls: &TlsHosts,
     owners: &Owners,
     resolver: &mut Resolver<'_>,
+    memo: &mut HostMemo,
     table: &mut RouteTable,
     diagnostics: &mut Vec<Diagnostic>,
 ) {
     // Default backends: Ingresses without rules first, then by age.
     let mut default_candidates = Vec::new();
+    // Every host named by a rule, in the order first named, with its rules.
+    let mut index: FastMap<HostMatch, usize> = FastMap::default();
+    let mut groups: Vec<(HostMatch, Vec<Member>)> = Vec::new();
     for (age, ing) in ingresses.iter().enumerate() {
         let meta = &ing.object.metadata;
-        let ns = namespace_of(meta);
-        let owner: Box<str> = namespaced(meta).into();
-        let policy = redirect_policy(&ing.object);
         let diag = |severity, field: String, reason: String| {
             Diagnostic::about(severity, "Ingress", meta, ing.origin.as_ref(), field, reason)
         };
@@ -89,8 +166,8 @@ pub(crate) fn compile(
         if let Some(backend) = &spec.default_backend {
             default_candidates.push((!rules.is_empty(), age, backend));
         }
-        for (i, rule) in rules.iter().enumerate() {
-            let host = match parse_host(rule.host.as_deref()) {
+        for (i, parsed) in hosts[age].rules.iter().enumerate().take(rules.len()) {
+            let host = match parsed {
                 Ok(h) => h,
                 Err(e) => {
                     diagnostics.push(diag(
@@ -101,86 +178,34 @@ pub(crate) fn compile(
                     continue;
                 }
             };
-            if let Some(owner) = owners.refusing(&host, ns) {
-                diagnostics.push(diag(
-                    Severity::Warning,
-                    format!("spec.rules[{i}].host"),
-                    Owners::refusal(&host, owner, ns),
-                ));
-                continue;
-            }
-            let paths = rule.http.as_ref().map(|h| h.paths.as_slice()).unwrap_or_default();
-            for (j, p) in paths.iter().enumerate() {
-                // Field names are written out only for a diagnostic.
-                let field = || format!("spec.rules[{i}].http.paths[{j}]");
-                let Some(path_type) = parse_path_type(&p.path_type) else {
-                    diagnostics.push(diag(
-                        Severity::Error,
-                        format!("{}.pathType", field()),
-                        format!(
-                            "\"{}\" is not Exact, Prefix or ImplementationSpecific",
-                            p.path_type
-                        ),
-                    ));
-                    continue;
-                };
-                let path = match p.path.as_deref().filter(|p| !p.is_empty()) {
-                    Some(path) if path.starts_with('/') => path,
-                    None if path_type == PathType::ImplementationSpecific => "/",
-                    Some(path) => {
-                        diagnostics.push(diag(
-                            Severity::Error,
-                            format!("{}.path", field()),
-                            format!("\"{path}\" must start with '/'"),
-                        ));
-                        continue;
-                    }
-                    None => {
-                        diagnostics.push(diag(
-                            Severity::Error,
-                            format!("{}.path", field()),
-                            format!("required for pathType {}", p.path_type),
-                        ));
-                        continue;
-                    }
-                };
-                let Some(backend) = resolve(&p.backend, ns, resolver, &field, &diag, diagnostics)
-                else {
-                    continue;
-                };
-                let vhost = table.virtual_host_mut(host.clone());
-                if let Some(winner) = vhost.existing(path, path_type) {
-                    let shown = if path_type == PathType::Exact {
-                        path.to_string()
-                    } else {
-                        format!("/{}", prefix_key(path))
-                    };
-                    diagnostics.push(diag(
-                        Severity::Warning,
-                        format!("{}.path", field()),
-                        format!(
-                            "host {host} path {shown} ({path_type:?}) is already routed by the older Ingress {}; ignored here",
-                            winner.ingress
-                        ),
-                    ));
-                    continue;
+            let member = (age as u32, i as u32);
+            match index.get(host) {
+                Some(&g) => groups[g].1.push(member),
+                None => {
+                    index.insert(host.clone(), groups.len());
+                    groups.push((host.clone(), vec![member]));
                 }
-                let redirect_to_https = match policy {
-                    RedirectPolicy::Always => true,
-                    RedirectPolicy::Never => false,
-                    RedirectPolicy::WhenTls => tls.covers(&host, owners),
-                };
-                vhost.push(Route {
-                    path: path.into(),
-                    path_type,
-                    backend,
-                    redirect_to_https,
-                    is_default: false,
-                    ingress: owner.clone(),
-                });
             }
         }
     }
+
+    memo.next.clear();
+    for (host, members) in groups {
+        let owner = owners.owner(&host);
+        let covered = tls.covers(&host, owners);
+        let reused = memo.seen.remove(&host).filter(|m| {
+            m.same_inputs(&members, ingresses, owner, covered) && m.same_backends(resolver)
+        });
+        let entry = match reused {
+            Some(m) => m,
+            None => build_host(&host, &members, ingresses, owners, covered, resolver),
+        };
+        diagnostics.extend(entry.diagnostics.iter().cloned());
+        table.insert_host(entry.vhost.clone());
+        memo.next.insert(host, entry);
+    }
+    std::mem::swap(&mut memo.seen, &mut memo.next);
+    memo.next.clear();
 
     default_candidates.sort_by_key(|(has_rules, age, _)| (*has_rules, *age));
     for (has_rules, age, backend) in default_candidates {
@@ -219,6 +244,120 @@ pub(crate) fn compile(
     }
 }
 
+/// Compile one host from the rules that name it, oldest first.
+fn build_host(
+    host: &HostMatch,
+    members: &[Member],
+    ingresses: &[&Sourced<Ingress>],
+    owners: &Owners,
+    covered: bool,
+    resolver: &mut Resolver<'_>,
+) -> MemoHost {
+    let mut vhost = VirtualHost::new(host.clone());
+    let mut diagnostics = Vec::new();
+    let mut attempts = Vec::new();
+    let mut held = Vec::with_capacity(members.len());
+    for (m, &(age, i)) in members.iter().enumerate() {
+        let ing = ingresses[age as usize];
+        held.push((ing.object.clone(), ing.origin.clone(), i));
+        let meta = &ing.object.metadata;
+        let ns = namespace_of(meta);
+        let diag = |severity, field: String, reason: String| {
+            Diagnostic::about(severity, "Ingress", meta, ing.origin.as_ref(), field, reason)
+        };
+        if let Some(owner) = owners.refusing(host, ns) {
+            diagnostics.push(diag(
+                Severity::Warning,
+                format!("spec.rules[{i}].host"),
+                Owners::refusal(host, owner, ns),
+            ));
+            continue;
+        }
+        let Some(rule) =
+            ing.object.spec.as_ref().and_then(|s| s.rules.as_ref()).and_then(|r| r.get(i as usize))
+        else {
+            continue;
+        };
+        let owner: Box<str> = namespaced(meta).into();
+        let policy = redirect_policy(&ing.object);
+        let paths = rule.http.as_ref().map(|h| h.paths.as_slice()).unwrap_or_default();
+        for (j, p) in paths.iter().enumerate() {
+            // Field names are written out only for a diagnostic.
+            let field = || format!("spec.rules[{i}].http.paths[{j}]");
+            let Some(path_type) = parse_path_type(&p.path_type) else {
+                diagnostics.push(diag(
+                    Severity::Error,
+                    format!("{}.pathType", field()),
+                    format!("\"{}\" is not Exact, Prefix or ImplementationSpecific", p.path_type),
+                ));
+                continue;
+            };
+            let path = match p.path.as_deref().filter(|p| !p.is_empty()) {
+                Some(path) if path.starts_with('/') => path,
+                None if path_type == PathType::ImplementationSpecific => "/",
+                Some(path) => {
+                    diagnostics.push(diag(
+                        Severity::Error,
+                        format!("{}.path", field()),
+                        format!("\"{path}\" must start with '/'"),
+                    ));
+                    continue;
+                }
+                None => {
+                    diagnostics.push(diag(
+                        Severity::Error,
+                        format!("{}.path", field()),
+                        format!("required for pathType {}", p.path_type),
+                    ));
+                    continue;
+                }
+            };
+            let resolved = resolve(&p.backend, ns, resolver, &field, &diag, &mut diagnostics);
+            if p.backend.service.is_some() {
+                attempts.push((m as u32, j as u32, resolved.clone()));
+            }
+            let Some(backend) = resolved else { continue };
+            if let Some(winner) = vhost.existing(path, path_type) {
+                let shown = if path_type == PathType::Exact {
+                    path.to_string()
+                } else {
+                    format!("/{}", prefix_key(path))
+                };
+                diagnostics.push(diag(
+                    Severity::Warning,
+                    format!("{}.path", field()),
+                    format!(
+                        "host {host} path {shown} ({path_type:?}) is already routed by the older Ingress {}; ignored here",
+                        winner.ingress
+                    ),
+                ));
+                continue;
+            }
+            let redirect_to_https = match policy {
+                RedirectPolicy::Always => true,
+                RedirectPolicy::Never => false,
+                RedirectPolicy::WhenTls => covered,
+            };
+            vhost.push(Route {
+                path: path.into(),
+                path_type,
+                backend,
+                redirect_to_https,
+                is_default: false,
+                ingress: owner.clone(),
+            });
+        }
+    }
+    MemoHost {
+        members: held,
+        owner: owners.owner(host).cloned(),
+        covered,
+        attempts,
+        vhost: Arc::new(vhost),
+        diagnostics,
+    }
+}
+
 fn resolve(
     backend: &IngressBackend,
     namespace: &str,
@@ -226,7 +365,7 @@ fn resolve(
     field: &dyn Fn() -> String,
     diag: &dyn Fn(Severity, String, String) -> Diagnostic,
     diagnostics: &mut Vec<Diagnostic>,
-) -> Option<std::sync::Arc<crate::table::Backend>> {
+) -> Option<Arc<Backend>> {
     let Some(service) = &backend.service else {
         let why = if backend.resource.is_some() {
             "resource backends are not supported; only service backends"

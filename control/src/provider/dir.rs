@@ -18,7 +18,7 @@ use std::collections::HashMap;
 use std::future::Future;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use notify_debouncer_mini::notify::RecursiveMode;
 use notify_debouncer_mini::{new_debouncer, DebounceEventResult};
@@ -311,7 +311,8 @@ pub async fn run(
     let (snapshot, diagnostics, _) = last_good.resolve(files?);
     let mut reported = diagnostics.clone();
     let with_names = names.options(&snapshot, &options);
-    let mut live = publish(&mut sink, snapshot, diagnostics, &with_names, &memo).await;
+    let mut live =
+        publish(&mut sink, snapshot, diagnostics, &with_names, &memo, Instant::now()).await;
     tokio::pin!(shutdown);
     loop {
         // After a watch error (which may have lost events) every file is
@@ -333,10 +334,13 @@ pub async fn run(
             () = names.changed() => {
                 // An ExternalName answer changed: the same objects again.
                 let with_names = names.options(&live.snapshot, &options);
-                live = publish(&mut sink, live.snapshot, Vec::new(), &with_names, &memo).await;
+                let now = Instant::now();
+                live = publish(&mut sink, live.snapshot, Vec::new(), &with_names, &memo, now).await;
                 continue;
             }
         }
+        // The batch of watch events is in (its debounce is behind us).
+        let woke = Instant::now();
         // Coalesce whatever else arrived meanwhile.
         while let Ok(event) = rx.try_recv() {
             note(event);
@@ -385,7 +389,7 @@ pub async fn run(
         log_kept();
         reported = diagnostics.clone();
         let with_names = names.options(&snapshot, &options);
-        live = publish(&mut sink, snapshot, diagnostics, &with_names, &memo).await;
+        live = publish(&mut sink, snapshot, diagnostics, &with_names, &memo, woke).await;
     }
 }
 
@@ -401,15 +405,18 @@ async fn publish(
     mut diagnostics: Vec<Diagnostic>,
     options: &CompileOptions,
     memo: &Arc<Mutex<Memo>>,
+    woke: Instant,
 ) -> Live {
     let options = options.clone();
     let memo = memo.clone();
+    let read = woke.elapsed();
     let compiled = tokio::task::spawn_blocking(move || {
+        let started = Instant::now();
         let (table, more) = compile_with(&snapshot, &options, &mut super::kube::lock(&memo));
-        (snapshot, table, more)
+        (snapshot, table, more, started.elapsed())
     })
     .await;
-    let (snapshot, table, mut more) = match compiled {
+    let (snapshot, table, mut more, compile_time) = match compiled {
         Ok(c) => c,
         Err(e) => {
             tracing::error!("compile task failed: {e}");
@@ -420,7 +427,19 @@ async fn publish(
     log(&diagnostics);
     let routes: usize = table.virtual_hosts().iter().map(|v| v.routes().len()).sum();
     let generation = sink.publish(table);
-    tracing::info!(generation, routes, diagnostics = diagnostics.len(), "route table published");
+    // Where the time went since the watch events arrived: reading the
+    // changed files, the compile, and the rest (hand-off, logging,
+    // publishing).
+    let ms = |d: std::time::Duration| d.as_secs_f64() * 1e3;
+    tracing::info!(
+        generation,
+        routes,
+        diagnostics = diagnostics.len(),
+        read_ms = format_args!("{:.1}", ms(read)),
+        compile_ms = format_args!("{:.1}", ms(compile_time)),
+        total_ms = format_args!("{:.1}", ms(woke.elapsed())),
+        "route table published"
+    );
     Live { snapshot, generation }
 }
 

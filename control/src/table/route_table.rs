@@ -34,10 +34,6 @@ pub struct VirtualHost {
     host: HostMatch,
     routes: Vec<Route>,
     index: PathIndex,
-    /// Where a request this host's own routes do not match may go, when
-    /// that is restricted (the host's owner allows only some namespaces,
-    /// see `compile::ownership`). `None`: the table's next levels.
-    fallback: Option<Box<Fallback>>,
 }
 
 /// The fall-through of a virtual host that belongs to a namespace: the
@@ -84,19 +80,14 @@ impl Fallback {
             FallbackLevel::Closed => None,
         };
         level(&self.wildcard, wildcard)
-            .or_else(|| level(&self.any, table.any_host.as_ref()))
+            .or_else(|| level(&self.any, table.any_host.as_deref()))
             .or_else(|| table.default_route.as_ref().filter(|_| self.default))
     }
 }
 
 impl VirtualHost {
     pub(crate) fn new(host: HostMatch) -> Self {
-        Self { host, routes: Vec::new(), index: PathIndex::default(), fallback: None }
-    }
-
-    /// Restrict where unmatched requests for this host may go.
-    pub(crate) fn set_fallback(&mut self, fallback: Fallback) {
-        self.fallback = Some(Box::new(fallback));
+        Self { host, routes: Vec::new(), index: PathIndex::default() }
     }
 
     pub fn host(&self) -> &HostMatch {
@@ -128,13 +119,24 @@ impl VirtualHost {
 
 /// The compiled, immutable routing state. See the module docs for the
 /// contract.
+///
+/// Virtual hosts are shared (`Arc`): a compile after a change rebuilds only
+/// the hosts the change touched and hands the new table the others as they
+/// were.
 #[derive(Debug, Default)]
 pub struct RouteTable {
     pub(crate) generation: u64,
-    pub(crate) exact_hosts: FastMap<Box<str>, VirtualHost>,
+    pub(crate) exact_hosts: FastMap<Box<str>, Arc<VirtualHost>>,
     /// Keyed by the suffix after `*.`.
-    pub(crate) wildcard_hosts: FastMap<Box<str>, VirtualHost>,
-    pub(crate) any_host: Option<VirtualHost>,
+    pub(crate) wildcard_hosts: FastMap<Box<str>, Arc<VirtualHost>>,
+    pub(crate) any_host: Option<Arc<VirtualHost>>,
+    /// Where a request an owned host's own routes do not match may go,
+    /// when that is restricted (its owner allows only some namespaces, see
+    /// `compile::ownership`). A host not listed falls through to the
+    /// table's next levels. Read only after a host's own routes missed.
+    pub(crate) exact_fallbacks: FastMap<Box<str>, Fallback>,
+    /// Keyed by the suffix after `*.`.
+    pub(crate) wildcard_fallbacks: FastMap<Box<str>, Fallback>,
     pub(crate) default_route: Option<Route>,
     pub(crate) exact_certs: FastMap<Box<str>, Arc<Certificate>>,
     /// Keyed by the suffix after `*.`.
@@ -172,15 +174,17 @@ impl RouteTable {
                 if let Some(route) = exact.route(path) {
                     return Some(route);
                 }
-                if let Some(fallback) = exact.fallback.as_deref() {
-                    return fallback.route(self, wildcard(), path);
+                if let Some(fallback) = self.exact_fallbacks.get(key.as_str()) {
+                    return fallback.route(self, wildcard().map(|v| &**v), path);
                 }
             }
-            if let Some(wildcard) = wildcard() {
+            if let Some((suffix, wildcard)) =
+                key.wildcard_suffix().and_then(|s| Some((s, self.wildcard_hosts.get(s)?)))
+            {
                 if let Some(route) = wildcard.route(path) {
                     return Some(route);
                 }
-                if let Some(fallback) = wildcard.fallback.as_deref() {
+                if let Some(fallback) = self.wildcard_fallbacks.get(suffix) {
                     return fallback.route(self, None, path);
                 }
             }
@@ -248,11 +252,11 @@ impl RouteTable {
     /// Every virtual host: exact, then wildcard, then the host-less rules,
     /// each group sorted by name.
     pub fn virtual_hosts(&self) -> Vec<&VirtualHost> {
-        let mut exact: Vec<_> = self.exact_hosts.values().collect();
+        let mut exact: Vec<&VirtualHost> = self.exact_hosts.values().map(|v| &**v).collect();
         exact.sort_by(|a, b| a.host.cmp(&b.host));
-        let mut wild: Vec<_> = self.wildcard_hosts.values().collect();
+        let mut wild: Vec<&VirtualHost> = self.wildcard_hosts.values().map(|v| &**v).collect();
         wild.sort_by(|a, b| a.host.cmp(&b.host));
-        exact.into_iter().chain(wild).chain(self.any_host.as_ref()).collect()
+        exact.into_iter().chain(wild).chain(self.any_host.as_deref()).collect()
     }
 
     /// The `defaultBackend` catch-all, if any.
@@ -260,19 +264,30 @@ impl RouteTable {
         self.default_route.as_ref()
     }
 
-    /// The virtual host for a host rule, created when missing.
-    pub(crate) fn virtual_host_mut(&mut self, host: HostMatch) -> &mut VirtualHost {
-        match &host {
+    /// Add a compiled virtual host (its host is not in the table yet).
+    pub(crate) fn insert_host(&mut self, vhost: Arc<VirtualHost>) {
+        match vhost.host() {
             HostMatch::Exact(h) => {
-                let h = h.clone();
-                self.exact_hosts.entry(h).or_insert_with(|| VirtualHost::new(host))
+                self.exact_hosts.insert(h.clone(), vhost);
             }
             HostMatch::Wildcard(s) => {
-                let s = s.clone();
-                self.wildcard_hosts.entry(s).or_insert_with(|| VirtualHost::new(host))
+                self.wildcard_hosts.insert(s.clone(), vhost);
             }
-            HostMatch::Any => self.any_host.get_or_insert_with(|| VirtualHost::new(HostMatch::Any)),
+            HostMatch::Any => self.any_host = Some(vhost),
         }
+    }
+
+    /// Restrict where unmatched requests for an owned host may go. A host
+    /// without routes of its own (named only under `spec.tls`) gets an
+    /// empty virtual host, so that its requests reach the restriction.
+    pub(crate) fn set_fallback(&mut self, host: &HostMatch, fallback: Fallback) {
+        let (hosts, fallbacks, key) = match host {
+            HostMatch::Exact(h) => (&mut self.exact_hosts, &mut self.exact_fallbacks, h),
+            HostMatch::Wildcard(s) => (&mut self.wildcard_hosts, &mut self.wildcard_fallbacks, s),
+            HostMatch::Any => return,
+        };
+        hosts.entry(key.clone()).or_insert_with(|| Arc::new(VirtualHost::new(host.clone())));
+        fallbacks.insert(key.clone(), fallback);
     }
 }
 

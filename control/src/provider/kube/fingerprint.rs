@@ -8,7 +8,6 @@ use std::hash::{Hash, Hasher};
 use kube::Resource;
 use serde::Serialize;
 
-use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use k8s_openapi::api::core::v1::{Secret, Service};
@@ -18,6 +17,9 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 
 use crate::compile::{namespace_of, Classes, CompileOptions, SERVICE_NAME_LABEL};
 use crate::snapshot::{Snapshot, Sourced};
+use crate::table::FastMap;
+
+type FastSet<K> = std::collections::HashSet<K, foldhash::fast::RandomState>;
 
 /// The fingerprints of the objects seen on the previous pass, by identity:
 /// the stores hand out the same `Arc` for an object until it changes, so
@@ -35,13 +37,13 @@ pub(super) struct Fingerprinter {
 /// One kind's hashes, keyed by the object's address. The `Arc` is held so
 /// that the address cannot be reused by another object while it is a key.
 struct Hashes<K> {
-    seen: HashMap<usize, (Arc<K>, u64)>,
-    next: HashMap<usize, (Arc<K>, u64)>,
+    seen: FastMap<usize, (Arc<K>, u64)>,
+    next: FastMap<usize, (Arc<K>, u64)>,
 }
 
 impl<K> Default for Hashes<K> {
     fn default() -> Self {
-        Self { seen: HashMap::new(), next: HashMap::new() }
+        Self { seen: FastMap::default(), next: FastMap::default() }
     }
 }
 
@@ -72,9 +74,11 @@ impl<K: Resource + Serialize + Clone> Hashes<K> {
         sum.wrapping_add(count)
     }
 
-    /// End a pass: what this pass saw is what the next one reuses.
+    /// End a pass: what this pass saw is what the next one reuses (both
+    /// maps keep their capacity, so a pass allocates nothing).
     fn finish(&mut self) {
-        self.seen = std::mem::take(&mut self.next);
+        std::mem::swap(&mut self.seen, &mut self.next);
+        self.next.clear();
     }
 }
 
@@ -97,21 +101,27 @@ impl Fingerprinter {
     /// Secrets they name, so a change to anything else (another team's
     /// Service, an unreferenced Secret, an Ingress of another controller)
     /// recompiles nothing.
-    pub(super) fn of(&mut self, snapshot: &Snapshot, options: &CompileOptions) -> u64 {
+    /// `secrets`: the Secrets the compiler will read
+    /// ([`super::secrets::referenced`], which the caller has at hand).
+    pub(super) fn of(
+        &mut self,
+        snapshot: &Snapshot,
+        options: &CompileOptions,
+        secrets: &std::collections::HashSet<super::secrets::SecretKey>,
+    ) -> u64 {
         let classes = Classes::new(snapshot, options);
         let served: Vec<&Sourced<Ingress>> =
             snapshot.ingresses.iter().filter(|i| classes.is_ours(&i.object)).collect();
-        let services: HashSet<(&str, &str)> =
+        let services: FastSet<(&str, &str)> =
             served.iter().flat_map(|i| backend_services(&i.object)).collect();
-        let named = |meta: &ObjectMeta, set: &HashSet<(&str, &str)>| {
+        let named = |meta: &ObjectMeta, set: &FastSet<(&str, &str)>| {
             meta.name.as_deref().is_some_and(|n| set.contains(&(namespace_of(meta), n)))
         };
         let slice_of = |meta: &ObjectMeta| {
             let service = meta.labels.as_ref().and_then(|l| l.get(SERVICE_NAME_LABEL));
             service.is_some_and(|s| services.contains(&(namespace_of(meta), s.as_str())))
         };
-        let secrets = super::secrets::referenced(snapshot, options);
-        let secrets: HashSet<(&str, &str)> =
+        let secrets: FastSet<(&str, &str)> =
             secrets.iter().map(|(ns, n)| (ns.as_str(), n.as_str())).collect();
         let mut sum = 0u64;
         sum = self.ingresses.add(sum, 1, served.iter().copied(), |i| i.status = None);
@@ -158,7 +168,8 @@ mod tests {
 
     /// A fresh fingerprint: nothing reused from an earlier pass.
     fn of(snapshot: &Snapshot, options: &CompileOptions) -> u64 {
-        Fingerprinter::default().of(snapshot, options)
+        let secrets = super::super::secrets::referenced(snapshot, options);
+        Fingerprinter::default().of(snapshot, options, &secrets)
     }
 
     fn meta(name: &str, rv: &str) -> ObjectMeta {

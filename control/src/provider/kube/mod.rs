@@ -458,6 +458,7 @@ async fn compile_loop<P: Publish>(
     let names = super::resolve::ExternalNameResolver::start(&config.compile.dns, changed.clone());
     loop {
         changed.notified().await;
+        let woke = std::time::Instant::now();
         // Debounce: wait for a quiet gap, but never longer than max_delay.
         let hard = tokio::time::Instant::now() + config.max_delay;
         loop {
@@ -473,8 +474,10 @@ async fn compile_loop<P: Publish>(
         if !synced.iter().all(|s| s.load(Ordering::Acquire)) {
             continue;
         }
+        let debounced = std::time::Instant::now();
         let snapshot = stores.snapshot();
-        if filter.update(&snapshot, &config.compile) {
+        let wanted = secrets::referenced(&snapshot, &config.compile);
+        if filter.update_to(&snapshot, &wanted) {
             // A Secret became wanted whose data was dropped: compile once
             // the relist brought it back (its InitDone wakes this loop).
             filter.relist.notify_one();
@@ -484,9 +487,10 @@ async fn compile_loop<P: Publish>(
             snapshot.secrets.iter().filter(|s| secrets::has_data(&s.object)).count() as u64,
             Ordering::Relaxed,
         );
+        let read = std::time::Instant::now();
         let options = names.options(&snapshot, &config.compile);
         let fingerprint =
-            fingerprints.of(&snapshot, &config.compile) ^ options.external_names.digest();
+            fingerprints.of(&snapshot, &config.compile, &wanted) ^ options.external_names.digest();
         if last.as_ref().is_some_and(|(f, _)| *f == fingerprint) {
             // Only what the compiler ignores changed (an Ingress status, a
             // relist that found nothing new): keep the live table, but let
@@ -498,11 +502,13 @@ async fn compile_loop<P: Publish>(
         // Compiled off this runtime's thread, which also renews the Lease
         // and writes status: a large compile never delays either.
         let memo = memo.clone();
+        let prepared = std::time::Instant::now();
         let compiled_off = tokio::task::spawn_blocking(move || {
+            let started = std::time::Instant::now();
             let (table, diagnostics) = compile_with(&snapshot, &options, &mut lock(&memo));
-            (snapshot, table, diagnostics)
+            (snapshot, table, diagnostics, started.elapsed())
         });
-        let Ok((snapshot, table, diagnostics)) = compiled_off.await else {
+        let Ok((snapshot, table, diagnostics, compile_time)) = compiled_off.await else {
             tracing::error!("compiling the route table panicked; the last table stays live");
             continue;
         };
@@ -515,7 +521,22 @@ async fn compile_loop<P: Publish>(
         }
         reported = now;
         let generation = publisher.publish(table);
-        tracing::info!(generation, ingresses = snapshot.ingresses.len(), "route table published");
+        // Where the time went since the first change was seen: the quiet
+        // gap waited for, reading the stores, telling whether anything the
+        // compiler reads changed, the compile itself, and in all (with the
+        // hand-off, logging and publishing).
+        let ms = |d: std::time::Duration| d.as_secs_f64() * 1e3;
+        let compile_ms = ms(compile_time);
+        tracing::info!(
+            generation,
+            ingresses = snapshot.ingresses.len(),
+            debounce_ms = format_args!("{:.1}", ms(debounced - woke)),
+            snapshot_ms = format_args!("{:.1}", ms(read - debounced)),
+            fingerprint_ms = format_args!("{:.1}", ms(prepared - read)),
+            compile_ms = format_args!("{compile_ms:.1}"),
+            total_ms = format_args!("{:.1}", ms(woke.elapsed())),
+            "route table published"
+        );
         if !config.stats.synced.swap(true, Ordering::AcqRel) {
             tracing::info!("caches synced; ready");
         }

@@ -24,7 +24,7 @@ use crate::compile::{namespace_of, served, CompileOptions};
 use crate::snapshot::Snapshot;
 
 /// `(namespace, name)` of a Secret.
-type SecretKey = (String, String);
+pub(super) type SecretKey = (String, String);
 
 /// The Secrets to keep, shared by the Secret watch (which trims what
 /// arrives) and the compile loop (which keeps the set current).
@@ -72,10 +72,15 @@ impl SecretFilter {
     /// Recompute the wanted set from a snapshot. `true` when a newly
     /// wanted Secret is in the store without its data: the caller relists
     /// the Secrets ([`Self::relist`]) and compiles after that, not now.
+    #[cfg(test)]
     pub(crate) fn update(&self, snapshot: &Snapshot, options: &CompileOptions) -> bool {
-        let wanted = referenced(snapshot, options);
+        self.update_to(snapshot, &referenced(snapshot, options))
+    }
+
+    /// [`Self::update`] with the set already worked out.
+    pub(crate) fn update_to(&self, snapshot: &Snapshot, wanted: &HashSet<SecretKey>) -> bool {
         let before = self.wanted.load();
-        if **before == wanted {
+        if **before == *wanted {
             return false;
         }
         let missing = snapshot.secrets.iter().any(|s| {
@@ -83,7 +88,7 @@ impl SecretFilter {
             let key = (namespace_of(meta).to_string(), meta.name.clone().unwrap_or_default());
             wanted.contains(&key) && !before.contains(&key) && !has_data(&s.object)
         });
-        self.wanted.store(Arc::new(wanted));
+        self.wanted.store(Arc::new(wanted.clone()));
         missing
     }
 }
