@@ -29,8 +29,9 @@
 //! `taskset` and compare runs made one after the other.
 
 // A load driver, not a worker: it blocks its own threads on purpose (the
-// spacing between changes, the readiness poll) and reads /proc.
-#![allow(clippy::disallowed_methods)]
+// spacing between changes, the readiness poll), reads /proc and shares
+// what it reads off the log under a lock.
+#![allow(clippy::disallowed_methods, clippy::disallowed_types)]
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
