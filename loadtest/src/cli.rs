@@ -50,6 +50,11 @@ pub struct RunArgs {
     /// closed loop.
     #[arg(short = 'R', long, value_parser = parse_rate)]
     pub rate: Option<f64>,
+    /// Connections opened per second before the load starts (each
+    /// connection's first connect waits its turn; reconnects are not
+    /// limited). The load starts once every connection has had its turn.
+    #[arg(long, default_value = "5000", value_parser = parse_rate)]
+    pub connect_rate: f64,
     /// Extra request header, `'Name: value'`; repeatable. A `Host` header
     /// replaces the one taken from the URL.
     #[arg(short = 'H', long = "header", value_parser = parse_header)]

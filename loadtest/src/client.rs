@@ -22,7 +22,8 @@ use crate::framing::{parse_response_head, BodyReader, FramingError, MAX_HEAD};
 use crate::record::{ErrorKind, Record};
 use crate::schedule::Schedule;
 
-/// Read buffer per connection.
+/// Read buffer per connection, allocated at its first read; at least a
+/// quarter of it is free before each read.
 const READ_BUF: usize = 64 * 1024;
 /// Pause after a failed connect before the next attempt.
 const CONNECT_BACKOFF: Duration = Duration::from_millis(10);
@@ -36,7 +37,11 @@ pub struct Plan {
     /// The method is HEAD: responses carry no body.
     pub head_request: bool,
     pub timeout: Duration,
-    /// Load starts (warmup begins).
+    /// The first connection opens; the others follow, one every
+    /// `open_interval` (`--connect-rate`).
+    pub open_from: Instant,
+    pub open_interval: Duration,
+    /// Load starts (warmup begins), after every connection's turn to open.
     pub start: Instant,
     /// Recording starts.
     pub measure_from: Instant,
@@ -79,15 +84,23 @@ enum Failure {
     Ended,
 }
 
-/// Runs one connection until `plan.end`, recording into `record`.
+/// Runs connection number `index` (of the whole run) until `plan.end`,
+/// recording into `record`: opened in its turn, then idle until the load
+/// starts.
 pub async fn connection(
     plan: Rc<Plan>,
+    index: u32,
     record: Rc<RefCell<Record>>,
     progress: Arc<Progress>,
     mut schedule: Option<Schedule>,
 ) {
-    let mut conn: Option<Conn> = None;
-    let mut buf: Vec<u8> = Vec::with_capacity(READ_BUF);
+    let mut conn = open(&plan, index, &record).await;
+    // Allocated at the first read: an opened connection waiting for the
+    // load holds no buffer.
+    let mut buf: Vec<u8> = Vec::new();
+    if plan.start > Instant::now() {
+        sleep_until(plan.start).await;
+    }
     loop {
         let intended = match schedule.as_mut() {
             Some(s) => {
@@ -146,6 +159,25 @@ pub async fn connection(
     }
 }
 
+/// Opens connection `index` in its turn; a failure is counted and left
+/// to the first request, which connects again.
+async fn open(plan: &Plan, index: u32, record: &RefCell<Record>) -> Option<Conn> {
+    let turn = plan.open_from + plan.open_interval.mul_f64(f64::from(index));
+    if turn > Instant::now() {
+        sleep_until(turn).await;
+    }
+    match connect(plan, Instant::now() + plan.timeout).await {
+        Ok(c) => {
+            record.borrow_mut().opened += 1;
+            Some(c)
+        }
+        Err(_) => {
+            record.borrow_mut().open_failed += 1;
+            None
+        }
+    }
+}
+
 /// One request and its response on `conn` (connecting first if needed).
 /// Returns the status, the bytes received and when the response completed.
 async fn exchange(
@@ -174,6 +206,11 @@ async fn exchange(
 }
 
 async fn connect(plan: &Plan, deadline: Instant) -> Result<Conn, Failure> {
+    // A connect that times out is a connect error, not a request's.
+    let timed_out = |plan: &Plan| match timed_out(plan) {
+        Failure::Kind(_) => Failure::Kind(ErrorKind::Connect),
+        ended => ended,
+    };
     let tcp = match timeout_at(deadline, TcpStream::connect_addr(plan.addr)).await {
         Ok(Ok(s)) => s,
         Ok(Err(_)) => return Err(Failure::Kind(ErrorKind::Connect)),
@@ -236,6 +273,9 @@ async fn read_response(
         if buf.len() >= MAX_HEAD {
             return Err(Failure::Kind(ErrorKind::Parse));
         }
+        if buf.capacity() - buf.len() < READ_BUF / 4 {
+            buf.reserve(READ_BUF);
+        }
         let owned = std::mem::take(buf);
         let len = owned.len();
         let (res, slice) = match timeout_at(deadline, conn.read(owned.slice_mut(len..))).await {
@@ -243,7 +283,7 @@ async fn read_response(
             Err(_) => {
                 // The buffer went down with the cancelled read: a new one
                 // for the next connection.
-                *buf = Vec::with_capacity(READ_BUF);
+                *buf = Vec::new();
                 return Err(timed_out(plan));
             }
         };

@@ -51,6 +51,9 @@ fn run_cmd(a: &RunArgs) -> Outcome {
 }
 
 fn upstream_cmd(a: &UpstreamArgs) -> Outcome {
+    // As many connections as the hard open-files limit allows (best
+    // effort: a failure leaves the soft limit, and accept says so).
+    let _ = rlimit::increase_nofile_limit(u64::MAX);
     let config = upstream::Config {
         listen: a.listen,
         body_size: a.body_size,

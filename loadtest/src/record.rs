@@ -12,9 +12,10 @@ pub const MAX_LATENCY_NS: u64 = 100_000_000_000;
 /// The kinds of failure a run counts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ErrorKind {
-    /// Connection refused, unreachable, reset during connect, TLS handshake failed.
+    /// Connection refused, unreachable, reset during connect, TLS handshake
+    /// failed, or no connection within `--timeout`.
     Connect,
-    /// No connection or no complete response within `--timeout`.
+    /// No complete response within `--timeout`.
     Timeout,
     /// Read failed, or the connection closed before the response was complete.
     Read,
@@ -116,6 +117,13 @@ pub struct Record {
     pub cpu_s: f64,
     /// Window length times the number of load threads, in seconds.
     pub thread_s: f64,
+    /// Connections opened before the load started, and those whose
+    /// opening failed (they connect again at their first request).
+    pub opened: u64,
+    pub open_failed: u64,
+    /// The generator's resident memory grown by opening the connections,
+    /// in bytes (measured by `run`; summed over rounds with `opened`).
+    pub open_rss: u64,
 }
 
 impl Default for Record {
@@ -135,6 +143,9 @@ impl Record {
             status: [0; 6],
             cpu_s: 0.0,
             thread_s: 0.0,
+            opened: 0,
+            open_failed: 0,
+            open_rss: 0,
         }
     }
 
@@ -164,6 +175,9 @@ impl Record {
         self.errors.add(&other.errors);
         self.cpu_s += other.cpu_s;
         self.thread_s += other.thread_s;
+        self.opened += other.opened;
+        self.open_failed += other.open_failed;
+        self.open_rss += other.open_rss;
         for (a, b) in self.status.iter_mut().zip(other.status) {
             *a += b;
         }
@@ -185,6 +199,15 @@ impl Record {
         }
         self.latency.value_at_quantile(q) as f64 / 1000.0
     }
+}
+
+/// Resident memory of this process in bytes (`VmRSS` of
+/// `/proc/self/status`); `None` where that file is not available.
+pub fn rss_bytes() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
+    let kib: u64 = line.split_ascii_whitespace().nth(1)?.parse().ok()?;
+    Some(kib * 1024)
 }
 
 /// CPU time (user + system) of the calling thread, in seconds, from

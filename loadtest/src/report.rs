@@ -51,6 +51,9 @@ pub struct Config {
     /// `auto`, `io-uring` or `epoll`.
     #[serde(default)]
     pub io_engine: String,
+    /// `--connect-rate`: connections opened per second before the load.
+    #[serde(default)]
+    pub connect_rate: f64,
     /// `--tls-groups`, when given; absent means rustls's default list.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub tls_groups: Vec<String>,
@@ -82,6 +85,24 @@ pub struct Summary {
     /// near 1 means the generator, not the target, set the pace.
     #[serde(default)]
     pub generator_busy: f64,
+    /// Errors opening connections (`errors.connect`), and errors of
+    /// requests on open connections (every other kind).
+    #[serde(default)]
+    pub connect_errors: u64,
+    #[serde(default)]
+    pub request_errors: u64,
+    /// Connections opened before the load started, and those whose
+    /// opening failed (they connect again at their first request; the
+    /// failures are not in `errors`, which counts only the window).
+    #[serde(default)]
+    pub connections_opened: u64,
+    #[serde(default)]
+    pub connections_failed: u64,
+    /// The generator's own resident memory per opened connection, in
+    /// bytes, from `VmRSS` before and after opening them (idle, no request
+    /// sent yet).
+    #[serde(default)]
+    pub generator_rss_per_connection: f64,
 }
 
 /// Above this share of CPU the report warns that the generator may be the bottleneck.
@@ -164,6 +185,15 @@ impl Summary {
             latency_us: latency,
             percentiles,
             generator_busy: (record.generator_busy() * 1000.0).round() / 1000.0,
+            connect_errors: record.errors.connect,
+            request_errors: record.errors.total() - record.errors.connect,
+            connections_opened: record.opened,
+            connections_failed: record.open_failed,
+            generator_rss_per_connection: if record.opened > 0 {
+                (record.open_rss as f64 / record.opened as f64).round()
+            } else {
+                0.0
+            },
         }
     }
 
@@ -208,8 +238,22 @@ impl Summary {
                 .filter(|k| self.errors.get(**k) > 0)
                 .map(|k| format!("{} {}", k.label(), self.errors.get(*k)))
                 .collect();
-            let _ = writeln!(out, "  errors    {}  ({})", self.errors.total(), list.join(", "));
+            let _ = writeln!(
+                out,
+                "  errors    {}: connect {}, requests {}  ({})",
+                self.errors.total(),
+                self.connect_errors,
+                self.request_errors,
+                list.join(", ")
+            );
         }
+        let _ = writeln!(
+            out,
+            "  opened    {} connections ({} failed), generator memory {:.1} KiB per connection",
+            self.connections_opened,
+            self.connections_failed,
+            self.generator_rss_per_connection / 1024.0
+        );
         let _ = writeln!(out, "  generator CPU busy {:.0}%", self.generator_busy * 100.0);
         if self.generator_busy > GENERATOR_SATURATED {
             let _ = writeln!(

@@ -65,6 +65,7 @@ pub fn execute(args: &RunArgs) -> Result<Report, RunError> {
         Some(p) => std::fs::read(p).map_err(|source| RunError::File { path: p.clone(), source })?,
         None => Vec::new(),
     };
+    raise_open_files(args.connections)?;
     let target = prepare(args, &args.url, &body)?;
     let reference = args.reference_url.as_ref().map(|u| prepare(args, u, &body)).transpose()?;
     let mut rec = Record::new();
@@ -88,6 +89,31 @@ pub fn execute(args: &RunArgs) -> Result<Report, RunError> {
         config: Some(config_of(args, body.len(), rounds)),
         summary: Summary::from_record(&args.url.url(), &rec, window),
         reference: reference_summary,
+    })
+}
+
+/// Descriptors a run needs besides its connections: runtimes, stdio,
+/// the files it writes.
+const SPARE_FILES: u64 = 64;
+
+/// Raises the soft open-files limit (and the hard one where allowed) to
+/// what `connections` need; an error names the limit when it cannot.
+fn raise_open_files(connections: u32) -> Result<(), RunError> {
+    use rlimit::Resource;
+    let need = u64::from(connections) + SPARE_FILES;
+    let (soft, hard) = Resource::NOFILE
+        .get()
+        .map_err(|e| RunError::Input(format!("reading the open-files limit: {e}")))?;
+    if soft >= need {
+        return Ok(());
+    }
+    let result = Resource::NOFILE.set(need, hard.max(need));
+    result.map_err(|e| {
+        RunError::Input(format!(
+            "-c {connections} needs {need} open files, but the open-files limit \
+             (RLIMIT_NOFILE) is {soft} (hard limit {hard}) and could not be raised: {e}; \
+             raise it (ulimit -n {need}) or open fewer connections"
+        ))
     })
 }
 
@@ -127,6 +153,7 @@ fn config_of(args: &RunArgs, body_bytes: usize, rounds: u32) -> Config {
             crate::Engine::Epoll => "epoll",
         }
         .to_string(),
+        connect_rate: args.connect_rate,
         tls_groups: args.tls_groups.iter().map(|g| g.name().to_string()).collect(),
     }
 }
@@ -192,9 +219,16 @@ pub fn build_request(
 /// Measures one target: warmup then the window; returns the merged record.
 fn measure(args: &RunArgs, p: &Prepared, what: &str) -> Result<Record, RunError> {
     let threads = args.threads.min(args.connections);
-    let start = Instant::now() + START_DELAY;
+    let open_from = Instant::now() + START_DELAY;
+    let open_interval = Duration::from_secs_f64(1.0 / args.connect_rate);
+    // Every connection has had its turn to open (the last one a little
+    // time to finish) before the load starts.
+    let start = open_from + open_interval.mul_f64(f64::from(args.connections)) + START_DELAY;
     let measure_from = start + args.warmup;
     let end = measure_from + args.duration;
+    // The memory the connections hold, tasks included: resident set before
+    // the load threads start, and when every connection has opened.
+    let rss_before = crate::record::rss_bytes();
     let mut handles = Vec::new();
     let mut progress = Vec::new();
     let mut first_conn = 0;
@@ -211,6 +245,7 @@ fn measure(args: &RunArgs, p: &Prepared, what: &str) -> Result<Record, RunError>
             head_request: args.method == "HEAD",
             timeout: args.timeout,
             times: (start, measure_from, end),
+            opening: (open_from, open_interval),
             connections: (first_conn, conns),
             total_connections: args.connections,
             rate: args.rate,
@@ -224,10 +259,18 @@ fn measure(args: &RunArgs, p: &Prepared, what: &str) -> Result<Record, RunError>
             .map_err(RunError::Thread)?;
         handles.push(h);
     }
+    let rss = std::thread::Builder::new()
+        .name("rss".into())
+        .spawn(move || {
+            std::thread::sleep(start.saturating_duration_since(Instant::now()));
+            Some(crate::record::rss_bytes()?.saturating_sub(rss_before?))
+        })
+        .map_err(RunError::Thread)?;
     if !args.quiet {
         show_progress(what, &progress, start, measure_from, end);
     }
     let mut merged = Record::new();
+    merged.open_rss = rss.join().ok().flatten().unwrap_or(0);
     for h in handles {
         match h.join() {
             Ok(Ok(r)) => merged.merge(&r),
@@ -276,6 +319,8 @@ struct ThreadJob {
     head_request: bool,
     timeout: Duration,
     times: (Instant, Instant, Instant),
+    /// When the first connection opens, and the time between two.
+    opening: (Instant, Duration),
     /// First global connection index and how many this thread runs.
     connections: (u32, u32),
     total_connections: u32,
@@ -298,14 +343,13 @@ impl ThreadJob {
                 request: Rc::new(self.request.as_ref().clone()),
                 head_request: self.head_request,
                 timeout: self.timeout,
+                open_from: monoio::time::Instant::from_std(self.opening.0),
+                open_interval: self.opening.1,
                 start: monoio::time::Instant::from_std(start),
                 measure_from: monoio::time::Instant::from_std(from),
                 end: monoio::time::Instant::from_std(end),
             });
             let record = Rc::new(std::cell::RefCell::new(Record::new()));
-            if plan.start > monoio::time::Instant::now() {
-                monoio::time::sleep_until(plan.start).await;
-            }
             // The thread's CPU time over the window, read at its two ends.
             let cpu = {
                 let record = record.clone();
@@ -326,6 +370,7 @@ impl ThreadJob {
                     let schedule = self.rate.map(|r| Schedule::new(r, self.total_connections, g));
                     monoio::spawn(connection(
                         plan.clone(),
+                        g,
                         record.clone(),
                         self.progress.clone(),
                         schedule,

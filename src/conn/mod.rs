@@ -34,6 +34,8 @@ mod fail;
 mod forward;
 mod head;
 pub mod io;
+#[cfg(feature = "instruction-gate-regression")]
+mod regression;
 mod relay;
 mod route;
 mod start;
@@ -157,6 +159,9 @@ pub struct Conn {
 }
 
 impl Conn {
+    /// Never inlined: `benches/instructions.sh` starts counting at this
+    /// call (once per connection, after any TLS handshake).
+    #[inline(never)]
     fn new(worker: Rc<Worker>, guard: ConnGuard, fwd: ForwardContext, https: bool) -> Self {
         let s = &worker.settings;
         let limits = HeadLimits {
@@ -230,6 +235,8 @@ impl Conn {
     async fn request<S: DownstreamStream>(&mut self, down: &mut S, head: RequestHead) -> After {
         self.requests += 1;
         self.started = Instant::now();
+        #[cfg(feature = "instruction-gate-regression")]
+        regression::copy_headers(&head, &self.buf);
         self.p = Progress::head_read(head.has_body());
         self.max_body = None;
         // The failure the connection closes for, if any.
