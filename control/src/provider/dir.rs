@@ -307,12 +307,12 @@ pub async fn run(
     let mut last_good = LastGood::default();
     // Kept across compiles: a change recompiles only what it touched.
     let memo = Arc::new(Mutex::new(Memo::default()));
+    let started = Instant::now();
     let (mut cache, files) = load(dir.clone(), FileCache::default(), true).await;
     let (snapshot, diagnostics, _) = last_good.resolve(files?);
     let mut reported = diagnostics.clone();
     let with_names = names.options(&snapshot, &options);
-    let mut live =
-        publish(&mut sink, snapshot, diagnostics, &with_names, &memo, Instant::now()).await;
+    let mut live = publish(&mut sink, snapshot, diagnostics, &with_names, &memo, started).await;
     tokio::pin!(shutdown);
     loop {
         // After a watch error (which may have lost events) every file is
