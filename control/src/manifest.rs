@@ -7,7 +7,6 @@
 //! than the five ringress reads are ignored with a debug log; Secrets other
 //! than `kubernetes.io/tls` likewise.
 
-use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -23,9 +22,9 @@ pub(crate) const TLS_SECRET_TYPE: &str = "kubernetes.io/tls";
 /// the origin in diagnostics.
 pub fn parse_str(text: &str, file: Option<&Path>, snapshot: &mut Snapshot) -> Vec<Diagnostic> {
     let mut diagnostics = Vec::new();
+    let file = origin_file(file);
     for (document, (line, chunk)) in split_yaml(text).into_iter().enumerate() {
-        let origin =
-            Origin { file: file.map(Path::to_path_buf).unwrap_or_default(), document, line };
+        let origin = Origin { file: file.clone(), document, line };
         match serde_yaml::from_str::<serde_yaml::Value>(chunk) {
             Ok(serde_yaml::Value::Null) => {}
             Ok(value) => match serde_json::to_value(&value) {
@@ -51,6 +50,11 @@ pub fn parse_str(text: &str, file: Option<&Path>, snapshot: &mut Snapshot) -> Ve
     diagnostics
 }
 
+/// One shared path for every object of a file (empty: no file).
+fn origin_file(file: Option<&Path>) -> std::sync::Arc<Path> {
+    std::sync::Arc::from(file.unwrap_or(Path::new("")))
+}
+
 /// Parse concatenated JSON documents into `snapshot`.
 pub(crate) fn parse_json_str(
     text: &str,
@@ -58,10 +62,10 @@ pub(crate) fn parse_json_str(
     snapshot: &mut Snapshot,
 ) -> Vec<Diagnostic> {
     let mut diagnostics = Vec::new();
+    let file = origin_file(file);
     let stream = serde_json::Deserializer::from_str(text).into_iter::<Value>();
     for (document, value) in stream.enumerate() {
-        let origin =
-            Origin { file: file.map(Path::to_path_buf).unwrap_or_default(), document, line: 0 };
+        let origin = Origin { file: file.clone(), document, line: 0 };
         match value {
             Ok(json) => add_object(json, &origin, "", snapshot, &mut diagnostics),
             Err(e) => {
@@ -250,7 +254,8 @@ fn dedup_kind<T>(
     diagnostics: &mut Vec<Diagnostic>,
 ) {
     // The first definition of each (namespace, name), by index.
-    let mut first: HashMap<(&str, &str), usize> = HashMap::with_capacity(items.len());
+    let mut first: crate::table::FastMap<(&str, &str), usize> =
+        crate::table::FastMap::with_capacity_and_hasher(items.len(), Default::default());
     let mut keep = vec![true; items.len()];
     for (k, item) in items.iter().enumerate() {
         let m = meta(&item.object);

@@ -13,7 +13,8 @@ use k8s_openapi::api::networking::v1::{Ingress, IngressClass};
 /// index of the document inside it). `None` for objects read from a cluster.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Origin {
-    pub file: std::path::PathBuf,
+    /// Shared by every object of the file (a snapshot copies it per object).
+    pub file: Arc<std::path::Path>,
     /// Index of the document in the file, from 0, counting non-empty
     /// documents only.
     pub document: usize,

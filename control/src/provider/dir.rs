@@ -111,7 +111,7 @@ fn load_file(path: PathBuf) -> Option<FileLoad> {
             name: None,
             field: String::new(),
             reason: format!("cannot read: {e}"),
-            origin: Some(Origin { file: path.clone(), document: 0, line: 0 }),
+            origin: Some(Origin { file: Arc::from(path.as_path()), document: 0, line: 0 }),
         }],
     };
     Some(FileLoad { path, snapshot, diagnostics })

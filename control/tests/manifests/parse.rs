@@ -22,7 +22,7 @@ fn malformed_yaml_document_is_reported_and_the_rest_compiles() {
     let d = &diags[0];
     assert_eq!(d.severity, Severity::Error);
     let origin = d.origin.as_ref().unwrap();
-    assert_eq!(origin.file, dir.path().join("site.yaml"));
+    assert_eq!(&*origin.file, dir.path().join("site.yaml").as_path());
     assert_eq!(origin.document, 4);
     assert!(d.reason.contains("YAML syntax error at line 3"), "{}", d.reason);
     let (table, _) = compile(&snapshot, &CompileOptions::default());
