@@ -59,6 +59,14 @@ fn backend(table: &RouteTable, service: &str) -> Arc<ringress_control::table::Ba
     b.unwrap_or_else(|| panic!("backend {service}")).clone()
 }
 
+/// Replace `service`'s EndpointSlice with a new object holding `to`.
+fn move_endpoints(snapshot: &mut Snapshot, service: &str, to: SocketAddr) {
+    let moved = parsed(&[&self::service(service, &[to])]);
+    let name = &moved.endpoint_slices[0].object.metadata.name;
+    let k = snapshot.endpoint_slices.iter().position(|s| s.object.metadata.name == *name);
+    snapshot.endpoint_slices[k.expect("the Service's slice")] = moved.endpoint_slices[0].clone();
+}
+
 fn ep(last: u8) -> SocketAddr {
     SocketAddr::from(([10, 1, 0, last], 8080))
 }
@@ -86,12 +94,7 @@ fn a_memoized_compile_equals_a_fresh_one_through_every_kind_of_change() {
     // svc-a's endpoints change (a new slice object): only its backend is
     // made again.
     let mut s2 = s0.clone();
-    let moved = parsed(&[&service("svc-a", &[ep(9)])]);
-    let k = s2
-        .endpoint_slices
-        .iter()
-        .position(|s| s.object.metadata.name == moved.endpoint_slices[0].object.metadata.name);
-    s2.endpoint_slices[k.expect("svc-a's slice")] = moved.endpoint_slices[0].clone();
+    move_endpoints(&mut s2, "svc-a", ep(9));
     let t2 = both(&s2, &options, &mut memo);
     assert!(!Arc::ptr_eq(&backend(&t1, "svc-a"), &backend(&t2, "svc-a")));
     assert!(Arc::ptr_eq(&backend(&t1, "web"), &backend(&t2, "web")));
@@ -163,12 +166,7 @@ fn a_change_recompiles_only_the_hosts_it_touches() {
     // svc-a's endpoints change: a.example's route must carry the new
     // backend, so it is compiled again; b.example is not.
     let mut s4 = s3.clone();
-    let moved = parsed(&[&service("svc-a", &[ep(9)])]);
-    let k = s4
-        .endpoint_slices
-        .iter()
-        .position(|s| s.object.metadata.name == moved.endpoint_slices[0].object.metadata.name);
-    s4.endpoint_slices[k.expect("svc-a's slice")] = moved.endpoint_slices[0].clone();
+    move_endpoints(&mut s4, "svc-a", ep(9));
     let t4 = both(&s4, &options, &mut memo);
     assert!(!same_host(&t3, &t4, "a.example"));
     assert!(same_host(&t3, &t4, "b.example"));
