@@ -222,8 +222,9 @@ pub fn answer(path: &str, state: &AdminState) -> (u16, &'static str, String) {
             (200, "application/json", routes_json(&table, state.table.reloads()).to_string())
         }
         "/metrics" => {
-            let generation = state.table.load().generation();
-            let mut text = state.metrics.render(generation, state.table.reloads());
+            let table = state.table.load();
+            let mut text = state.metrics.render(table.generation(), state.table.reloads());
+            crate::metrics::render_annotations(&table, &mut text);
             if let Some(provider) = &state.provider {
                 text.push_str(&provider.render());
             }

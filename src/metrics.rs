@@ -426,9 +426,60 @@ fn help(out: &mut String, name: &str, kind: &str, text: &str) {
     let _ = writeln!(out, "# HELP {name} {text}\n# TYPE {name} {kind}");
 }
 
+/// The live table's annotation counts: ingress-nginx annotations of the
+/// served Ingresses that ringress ignores (not implemented, snippets
+/// included; one per Ingress and annotation) and those with an invalid
+/// value (docs/annotations.md).
+pub fn render_annotations(table: &ringress_control::RouteTable, o: &mut String) {
+    let (ignored, invalid) = table.annotation_counts();
+    help(
+        o,
+        "ringress_annotations_ignored",
+        "gauge",
+        "Annotations of served Ingresses that ringress does not implement, in the live table.",
+    );
+    let _ = writeln!(o, "ringress_annotations_ignored {ignored}");
+    help(
+        o,
+        "ringress_annotations_invalid",
+        "gauge",
+        "Annotations of served Ingresses whose value is invalid, in the live table.",
+    );
+    let _ = writeln!(o, "ringress_annotations_invalid {invalid}");
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The live table's ignored and invalid annotations are two gauges.
+    #[test]
+    fn render_annotations_counts_the_live_table() {
+        let yaml = "
+apiVersion: networking.k8s.io/v1
+kind: IngressClass
+metadata: {name: ringress}
+spec: {controller: ringress.io/ingress-controller}
+---
+apiVersion: networking.k8s.io/v1
+kind: Ingress
+metadata:
+  name: i
+  annotations:
+    nginx.ingress.kubernetes.io/limit-rps: '5'
+    nginx.ingress.kubernetes.io/server-snippet: 'return 403;'
+    nginx.ingress.kubernetes.io/app-root: 'no-slash'
+spec:
+  ingressClassName: ringress
+  defaultBackend: {service: {name: web, port: {number: 80}}}
+";
+        let options = ringress_control::CompileOptions::default();
+        let (table, _) = ringress_control::compile_yaml(yaml, &options);
+        let mut text = String::new();
+        render_annotations(&table, &mut text);
+        assert!(text.contains("ringress_annotations_ignored 2\n"), "{text}");
+        assert!(text.contains("ringress_annotations_invalid 1\n"), "{text}");
+    }
 
     /// Counts from every worker are summed into one series.
     #[test]

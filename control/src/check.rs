@@ -1,15 +1,17 @@
 //! `ringress check`: read a manifests directory, compile it, and print the
 //! table as a person reads it — hosts (exact, wildcard, any), paths with
 //! their types, backends with resolved endpoints, the default backend, TLS
-//! hosts with their Secrets — followed by every diagnostic.
+//! hosts with their Secrets, each Ingress's annotation policy and its
+//! ignored or invalid annotations — followed by every diagnostic.
 
+use std::collections::BTreeMap;
 use std::fmt::Write;
 use std::path::Path;
 
 use crate::compile::{compile, CompileOptions, Diagnostic, Severity};
 use crate::provider::dir::load_dir;
 use crate::snapshot::Snapshot;
-use crate::table::{Backend, HostMatch, PathType, Route, RouteTable};
+use crate::table::{Backend, HostMatch, PathType, Route, RoutePolicy, RouteTable};
 
 /// Endpoints listed per backend before "… and N more".
 const MAX_ENDPOINTS_SHOWN: usize = 8;
@@ -110,6 +112,8 @@ pub(crate) fn describe(
         None => out.push_str("    default certificate: none given (--default-certificate)\n"),
     }
 
+    annotations_section(table, diagnostics, out);
+
     let errors = diagnostics.iter().filter(|d| d.severity == Severity::Error).count();
     let warnings = diagnostics.len() - errors;
     let _ = writeln!(out, "\ndiagnostics: {errors} error(s), {warnings} warning(s)");
@@ -128,13 +132,62 @@ fn route_line(route: &Route, out: &mut String) {
         PathType::ImplementationSpecific => "ImplementationSpecific (as Prefix)",
     };
     let redirect = if route.redirect_to_https { "  [http -> https]" } else { "" };
+    let policy = route.policy.as_deref().map(policy_text).unwrap_or_default();
     let _ = writeln!(
         out,
-        "    {} {path_type} -> {}{redirect}  (Ingress {})",
+        "    {} {path_type} -> {}{redirect}{policy}  (Ingress {})",
         route.path,
         backend_text(&route.backend),
         route.ingress
     );
+}
+
+/// A route's annotation policy as ` [..]` items, in the order a request
+/// meets them.
+fn policy_text(policy: &RoutePolicy) -> String {
+    let mut text = String::new();
+    if let Some(root) = &policy.app_root {
+        let _ = write!(text, "  [app-root: / -> 302 {root}]");
+    }
+    if let Some(r) = &policy.redirect {
+        let _ = write!(text, "  [redirect: {} {}, upstream not contacted]", r.code, r.location);
+    }
+    text
+}
+
+/// Per Ingress with annotations: the policy its routes carry and every
+/// annotation ignored or invalid.
+fn annotations_section(table: &RouteTable, diagnostics: &[Diagnostic], out: &mut String) {
+    let mut per: BTreeMap<String, (Option<String>, Vec<String>)> = BTreeMap::new();
+    let routes =
+        table.virtual_hosts().into_iter().flat_map(|v| v.routes()).chain(table.default_route());
+    for route in routes {
+        if let Some(policy) = route.policy.as_deref() {
+            per.entry(route.ingress.to_string()).or_default().0 = Some(policy_text(policy));
+        }
+    }
+    for d in diagnostics.iter().filter(|d| d.field.starts_with("metadata.annotations[")) {
+        let (Some(ns), Some(name)) = (&d.namespace, &d.name) else { continue };
+        let what = if d.is_error() { "invalid" } else { "ignored" };
+        let annotation = &d.field["metadata.annotations[".len()..d.field.len() - 1];
+        let line = format!("{what}: {annotation}: {}", d.reason);
+        per.entry(format!("{ns}/{name}")).or_default().1.push(line);
+    }
+    out.push_str(
+        "
+annotations:
+",
+    );
+    if per.is_empty() {
+        out.push_str("    none in effect or ignored\n");
+    }
+    for (ingress, (policy, problems)) in per {
+        let policy = policy.map_or_else(|| " none".to_string(), |p| p.replace("  [", " ["));
+        let _ = writeln!(out, "    Ingress {ingress}: policy{policy}");
+        for p in problems {
+            let _ = writeln!(out, "      {p}");
+        }
+    }
 }
 
 fn backend_text(backend: &Backend) -> String {

@@ -6,7 +6,8 @@
 //! 1. [`Conn::read_head`] (`head.rs`): wait for and parse the next
 //!    request head (the connection's buffers, limits and drain).
 //! 2. [`Conn::route`] (`route.rs`): look host and path up in the table
-//!    taken for this request (421, 404, 503, or a redirect to https).
+//!    taken for this request (421, 404, 503, a redirect the route's
+//!    annotations give, or a redirect to https).
 //! 3. [`Conn::pick_endpoint`] (`route.rs`): choose an endpoint of the
 //!    backend.
 //! 4. [`forward::forward`] (`forward.rs`): send the rewritten head and the
@@ -283,6 +284,11 @@ impl Conn {
         let route = self.route(&table, head)?;
         self.max_body = self.body_limit(route);
         self.check_declared_body(head)?;
+        if let Some(policy) = route.policy.as_deref() {
+            if Self::policy_answers(policy, head.path(&self.buf)) {
+                return self.policy_redirect(down, head, policy).await;
+            }
+        }
         if route.redirect_to_https && !self.https {
             return self.redirect(down, head).await;
         }

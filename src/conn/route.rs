@@ -5,13 +5,13 @@
 use std::net::SocketAddr;
 
 use monoio::io::AsyncWriteRent;
-use ringress_control::table::{Backend, Route};
+use ringress_control::table::{redirect_reason, Backend, Route, RoutePolicy};
 use ringress_control::RouteTable;
 
 use super::io::{consume, write_all};
 use super::{After, Conn};
 use crate::error::ProxyError;
-use crate::http::{write_redirect, BodyFraming, RequestHead};
+use crate::http::{write_location, write_redirect, BodyFraming, RequestHead};
 
 impl Conn {
     /// Phase 2: the route for this request's host and path (404 without
@@ -55,6 +55,65 @@ impl Conn {
     /// Phase 3: an endpoint of `backend`, chosen per request.
     pub(super) fn pick_endpoint(&self, backend: &Backend) -> Result<SocketAddr, ProxyError> {
         self.worker.balancer.pick(backend, self.now()).ok_or(ProxyError::NoEndpoints)
+    }
+
+    /// Whether the route's policy answers this request itself, as nginx
+    /// orders it: `app-root` (server level, for `/` only) before a fixed
+    /// `permanent-redirect` / `temporal-redirect` (location level).
+    #[inline]
+    pub(super) fn policy_answers(policy: &RoutePolicy, path: &str) -> bool {
+        let is_root = || path.split('?').next() == Some("/");
+        policy.redirect.is_some() || (policy.app_root.is_some() && is_root())
+    }
+
+    /// Answer with the redirect the route's policy gives (see
+    /// [`Conn::policy_answers`]).
+    pub(super) async fn policy_redirect<S: AsyncWriteRent>(
+        &mut self,
+        down: &mut S,
+        head: &RequestHead,
+        policy: &RoutePolicy,
+    ) -> Result<After, ProxyError> {
+        let close = self.p.must_close(head.keep_alive, self.force_close(), None);
+        let date = self.worker.date();
+        self.out.clear();
+        let head_request = head.method_kind == crate::http::Method::Head;
+        let path = head.path(&self.buf);
+        let code = match (&policy.app_root, &policy.redirect) {
+            (Some(root), _) if path.split('?').next() == Some("/") => {
+                // `$scheme://$http_host` + the root, as ingress-nginx writes it.
+                let authority = head.host.map_or(&[][..], |h| h.get(&self.buf));
+                let scheme: &[u8] = match (authority.is_empty(), self.https) {
+                    (true, _) => b"",
+                    (false, true) => b"https://",
+                    (false, false) => b"http://",
+                };
+                let location = [scheme, authority, root.as_bytes()];
+                write_location(302, "Found", &location, &date, close, head_request, &mut self.out);
+                302
+            }
+            (_, Some(r)) => {
+                let location = [r.location.as_bytes()];
+                let reason = redirect_reason(r.code);
+                write_location(
+                    r.code,
+                    reason,
+                    &location,
+                    &date,
+                    close,
+                    head_request,
+                    &mut self.out,
+                );
+                r.code
+            }
+            _ => unreachable!("policy_answers checked the policy answers"),
+        };
+        consume(&mut self.buf, head.head_len);
+        self.p.responding();
+        let limit = self.worker.settings.client_body_timeout;
+        self.worker.m().response(code);
+        write_all(down, &mut self.out, limit).await.map_err(ProxyError::downstream_io)?;
+        Ok(if close { After::Close } else { After::KeepAlive })
     }
 
     pub(super) async fn redirect<S: AsyncWriteRent>(

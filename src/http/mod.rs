@@ -55,7 +55,7 @@ pub use rewrite::{
     write_downstream_response_head, write_upstream_request_head, ForwardContext, ResponseContext,
 };
 pub use scan::{HeadScan, ScanWork};
-pub use status::{write_redirect, write_status_response, Status, CONTINUE};
+pub use status::{write_location, write_redirect, write_status_response, Status, CONTINUE};
 
 /// Largest request or response head (start line plus header lines plus the
 /// empty line) accepted; a bigger head is answered 431.

@@ -131,3 +131,35 @@ pub fn write_redirect(
         out.extend_from_slice(BODY);
     }
 }
+
+/// Appends a redirect with status `code` (`reason` its phrase) whose
+/// `Location` is the concatenation of `location` (parts checked at
+/// compile time, or taken from a parsed head: no CR, LF or space); the
+/// body names the status; no body when `head_request`.
+pub fn write_location(
+    code: u16,
+    reason: &str,
+    location: &[&[u8]],
+    date: &[u8],
+    close: bool,
+    head_request: bool,
+    out: &mut Vec<u8>,
+) {
+    out.extend_from_slice(b"HTTP/1.1 ");
+    out.extend_from_slice(itoa::Buffer::new().format(code).as_bytes());
+    out.push(b' ');
+    out.extend_from_slice(reason.as_bytes());
+    out.extend_from_slice(b"\r\n");
+    write_common(date, close, out);
+    out.extend_from_slice(b"Location: ");
+    for part in location {
+        out.extend_from_slice(part);
+    }
+    out.extend_from_slice(b"\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: ");
+    out.extend_from_slice(itoa::Buffer::new().format(reason.len() + 1).as_bytes());
+    out.extend_from_slice(b"\r\n\r\n");
+    if !head_request {
+        out.extend_from_slice(reason.as_bytes());
+        out.push(b'\n');
+    }
+}

@@ -13,6 +13,7 @@ static ALLOCATOR: counting_alloc::Counting = counting_alloc::Counting;
 
 mod admin;
 mod alloc;
+mod annotations;
 mod bodies;
 mod errors;
 mod external_name;

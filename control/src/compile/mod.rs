@@ -3,6 +3,8 @@
 //!
 //! # Layout
 //!
+//! - `annotations`: annotations → typed per-route policy, and the
+//!   catalog of ingress-nginx annotations (docs/annotations.md).
 //! - `class`: which Ingresses are ours (IngressClass selection, three forms).
 //! - `rules`: hosts, paths, default backends, conflicts, https redirects.
 //! - `backend`: Service port → EndpointSlice port → ready endpoints.
@@ -14,6 +16,7 @@
 //! - `ownership`: which namespace a host belongs to, and who it is shared with.
 //! - `diagnostic`: [`Diagnostic`] and how it prints.
 
+pub mod annotations;
 mod backend;
 mod class;
 pub(crate) use backend::SERVICE_NAME_LABEL;

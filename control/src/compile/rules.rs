@@ -8,6 +8,7 @@ use std::sync::Arc;
 
 use k8s_openapi::api::networking::v1::{Ingress, IngressBackend, IngressServiceBackend};
 
+use super::annotations::{self, Compiled, HttpsRedirect};
 use super::backend::Resolver;
 use super::host::IngressHosts;
 use super::ownership::{Owner, Owners};
@@ -17,42 +18,6 @@ use crate::snapshot::{Origin, Sourced};
 use crate::table::{
     prefix_key, Backend, FastMap, HostMatch, PathType, Route, RouteTable, VirtualHost,
 };
-
-/// ringress's own switch for the https redirect.
-pub(crate) const SSL_REDIRECT: &str = "ringress.io/ssl-redirect";
-/// The ingress-nginx spellings, honoured so existing manifests keep working.
-pub(crate) const NGINX_SSL_REDIRECT: &str = "nginx.ingress.kubernetes.io/ssl-redirect";
-pub(crate) const NGINX_FORCE_SSL_REDIRECT: &str = "nginx.ingress.kubernetes.io/force-ssl-redirect";
-
-/// How an Ingress's annotations steer the https redirect.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum RedirectPolicy {
-    /// Redirect when the host is listed under `spec.tls` of a served Ingress.
-    WhenTls,
-    Never,
-    Always,
-}
-
-/// Go's `strconv.ParseBool`, as ingress-nginx reads its annotations.
-fn parse_bool(v: &str) -> Option<bool> {
-    match v {
-        "1" | "t" | "T" | "TRUE" | "true" | "True" => Some(true),
-        "0" | "f" | "F" | "FALSE" | "false" | "False" => Some(false),
-        _ => None,
-    }
-}
-
-fn redirect_policy(ingress: &Ingress) -> RedirectPolicy {
-    let Some(a) = ingress.metadata.annotations.as_ref() else { return RedirectPolicy::WhenTls };
-    let flag = |k: &str| a.get(k).and_then(|v| parse_bool(v));
-    if flag(NGINX_FORCE_SSL_REDIRECT) == Some(true) {
-        RedirectPolicy::Always
-    } else if flag(SSL_REDIRECT) == Some(false) || flag(NGINX_SSL_REDIRECT) == Some(false) {
-        RedirectPolicy::Never
-    } else {
-        RedirectPolicy::WhenTls
-    }
-}
 
 fn parse_path_type(s: &str) -> Option<PathType> {
     match s {
@@ -149,6 +114,14 @@ pub(crate) fn compile(
     // Every host named by a rule, in the order first named, with its rules.
     let mut index: FastMap<HostMatch, usize> = FastMap::default();
     let mut groups: Vec<(HostMatch, Vec<Member>)> = Vec::new();
+    // Each Ingress's annotations, compiled once, by age.
+    let mut compiled = Vec::with_capacity(ingresses.len());
+    for ing in ingresses {
+        let c = annotations::compile(&ing.object, ing.origin.as_ref(), diagnostics);
+        table.annotations_ignored += u64::from(c.ignored);
+        table.annotations_invalid += u64::from(c.invalid);
+        compiled.push(c);
+    }
     for (age, ing) in ingresses.iter().enumerate() {
         let meta = &ing.object.metadata;
         let diag = |severity, field: String, reason: String| {
@@ -198,7 +171,7 @@ pub(crate) fn compile(
         });
         let entry = match reused {
             Some(m) => m,
-            None => build_host(&host, &members, ingresses, owners, covered, resolver),
+            None => build_host(&host, &members, ingresses, &compiled, owners, covered, resolver),
         };
         diagnostics.extend(entry.diagnostics.iter().cloned());
         table.insert_host(entry.vhost.clone());
@@ -237,8 +210,9 @@ pub(crate) fn compile(
             path: "/".into(),
             path_type: PathType::Prefix,
             backend: resolved,
-            redirect_to_https: redirect_policy(&ing.object) == RedirectPolicy::Always,
+            redirect_to_https: compiled[age].https == HttpsRedirect::Always,
             is_default: true,
+            policy: compiled[age].policy.clone(),
             ingress: namespaced(meta).into(),
         });
     }
@@ -249,6 +223,7 @@ fn build_host(
     host: &HostMatch,
     members: &[Member],
     ingresses: &[&Sourced<Ingress>],
+    compiled: &[Compiled],
     owners: &Owners,
     covered: bool,
     resolver: &mut Resolver<'_>,
@@ -279,7 +254,7 @@ fn build_host(
             continue;
         };
         let owner: Box<str> = namespaced(meta).into();
-        let policy = redirect_policy(&ing.object);
+        let Compiled { https, policy, .. } = &compiled[age as usize];
         let paths = rule.http.as_ref().map(|h| h.paths.as_slice()).unwrap_or_default();
         for (j, p) in paths.iter().enumerate() {
             // Field names are written out only for a diagnostic.
@@ -333,10 +308,10 @@ fn build_host(
                 ));
                 continue;
             }
-            let redirect_to_https = match policy {
-                RedirectPolicy::Always => true,
-                RedirectPolicy::Never => false,
-                RedirectPolicy::WhenTls => covered,
+            let redirect_to_https = match https {
+                HttpsRedirect::Always => true,
+                HttpsRedirect::Never => false,
+                HttpsRedirect::WhenTls => covered,
             };
             vhost.push(Route {
                 path: path.into(),
@@ -344,6 +319,7 @@ fn build_host(
                 backend,
                 redirect_to_https,
                 is_default: false,
+                policy: policy.clone(),
                 ingress: owner.clone(),
             });
         }

@@ -19,7 +19,8 @@
 //! - `RouteTable::default_certificate(&self) -> Option<&Arc<Certificate>>`
 //!   from `--default-certificate NAMESPACE/NAME` when given and valid.
 //! - `RouteTable::backends(&self) -> impl Iterator<Item = &Arc<Backend>>`
-//! - `Route { path, path_type, backend: Arc<Backend>, redirect_to_https, is_default, .. }`
+//! - `Route { path, path_type, backend: Arc<Backend>, redirect_to_https, is_default, policy, .. }`
+//!   `policy: Option<Arc<RoutePolicy>>`: `None` for a route without annotations.
 //! - `Backend { key: BackendKey, endpoints: Arc<[Endpoint]> }` — an empty
 //!   endpoint list means 503.
 //! - `Endpoint { addr: SocketAddr }`
@@ -28,6 +29,7 @@
 //! # Layout
 //!
 //! - `types`: the plain data (Route, Backend, Endpoint, Certificate).
+//! - `policy`: [`RoutePolicy`], what annotations make of a route.
 //! - `route_table`: [`RouteTable`], [`VirtualHost`] and the lookups.
 //! - `host`: request host normalisation (case, port, stack buffer).
 //! - `path`: per-host path index (exact map + element trie) and the
@@ -35,10 +37,12 @@
 
 mod host;
 mod path;
+mod policy;
 mod route_table;
 mod types;
 
 pub(crate) use path::{prefix_key, FastMap};
+pub use policy::{redirect_reason, Redirect, RoutePolicy};
 pub(crate) use route_table::{Fallback, FallbackLevel};
 pub use route_table::{HostMatch, RouteTable, VirtualHost};
 pub use types::*;

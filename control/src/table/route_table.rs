@@ -144,6 +144,10 @@ pub struct RouteTable {
     pub(crate) default_cert: Option<Arc<Certificate>>,
     pub(crate) backends: Vec<Arc<Backend>>,
     pub(crate) certificates: Vec<Arc<Certificate>>,
+    /// Annotations of served Ingresses that ringress does not implement
+    /// (one per Ingress and annotation), and those whose value is invalid.
+    pub(crate) annotations_ignored: u64,
+    pub(crate) annotations_invalid: u64,
 }
 
 impl RouteTable {
@@ -153,6 +157,12 @@ impl RouteTable {
 
     pub fn generation(&self) -> u64 {
         self.generation
+    }
+
+    /// (ignored, invalid) annotations of the Ingresses this table serves:
+    /// `ringress_annotations_ignored` and `ringress_annotations_invalid`.
+    pub fn annotation_counts(&self) -> (u64, u64) {
+        (self.annotations_ignored, self.annotations_invalid)
     }
 
     /// The route for a request. `host` is the raw Host header (any case,

@@ -63,6 +63,9 @@ pub struct Route {
     pub redirect_to_https: bool,
     /// This route is a `spec.defaultBackend` catch-all.
     pub is_default: bool,
+    /// What the Ingress's annotations make of this route; `None` (the
+    /// common case) costs the request path one pointer test.
+    pub policy: Option<Arc<super::RoutePolicy>>,
     /// `namespace/name` of the Ingress that produced this route.
     pub ingress: Box<str>,
 }

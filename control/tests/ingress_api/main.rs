@@ -4,6 +4,7 @@
 
 use ringress_test_support::manifests as support;
 
+mod annotations;
 mod backends;
 mod classes;
 mod hosts;

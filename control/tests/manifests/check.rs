@@ -71,6 +71,46 @@ spec:
     assert!(out.text.contains("Service default/nowhere not found"), "{}", out.text);
 }
 
+/// Each Ingress's effective annotation policy is printed on its routes and
+/// in the annotations section, with every ignored or invalid annotation.
+#[test]
+fn check_shows_annotation_policy_and_ignored_annotations() {
+    let dir = tempfile::tempdir().unwrap();
+    let annotated = "
+apiVersion: networking.k8s.io/v1
+kind: Ingress
+metadata:
+  name: moved
+  namespace: default
+  annotations:
+    nginx.ingress.kubernetes.io/permanent-redirect: https://new.example/
+    nginx.ingress.kubernetes.io/permanent-redirect-code: '999'
+    nginx.ingress.kubernetes.io/limit-rps: '5'
+spec:
+  ingressClassName: ringress
+  rules:
+  - host: old.com
+    http:
+      paths:
+      - {path: /, pathType: Prefix, backend: {service: {name: web, port: {number: 80}}}}
+";
+    std::fs::write(
+        dir.path().join("site.yaml"),
+        format!("{}---{annotated}", crate::site("a.com", "web", "10.0.0.1")),
+    )
+    .unwrap();
+    let out = check::run(dir.path(), &CompileOptions::default());
+    assert_eq!((out.errors, out.warnings), (1, 1), "{}", out.text);
+    for line in [
+        "[redirect: 301 https://new.example/, upstream not contacted]  (Ingress default/moved)",
+        "    Ingress default/moved: policy [redirect: 301 https://new.example/, upstream not contacted]",
+        "      invalid: nginx.ingress.kubernetes.io/permanent-redirect-code: \"999\" is not one of",
+        "      ignored: nginx.ingress.kubernetes.io/limit-rps: not implemented by ringress; ignored",
+    ] {
+        assert!(out.text.contains(line), "missing {line:?} in:\n{}", out.text);
+    }
+}
+
 /// An unreadable directory is one error.
 #[test]
 fn check_reports_a_missing_directory() {

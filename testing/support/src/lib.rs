@@ -34,7 +34,7 @@ pub mod upstream;
 
 use std::time::Duration;
 
-pub use manifests::{ingress, service, yaml, CLASS};
+pub use manifests::{annotated_ingress, ingress, service, yaml, CLASS};
 pub use proxy::{compile_ok, Client, Proxy, ProxyBuilder, Response};
 pub use upstream::{pattern_body, Upstream};
 

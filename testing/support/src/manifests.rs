@@ -51,6 +51,17 @@ pub fn ingress(name: &str, host: Option<&str>, paths: &[PathSpec<'_>]) -> String
     doc(&fixtures::ingress_rule("default", name, CLASS_NAME, host, paths))
 }
 
+/// [`ingress`] with these annotations.
+pub fn annotated_ingress(
+    name: &str,
+    host: Option<&str>,
+    paths: &[PathSpec<'_>],
+    annotations: &[(&str, &str)],
+) -> String {
+    let ingress = fixtures::ingress_rule("default", name, CLASS_NAME, host, paths);
+    doc(&fixtures::with_annotations(ingress, annotations))
+}
+
 /// An Ingress of our class with only a `defaultBackend`.
 pub fn default_backend(name: &str, service: &str) -> String {
     doc(&fixtures::default_backend("default", name, service))

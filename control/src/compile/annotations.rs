@@ -1,0 +1,408 @@
+//! Annotations → typed per-route policy, once per Ingress per compile.
+//!
+//! Each annotation is read under `nginx.ingress.kubernetes.io/` and under
+//! `ringress.io/`; the latter wins when both are set. [`CATALOG`] is the
+//! list of ingress-nginx annotations ringress knows, and whether it
+//! implements each; docs/annotations.md is checked against it by a test.
+//! A value that does not parse is an error diagnostic naming the Ingress,
+//! the annotation and the value, and disables only that annotation. A
+//! snippet annotation is never executed; any other ingress-nginx
+//! annotation ringress does not implement is a warning, counted in the
+//! table ([`crate::table::RouteTable::annotation_counts`]) and exported as
+//! `ringress_annotations_ignored` in `/metrics`.
+
+use std::sync::Arc;
+
+use k8s_openapi::api::networking::v1::Ingress;
+
+use super::{Diagnostic, Severity};
+use crate::snapshot::Origin;
+use crate::table::{Redirect, RoutePolicy};
+
+pub const NGINX_PREFIX: &str = "nginx.ingress.kubernetes.io/";
+pub const RINGRESS_PREFIX: &str = "ringress.io/";
+
+/// What ringress does with an ingress-nginx annotation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Support {
+    /// Implemented as docs/annotations.md describes.
+    Supported,
+    /// Raw nginx configuration: never executed; the typed annotation(s)
+    /// to use instead.
+    Snippet(&'static str),
+    /// Not implemented (yet): a warning and a count, never silence.
+    Ignored,
+}
+
+/// Every ingress-nginx annotation ringress knows (without the prefix), and
+/// what it does with it. Annotations only ringress has (`share-host-with`)
+/// are in [`RINGRESS_ONLY`].
+pub const CATALOG: &[(&str, Support)] = &[
+    ("app-root", Support::Supported),
+    ("permanent-redirect", Support::Supported),
+    ("permanent-redirect-code", Support::Supported),
+    ("temporal-redirect", Support::Supported),
+    ("temporal-redirect-code", Support::Supported),
+    ("ssl-redirect", Support::Supported),
+    ("force-ssl-redirect", Support::Supported),
+    (
+        "configuration-snippet",
+        Support::Snippet(
+            "a typed annotation (rewrite-target, permanent-redirect, upstream-vhost, enable-cors, ...)",
+        ),
+    ),
+    ("server-snippet", Support::Snippet("app-root, permanent-redirect or from-to-www-redirect")),
+    ("auth-snippet", Support::Snippet("auth-url with auth-response-headers")),
+    ("modsecurity-snippet", Support::Snippet("whitelist-source-range / denylist-source-range")),
+    ("stream-snippet", Support::Snippet("none: TCP/UDP services are not supported")),
+    ("affinity", Support::Ignored),
+    ("affinity-canary-behavior", Support::Ignored),
+    ("affinity-mode", Support::Ignored),
+    ("allowlist-source-range", Support::Ignored),
+    ("auth-cache-duration", Support::Ignored),
+    ("auth-cache-key", Support::Ignored),
+    ("auth-keepalive", Support::Ignored),
+    ("auth-keepalive-requests", Support::Ignored),
+    ("auth-keepalive-share-vars", Support::Ignored),
+    ("auth-keepalive-timeout", Support::Ignored),
+    ("auth-method", Support::Ignored),
+    ("auth-proxy-set-headers", Support::Ignored),
+    ("auth-realm", Support::Ignored),
+    ("auth-request-redirect", Support::Ignored),
+    ("auth-response-headers", Support::Ignored),
+    ("auth-secret", Support::Ignored),
+    ("auth-secret-type", Support::Ignored),
+    ("auth-signin", Support::Ignored),
+    ("auth-signin-redirect-param", Support::Ignored),
+    ("auth-tls-error-page", Support::Ignored),
+    ("auth-tls-match-cn", Support::Ignored),
+    ("auth-tls-pass-certificate-to-upstream", Support::Ignored),
+    ("auth-tls-secret", Support::Ignored),
+    ("auth-tls-verify-client", Support::Ignored),
+    ("auth-tls-verify-depth", Support::Ignored),
+    ("auth-type", Support::Ignored),
+    ("auth-url", Support::Ignored),
+    ("backend-protocol", Support::Ignored),
+    ("canary", Support::Ignored),
+    ("canary-by-cookie", Support::Ignored),
+    ("canary-by-header", Support::Ignored),
+    ("canary-by-header-pattern", Support::Ignored),
+    ("canary-by-header-value", Support::Ignored),
+    ("canary-weight", Support::Ignored),
+    ("canary-weight-total", Support::Ignored),
+    ("client-body-buffer-size", Support::Ignored),
+    ("connection-proxy-header", Support::Ignored),
+    ("cors-allow-credentials", Support::Ignored),
+    ("cors-allow-headers", Support::Ignored),
+    ("cors-allow-methods", Support::Ignored),
+    ("cors-allow-origin", Support::Ignored),
+    ("cors-expose-headers", Support::Ignored),
+    ("cors-max-age", Support::Ignored),
+    ("custom-headers", Support::Ignored),
+    ("custom-http-errors", Support::Ignored),
+    ("default-backend", Support::Ignored),
+    ("denylist-source-range", Support::Ignored),
+    ("enable-access-log", Support::Ignored),
+    ("enable-cors", Support::Ignored),
+    ("enable-global-auth", Support::Ignored),
+    ("enable-modsecurity", Support::Ignored),
+    ("enable-opentelemetry", Support::Ignored),
+    ("enable-owasp-core-rules", Support::Ignored),
+    ("enable-rewrite-log", Support::Ignored),
+    ("from-to-www-redirect", Support::Ignored),
+    ("limit-burst-multiplier", Support::Ignored),
+    ("limit-connections", Support::Ignored),
+    ("limit-rate", Support::Ignored),
+    ("limit-rate-after", Support::Ignored),
+    ("limit-rpm", Support::Ignored),
+    ("limit-rps", Support::Ignored),
+    ("limit-whitelist", Support::Ignored),
+    ("load-balance", Support::Ignored),
+    ("mirror-host", Support::Ignored),
+    ("mirror-request-body", Support::Ignored),
+    ("mirror-target", Support::Ignored),
+    ("modsecurity-transaction-id", Support::Ignored),
+    ("opentelemetry-trust-incoming-span", Support::Ignored),
+    ("preserve-trailing-slash", Support::Ignored),
+    ("proxy-body-size", Support::Ignored),
+    ("proxy-buffer-size", Support::Ignored),
+    ("proxy-buffering", Support::Ignored),
+    ("proxy-buffers-number", Support::Ignored),
+    ("proxy-connect-timeout", Support::Ignored),
+    ("proxy-cookie-domain", Support::Ignored),
+    ("proxy-cookie-path", Support::Ignored),
+    ("proxy-http-version", Support::Ignored),
+    ("proxy-max-temp-file-size", Support::Ignored),
+    ("proxy-next-upstream", Support::Ignored),
+    ("proxy-next-upstream-timeout", Support::Ignored),
+    ("proxy-next-upstream-tries", Support::Ignored),
+    ("proxy-read-timeout", Support::Ignored),
+    ("proxy-redirect-from", Support::Ignored),
+    ("proxy-redirect-to", Support::Ignored),
+    ("proxy-request-buffering", Support::Ignored),
+    ("proxy-send-timeout", Support::Ignored),
+    ("proxy-ssl-ciphers", Support::Ignored),
+    ("proxy-ssl-name", Support::Ignored),
+    ("proxy-ssl-protocols", Support::Ignored),
+    ("proxy-ssl-secret", Support::Ignored),
+    ("proxy-ssl-server-name", Support::Ignored),
+    ("proxy-ssl-verify", Support::Ignored),
+    ("proxy-ssl-verify-depth", Support::Ignored),
+    ("rewrite-target", Support::Ignored),
+    ("satisfy", Support::Ignored),
+    ("server-alias", Support::Ignored),
+    ("service-upstream", Support::Ignored),
+    ("session-cookie-change-on-failure", Support::Ignored),
+    ("session-cookie-conditional-samesite-none", Support::Ignored),
+    ("session-cookie-domain", Support::Ignored),
+    ("session-cookie-expires", Support::Ignored),
+    ("session-cookie-max-age", Support::Ignored),
+    ("session-cookie-name", Support::Ignored),
+    ("session-cookie-path", Support::Ignored),
+    ("session-cookie-samesite", Support::Ignored),
+    ("session-cookie-secure", Support::Ignored),
+    ("ssl-ciphers", Support::Ignored),
+    ("ssl-passthrough", Support::Ignored),
+    ("ssl-prefer-server-ciphers", Support::Ignored),
+    ("upstream-hash-by", Support::Ignored),
+    ("upstream-vhost", Support::Ignored),
+    ("use-regex", Support::Ignored),
+    ("whitelist-source-range", Support::Ignored),
+    ("x-forwarded-prefix", Support::Ignored),
+];
+
+/// Annotations only ringress has, read under `ringress.io/` alone (their
+/// own modules parse them).
+pub const RINGRESS_ONLY: &[&str] = &["share-host-with"];
+
+/// The support of `name` (without prefix); `None`: not an annotation
+/// ringress knows.
+pub fn support(name: &str) -> Option<Support> {
+    CATALOG.iter().find(|(n, _)| *n == name).map(|(_, s)| *s)
+}
+
+/// How an Ingress's annotations steer the https redirect.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum HttpsRedirect {
+    /// Redirect when the host is listed under `spec.tls` of a served Ingress.
+    WhenTls,
+    Never,
+    Always,
+}
+
+/// What one Ingress's annotations compile to.
+pub(crate) struct Compiled {
+    pub(crate) https: HttpsRedirect,
+    /// `None` when no annotation changes a route.
+    pub(crate) policy: Option<Arc<RoutePolicy>>,
+    /// Annotations ringress does not implement (snippets included).
+    pub(crate) ignored: u32,
+    /// Annotations whose value did not parse.
+    pub(crate) invalid: u32,
+}
+
+impl Compiled {
+    pub(crate) const NONE: Compiled =
+        Compiled { https: HttpsRedirect::WhenTls, policy: None, ignored: 0, invalid: 0 };
+}
+
+/// One annotation as read: its full key and value.
+#[derive(Clone, Copy)]
+struct Value<'a> {
+    key: &'a str,
+    value: &'a str,
+}
+
+/// The Ingress's annotations under either prefix, `ringress.io/` winning.
+struct Annotations<'a> {
+    /// (name without prefix, what was read), a handful at most.
+    values: Vec<(&'a str, Value<'a>)>,
+}
+
+impl<'a> Annotations<'a> {
+    fn get(&self, name: &str) -> Option<Value<'a>> {
+        self.values.iter().find(|(n, _)| *n == name).map(|(_, v)| *v)
+    }
+}
+
+/// Compile `ingress`'s annotations, pushing a diagnostic for every
+/// invalid, snippet or ignored one.
+pub(crate) fn compile(
+    ingress: &Ingress,
+    origin: Option<&Origin>,
+    diagnostics: &mut Vec<Diagnostic>,
+) -> Compiled {
+    let Some(map) = ingress.metadata.annotations.as_ref() else { return Compiled::NONE };
+    let mut read = Annotations { values: Vec::new() };
+    for (key, value) in map {
+        let (name, ours) = if let Some(n) = key.strip_prefix(RINGRESS_PREFIX) {
+            (n, true)
+        } else if let Some(n) = key.strip_prefix(NGINX_PREFIX) {
+            (n, false)
+        } else {
+            continue;
+        };
+        let v = Value { key, value };
+        match read.values.iter_mut().find(|(n, _)| *n == name) {
+            Some(slot) if ours => slot.1 = v,
+            Some(_) => {}
+            None => read.values.push((name, v)),
+        }
+    }
+    if read.values.is_empty() {
+        return Compiled::NONE;
+    }
+    let meta = &ingress.metadata;
+    let mut invalid = 0u32;
+    let mut diag = |severity, v: Value<'_>, reason: String| {
+        if severity == Severity::Error {
+            invalid += 1;
+        }
+        diagnostics.push(Diagnostic::about(
+            severity,
+            "Ingress",
+            meta,
+            origin,
+            format!("metadata.annotations[{}]", v.key),
+            reason,
+        ));
+    };
+
+    for &(name, v) in &read.values {
+        match support(name) {
+            Some(Support::Supported) => {}
+            Some(Support::Snippet(instead)) => {
+                diag(Severity::Warning, v, format!("snippets are never executed; use {instead}"));
+            }
+            Some(Support::Ignored) => {
+                diag(Severity::Warning, v, "not implemented by ringress; ignored".into());
+            }
+            None if v.key.starts_with(RINGRESS_PREFIX) && RINGRESS_ONLY.contains(&name) => {}
+            None => diag(Severity::Warning, v, "unknown annotation; ignored".into()),
+        }
+    }
+    let ignored = count_ignored(&read);
+
+    let flag = |name: &str, diag: &mut dyn FnMut(Severity, Value<'_>, String)| {
+        let v = read.get(name)?;
+        let parsed = parse_bool(v.value);
+        if parsed.is_none() {
+            diag(Severity::Error, v, format!("\"{}\" is not a boolean; ignored", v.value));
+        }
+        parsed
+    };
+    let force = flag("force-ssl-redirect", &mut diag);
+    let ssl = flag("ssl-redirect", &mut diag);
+    let https = if force == Some(true) {
+        HttpsRedirect::Always
+    } else if ssl == Some(false) {
+        HttpsRedirect::Never
+    } else {
+        HttpsRedirect::WhenTls
+    };
+
+    // As ingress-nginx: a temporal redirect is chosen over a permanent one.
+    let fixed = redirect(&read, "temporal-redirect", 302, &mut diag)
+        .or_else(|| redirect(&read, "permanent-redirect", 301, &mut diag));
+    let app_root = read.get("app-root").and_then(|v| {
+        if is_path(v.value) {
+            Some(v.value.into())
+        } else {
+            let why = format!("\"{}\" is not a path starting with '/'; ignored", v.value);
+            diag(Severity::Error, v, why);
+            None
+        }
+    });
+    let policy = RoutePolicy { redirect: fixed, app_root };
+    Compiled { https, policy: (!policy.is_empty()).then(|| Arc::new(policy)), ignored, invalid }
+}
+
+/// How many of the annotations read are not implemented.
+fn count_ignored(read: &Annotations<'_>) -> u32 {
+    read.values
+        .iter()
+        .filter(|(name, v)| match support(name) {
+            Some(Support::Supported) => false,
+            Some(_) => true,
+            None => !(v.key.starts_with(RINGRESS_PREFIX) && RINGRESS_ONLY.contains(name)),
+        })
+        .count() as u32
+}
+
+/// `NAME` (a URL) with `NAME-code` (default `default`).
+fn redirect(
+    read: &Annotations<'_>,
+    name: &str,
+    default: u16,
+    diag: &mut dyn FnMut(Severity, Value<'_>, String),
+) -> Option<Redirect> {
+    let v = read.get(name)?;
+    if !is_location(v.value) {
+        let why = format!("\"{}\" is not an absolute URL or path for Location; ignored", v.value);
+        diag(Severity::Error, v, why);
+        return None;
+    }
+    let code = match read.get(&format!("{name}-code")) {
+        None => default,
+        Some(c) => match c.value.trim().parse::<u16>() {
+            Ok(code @ (300..=303 | 307 | 308)) => code,
+            _ => {
+                let why = format!(
+                    "\"{}\" is not one of 300, 301, 302, 303, 307, 308; {default} is used",
+                    c.value
+                );
+                diag(Severity::Error, c, why);
+                default
+            }
+        },
+    };
+    Some(Redirect { code, location: v.value.into() })
+}
+
+/// A `Location` value that is safe to write as is: an `http(s)://` URL or
+/// an absolute path, visible ASCII only (no space, no control character).
+fn is_location(v: &str) -> bool {
+    let visible = !v.is_empty() && v.bytes().all(|b| b.is_ascii_graphic());
+    let lower = v.as_bytes();
+    let scheme = lower.len() > 8
+        && (lower[..7].eq_ignore_ascii_case(b"http://")
+            || lower[..8].eq_ignore_ascii_case(b"https://"));
+    visible && (scheme || v.starts_with('/'))
+}
+
+/// An absolute path, visible ASCII only.
+fn is_path(v: &str) -> bool {
+    v.starts_with('/') && v.bytes().all(|b| b.is_ascii_graphic())
+}
+
+/// Go's `strconv.ParseBool`, as ingress-nginx reads its annotations.
+pub(crate) fn parse_bool(v: &str) -> Option<bool> {
+    match v {
+        "1" | "t" | "T" | "TRUE" | "true" | "True" => Some(true),
+        "0" | "f" | "F" | "FALSE" | "false" | "False" => Some(false),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn catalog_names_are_unique_and_sorted_within_kind() {
+        let mut names: Vec<&str> = CATALOG.iter().map(|(n, _)| *n).collect();
+        names.sort_unstable();
+        let before = names.len();
+        names.dedup();
+        assert_eq!(before, names.len(), "an annotation is listed twice");
+    }
+
+    #[test]
+    fn location_must_be_a_url_or_a_path() {
+        assert!(is_location("https://www.google.com"));
+        assert!(is_location("/elsewhere"));
+        assert!(!is_location("www.google.com"));
+        assert!(!is_location("https://a b"));
+        assert!(!is_location("https://x\r\nSet-Cookie: a"));
+    }
+}

@@ -1,0 +1,155 @@
+//! ingress-nginx annotations as the compiler reads them: typed policy on
+//! the routes, one diagnostic per invalid, snippet or ignored annotation,
+//! naming the Ingress, the annotation and the value; and
+//! docs/annotations.md kept equal to the code's own catalog.
+
+use std::collections::BTreeMap;
+
+use ringress_control::compile::annotations::{Support, CATALOG};
+use ringress_control::table::Redirect;
+use ringress_control::Severity;
+use ringress_test_support::manifests::annotated_ingress;
+
+use crate::support::*;
+
+fn compiled(
+    annotations: &[(&str, &str)],
+) -> (ringress_control::RouteTable, Vec<ringress_control::Diagnostic>) {
+    let svcs = services();
+    let ing = annotated_ingress("i", Some("a.example"), &[("/", "Prefix", "svc-a")], annotations);
+    compile(&[CLASS, svcs.as_str(), ing.as_str()])
+}
+
+/// A route without annotations carries no policy at all.
+#[test]
+fn route_without_annotations_has_no_policy() {
+    let (table, diags) = compiled(&[]);
+    assert!(diags.is_empty(), "{diags:#?}");
+    assert!(table.route("a.example", "/").expect("routed").policy.is_none());
+    assert_eq!(table.annotation_counts(), (0, 0));
+}
+
+/// `permanent-redirect` with `permanent-redirect-code` becomes a typed
+/// redirect on every route of the Ingress.
+#[test]
+fn permanent_redirect_is_typed_policy() {
+    let (table, diags) = compiled(&[
+        ("nginx.ingress.kubernetes.io/permanent-redirect", "https://www.google.com"),
+        ("nginx.ingress.kubernetes.io/permanent-redirect-code", "308"),
+    ]);
+    assert!(diags.is_empty(), "{diags:#?}");
+    let policy = table.route("a.example", "/x").and_then(|r| r.policy.clone()).expect("policy");
+    let want = Redirect { code: 308, location: "https://www.google.com".into() };
+    assert_eq!(policy.redirect, Some(want));
+}
+
+/// An invalid redirect code is an error naming the Ingress, the annotation
+/// and the value; the redirect keeps its default code (as ingress-nginx
+/// falls back to 301) and the Ingress is still served.
+#[test]
+fn invalid_redirect_code_is_reported_and_the_default_kept() {
+    let (table, diags) = compiled(&[
+        ("nginx.ingress.kubernetes.io/permanent-redirect", "https://www.google.com"),
+        ("nginx.ingress.kubernetes.io/permanent-redirect-code", "200"),
+    ]);
+    let d = diags.iter().find(|d| d.severity == Severity::Error).expect("an error");
+    let text = d.to_string();
+    assert!(text.contains("Ingress default/i"), "{text}");
+    assert!(text.contains("nginx.ingress.kubernetes.io/permanent-redirect-code"), "{text}");
+    assert!(text.contains("\"200\""), "{text}");
+    let policy = table.route("a.example", "/").and_then(|r| r.policy.clone()).expect("policy");
+    assert_eq!(policy.redirect.as_ref().map(|r| r.code), Some(301));
+    assert_eq!(table.annotation_counts(), (0, 1));
+}
+
+/// An invalid value disables only that annotation: the route is still
+/// there, proxied, without a policy.
+#[test]
+fn invalid_value_disables_only_that_annotation() {
+    let (table, diags) = compiled(&[
+        ("nginx.ingress.kubernetes.io/permanent-redirect", "www.google.com"),
+        ("nginx.ingress.kubernetes.io/app-root", "app1"),
+        ("nginx.ingress.kubernetes.io/ssl-redirect", "maybe"),
+    ]);
+    let errors: Vec<_> = diags.iter().filter(|d| d.is_error()).collect();
+    assert_eq!(errors.len(), 3, "{errors:#?}");
+    let route = table.route("a.example", "/").expect("still routed");
+    assert!(route.policy.is_none());
+    assert_eq!(route.backend.key.service.as_ref(), "svc-a");
+}
+
+/// Snippets are never executed: a warning names the typed annotation to
+/// use instead, and the snippet counts as ignored.
+#[test]
+fn snippet_is_never_executed_and_names_the_alternative() {
+    let (table, diags) =
+        compiled(&[("nginx.ingress.kubernetes.io/server-snippet", "return 301 /x;")]);
+    assert_eq!(diags.len(), 1, "{diags:#?}");
+    assert_eq!(diags[0].severity, Severity::Warning);
+    assert!(diags[0].reason.contains("never executed"), "{}", diags[0]);
+    assert!(diags[0].reason.contains("app-root"), "{}", diags[0]);
+    assert!(table.route("a.example", "/").expect("routed").policy.is_none());
+    assert_eq!(table.annotation_counts(), (1, 0));
+}
+
+/// Every other ingress-nginx annotation ringress does not implement, known
+/// or not, is one warning per Ingress and counted; annotations of other
+/// tools are not ours to judge.
+#[test]
+fn unimplemented_annotations_warn_once_per_ingress_and_count() {
+    let svcs = services();
+    let annotations = [
+        ("nginx.ingress.kubernetes.io/limit-rps", "5"),
+        ("nginx.ingress.kubernetes.io/no-such-thing", "1"),
+        ("example.com/owner", "team-a"),
+    ];
+    let one =
+        annotated_ingress("one", Some("a.example"), &[("/", "Prefix", "svc-a")], &annotations);
+    let two =
+        annotated_ingress("two", Some("b.example"), &[("/", "Prefix", "svc-b")], &annotations);
+    let (table, diags) = compile(&[CLASS, svcs.as_str(), one.as_str(), two.as_str()]);
+    assert_eq!(diags.len(), 4, "{diags:#?}");
+    assert!(diags.iter().all(|d| d.severity == Severity::Warning));
+    assert!(diags.iter().all(|d| d.field.starts_with("metadata.annotations[nginx.ingress")));
+    assert_eq!(table.annotation_counts(), (4, 0));
+}
+
+/// The `ringress.io/` spelling wins when both are set.
+#[test]
+fn ringress_spelling_wins() {
+    let (table, diags) = compiled(&[
+        ("nginx.ingress.kubernetes.io/app-root", "/theirs"),
+        ("ringress.io/app-root", "/ours"),
+    ]);
+    assert!(diags.is_empty(), "{diags:#?}");
+    let policy = table.route("a.example", "/").and_then(|r| r.policy.clone()).expect("policy");
+    assert_eq!(policy.app_root.as_deref(), Some("/ours"));
+}
+
+/// docs/annotations.md lists exactly the catalog's annotations, each with
+/// the same support.
+#[test]
+fn annotations_doc_matches_the_catalog() {
+    let doc = include_str!("../../../docs/annotations.md");
+    let mut documented = BTreeMap::new();
+    for line in doc.lines() {
+        let cells: Vec<&str> = line.split('|').map(str::trim).collect();
+        // | `name` | support | semantics | default | deviations |
+        if cells.len() < 4 || !cells[1].starts_with('`') {
+            continue;
+        }
+        let name = cells[1].trim_matches('`').to_string();
+        let previous = documented.insert(name.clone(), cells[2].to_string());
+        assert!(previous.is_none(), "{name} documented twice");
+    }
+    for (name, support) in CATALOG {
+        let want = match support {
+            Support::Supported => "yes",
+            Support::Snippet(_) => "never (snippet)",
+            Support::Ignored => "no",
+        };
+        let got = documented.remove(*name);
+        assert_eq!(got.as_deref(), Some(want), "docs/annotations.md row for {name}");
+    }
+    assert!(documented.is_empty(), "documented but not in the catalog: {documented:?}");
+}

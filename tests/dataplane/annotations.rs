@@ -1,0 +1,140 @@
+//! ingress-nginx annotations through the data plane, after the examples
+//! of the ingress-nginx documentation (docs/annotations.md).
+
+use std::sync::atomic::Ordering;
+
+use crate::support::*;
+use ringress::worker::IoEngine;
+
+const NGINX: &str = "nginx.ingress.kubernetes.io/";
+
+fn nginx(name: &str) -> String {
+    format!("{NGINX}{name}")
+}
+
+/// A proxy serving Service `web` for every path of `host`, through one
+/// Ingress with these annotations.
+fn annotated(engine: IoEngine, web: &Upstream, host: &str, annotations: &[(&str, &str)]) -> Proxy {
+    Proxy::builder(engine)
+        .manifests(yaml(&[
+            service("web", &[web.addr]),
+            annotated_ingress("i", Some(host), &[("/", "Prefix", "web")], annotations),
+        ]))
+        .start()
+}
+
+/// `permanent-redirect: https://www.google.com` "would redirect everything
+/// to Google" with a 301, the URL as written, no upstream contacted; the
+/// connection stays open for the next request.
+fn permanent_redirect_answers_301_without_upstream(engine: IoEngine) {
+    let web = Upstream::start("web");
+    let key = nginx("permanent-redirect");
+    let proxy = annotated(engine, &web, "redirect.example", &[(&key, "https://www.google.com")]);
+    let mut c = proxy.client();
+    for path in ["/", "/some/path?q=1"] {
+        let r = c.get("redirect.example", path, "");
+        assert_eq!(r.status, 301);
+        assert_eq!(r.header("location"), Some("https://www.google.com"));
+    }
+    assert_eq!(web.requests.load(Ordering::SeqCst), 0);
+}
+
+/// `permanent-redirect-code: '308'` "would return your permanent-redirect
+/// with a 308".
+fn permanent_redirect_code_changes_the_status(engine: IoEngine) {
+    let web = Upstream::start("web");
+    let (url, code) = (nginx("permanent-redirect"), nginx("permanent-redirect-code"));
+    let annotations = [(url.as_str(), "https://www.google.com"), (code.as_str(), "308")];
+    let proxy = annotated(engine, &web, "redirect.example", &annotations);
+    let r = proxy.client().get("redirect.example", "/", "");
+    assert_eq!(r.status, 308);
+    assert_eq!(r.header("location"), Some("https://www.google.com"));
+}
+
+/// `temporal-redirect` answers 302; `temporal-redirect-code` changes it;
+/// with both redirects set the temporal one wins, as in ingress-nginx.
+fn temporal_redirect_answers_302_and_wins_over_permanent(engine: IoEngine) {
+    let web = Upstream::start("web");
+    let (tr, pr) = (nginx("temporal-redirect"), nginx("permanent-redirect"));
+    let annotations =
+        [(tr.as_str(), "https://new.example/"), (pr.as_str(), "https://old.example/")];
+    let proxy = annotated(engine, &web, "redirect.example", &annotations);
+    let r = proxy.client().get("redirect.example", "/x", "");
+    assert_eq!(r.status, 302);
+    assert_eq!(r.header("location"), Some("https://new.example/"));
+
+    let code = nginx("temporal-redirect-code");
+    let annotations = [(tr.as_str(), "https://new.example/"), (code.as_str(), "307")];
+    let proxy = annotated(engine, &web, "redirect.example", &annotations);
+    let r = proxy.client().get("redirect.example", "/x", "");
+    assert_eq!(r.status, 307);
+    assert_eq!(web.requests.load(Ordering::SeqCst), 0);
+}
+
+/// The `ringress.io/` spelling of an annotation wins over the
+/// `nginx.ingress.kubernetes.io/` one.
+fn ringress_prefix_wins(engine: IoEngine) {
+    let web = Upstream::start("web");
+    let ours = "ringress.io/permanent-redirect";
+    let theirs = nginx("permanent-redirect");
+    let annotations =
+        [(ours, "https://ours.example/"), (theirs.as_str(), "https://theirs.example/")];
+    let proxy = annotated(engine, &web, "redirect.example", &annotations);
+    let r = proxy.client().get("redirect.example", "/", "");
+    assert_eq!(r.header("location"), Some("https://ours.example/"));
+}
+
+/// The documentation's app-root example: `app-root: /app1` on
+/// `approot.bar.com` answers `GET /` with `302` and
+/// `Location: http://approot.bar.com/app1`; any other path is proxied.
+fn app_root_redirects_only_the_root(engine: IoEngine) {
+    let web = Upstream::start("web");
+    let key = nginx("app-root");
+    let proxy = annotated(engine, &web, "approot.bar.com", &[(&key, "/app1")]);
+    let mut c = proxy.client();
+    let r = c.get("approot.bar.com", "/", "");
+    assert_eq!(r.status, 302);
+    assert_eq!(r.header("location"), Some("http://approot.bar.com/app1"));
+    let r = c.get("approot.bar.com", "/?a=1", "");
+    assert_eq!(r.status, 302);
+    let r = c.get("approot.bar.com", "/app1", "");
+    assert_eq!(r.status, 200);
+    assert_eq!(r.text(), "web\n");
+    assert_eq!(web.requests.load(Ordering::SeqCst), 1);
+}
+
+/// A HEAD request gets the redirect's head without a body.
+fn redirect_to_head_has_no_body(engine: IoEngine) {
+    let web = Upstream::start("web");
+    let key = nginx("permanent-redirect");
+    let proxy = annotated(engine, &web, "redirect.example", &[(&key, "https://www.google.com")]);
+    let mut c = proxy.client();
+    c.send(b"HEAD / HTTP/1.1\r\nHost: redirect.example\r\n\r\n");
+    let r = c.response(true);
+    assert_eq!(r.status, 301);
+    assert!(r.body.is_empty());
+    // The connection is still usable.
+    assert_eq!(c.get("redirect.example", "/", "").status, 301);
+}
+
+/// An annotation ringress does not implement changes nothing: the route
+/// is served as without it (the warning is the compiler's, see
+/// control/tests/ingress_api/annotations.rs).
+fn unimplemented_annotation_leaves_route_alone(engine: IoEngine) {
+    let web = Upstream::start("web");
+    let key = nginx("configuration-snippet");
+    let proxy = annotated(engine, &web, "plain.example", &[(&key, "return 403;")]);
+    let r = proxy.client().get("plain.example", "/", "");
+    assert_eq!(r.status, 200);
+    assert_eq!(r.text(), "web\n");
+}
+
+engines!(
+    permanent_redirect_answers_301_without_upstream,
+    permanent_redirect_code_changes_the_status,
+    temporal_redirect_answers_302_and_wins_over_permanent,
+    ringress_prefix_wins,
+    app_root_redirects_only_the_root,
+    redirect_to_head_has_no_body,
+    unimplemented_annotation_leaves_route_alone
+);
