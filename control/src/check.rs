@@ -146,6 +146,9 @@ fn route_line(route: &Route, out: &mut String) {
 /// meets them.
 fn policy_text(policy: &RoutePolicy) -> String {
     let mut text = String::new();
+    if let Some(host) = &policy.host_redirect {
+        let _ = write!(text, "  [from-to-www-redirect: 308 to {host}]");
+    }
     if let Some(root) = &policy.app_root {
         let _ = write!(text, "  [app-root: / -> 302 {root}]");
     }

@@ -63,7 +63,9 @@ impl Conn {
     #[inline]
     pub(super) fn policy_answers(policy: &RoutePolicy, path: &str) -> bool {
         let is_root = || path.split('?').next() == Some("/");
-        policy.redirect.is_some() || (policy.app_root.is_some() && is_root())
+        policy.redirect.is_some()
+            || policy.host_redirect.is_some()
+            || (policy.app_root.is_some() && is_root())
     }
 
     /// Answer with the redirect the route's policy gives (see
@@ -79,15 +81,21 @@ impl Conn {
         self.out.clear();
         let head_request = head.method_kind == crate::http::Method::Head;
         let path = head.path(&self.buf);
+        let authority = head.host.map_or(&[][..], |h| h.get(&self.buf));
+        let scheme: &[u8] = if self.https { b"https://" } else { b"http://" };
+        if let Some(host) = &policy.host_redirect {
+            // `from-to-www-redirect`: the same scheme, port and target.
+            let bare = crate::http::fields::host_without_port(authority);
+            let port = &authority[bare.len()..];
+            let location = [scheme, host.as_bytes(), port, path.as_bytes()];
+            let reason = redirect_reason(308);
+            write_location(308, reason, &location, &date, close, head_request, &mut self.out);
+            return self.send_answer(down, close, head, 308).await;
+        }
         let code = match (&policy.app_root, &policy.redirect) {
             (Some(root), _) if path.split('?').next() == Some("/") => {
                 // `$scheme://$http_host` + the root, as ingress-nginx writes it.
-                let authority = head.host.map_or(&[][..], |h| h.get(&self.buf));
-                let scheme: &[u8] = match (authority.is_empty(), self.https) {
-                    (true, _) => b"",
-                    (false, true) => b"https://",
-                    (false, false) => b"http://",
-                };
+                let scheme = if authority.is_empty() { &[][..] } else { scheme };
                 let location = [scheme, authority, root.as_bytes()];
                 write_location(302, "Found", &location, &date, close, head_request, &mut self.out);
                 302
@@ -108,6 +116,17 @@ impl Conn {
             }
             _ => unreachable!("policy_answers checked the policy answers"),
         };
+        self.send_answer(down, close, head, code).await
+    }
+
+    /// Send the answer written into `out` for `head`, with status `code`.
+    async fn send_answer<S: AsyncWriteRent>(
+        &mut self,
+        down: &mut S,
+        close: bool,
+        head: &RequestHead,
+        code: u16,
+    ) -> Result<After, ProxyError> {
         consume(&mut self.buf, head.head_len);
         self.p.responding();
         let limit = self.worker.settings.client_body_timeout;

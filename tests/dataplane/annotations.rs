@@ -103,6 +103,50 @@ fn app_root_redirects_only_the_root(engine: IoEngine) {
     assert_eq!(web.requests.load(Ordering::SeqCst), 1);
 }
 
+/// `from-to-www-redirect: "true"` on `www.foo.example`: `foo.example` is
+/// answered with a 308 to `www.foo.example`, same scheme, port and target;
+/// and the other way round on a host without `www.`.
+fn from_to_www_redirects_the_twin_host(engine: IoEngine) {
+    let web = Upstream::start("web");
+    let key = nginx("from-to-www-redirect");
+    let proxy = annotated(engine, &web, "www.foo.example", &[(&key, "true")]);
+    let mut c = proxy.client();
+    let r = c.get("foo.example", "/path?q=1", "");
+    assert_eq!(r.status, 308);
+    assert_eq!(r.header("location"), Some("http://www.foo.example/path?q=1"));
+    let r = c.get("FOO.example:8080", "/", "");
+    assert_eq!(r.header("location"), Some("http://www.foo.example:8080/"));
+    assert_eq!(c.get("www.foo.example", "/path", "").text(), "web\n");
+
+    let proxy = annotated(engine, &web, "bar.example", &[(&key, "true")]);
+    let r = proxy.client().get("www.bar.example", "/x", "");
+    assert_eq!(r.status, 308);
+    assert_eq!(r.header("location"), Some("http://bar.example/x"));
+}
+
+/// "If at some point a new Ingress is created with a host equal to one of
+/// the options (like domain.com) the annotation will be omitted."
+fn from_to_www_is_omitted_when_the_twin_is_defined(engine: IoEngine) {
+    let (web, bare) = (Upstream::start("web"), Upstream::start("bare"));
+    let key = nginx("from-to-www-redirect");
+    let proxy = Proxy::builder(engine)
+        .manifests(yaml(&[
+            service("web", &[web.addr]),
+            service("bare", &[bare.addr]),
+            annotated_ingress(
+                "www",
+                Some("www.foo.example"),
+                &[("/", "Prefix", "web")],
+                &[(&key, "true")],
+            ),
+            ingress("bare", Some("foo.example"), &[("/", "Prefix", "bare")]),
+        ]))
+        .start();
+    let r = proxy.client().get("foo.example", "/", "");
+    assert_eq!(r.status, 200);
+    assert_eq!(r.text(), "bare\n");
+}
+
 /// A HEAD request gets the redirect's head without a body.
 fn redirect_to_head_has_no_body(engine: IoEngine) {
     let web = Upstream::start("web");
@@ -135,6 +179,8 @@ engines!(
     temporal_redirect_answers_302_and_wins_over_permanent,
     ringress_prefix_wins,
     app_root_redirects_only_the_root,
+    from_to_www_redirects_the_twin_host,
+    from_to_www_is_omitted_when_the_twin_is_defined,
     redirect_to_head_has_no_body,
     unimplemented_annotation_leaves_route_alone
 );

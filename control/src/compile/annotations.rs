@@ -45,6 +45,7 @@ pub const CATALOG: &[(&str, Support)] = &[
     ("temporal-redirect-code", Support::Supported),
     ("ssl-redirect", Support::Supported),
     ("force-ssl-redirect", Support::Supported),
+    ("from-to-www-redirect", Support::Supported),
     (
         "configuration-snippet",
         Support::Snippet(
@@ -109,7 +110,6 @@ pub const CATALOG: &[(&str, Support)] = &[
     ("enable-opentelemetry", Support::Ignored),
     ("enable-owasp-core-rules", Support::Ignored),
     ("enable-rewrite-log", Support::Ignored),
-    ("from-to-www-redirect", Support::Ignored),
     ("limit-burst-multiplier", Support::Ignored),
     ("limit-connections", Support::Ignored),
     ("limit-rate", Support::Ignored),
@@ -193,6 +193,8 @@ pub(crate) enum HttpsRedirect {
 /// What one Ingress's annotations compile to.
 pub(crate) struct Compiled {
     pub(crate) https: HttpsRedirect,
+    /// `from-to-www-redirect: "true"`.
+    pub(crate) from_to_www: bool,
     /// `None` when no annotation changes a route.
     pub(crate) policy: Option<Arc<RoutePolicy>>,
     /// Annotations ringress does not implement (snippets included).
@@ -202,8 +204,13 @@ pub(crate) struct Compiled {
 }
 
 impl Compiled {
-    pub(crate) const NONE: Compiled =
-        Compiled { https: HttpsRedirect::WhenTls, policy: None, ignored: 0, invalid: 0 };
+    pub(crate) const NONE: Compiled = Compiled {
+        https: HttpsRedirect::WhenTls,
+        from_to_www: false,
+        policy: None,
+        ignored: 0,
+        invalid: 0,
+    };
 }
 
 /// One annotation as read: its full key and value.
@@ -293,6 +300,7 @@ pub(crate) fn compile(
     };
     let force = flag("force-ssl-redirect", &mut diag);
     let ssl = flag("ssl-redirect", &mut diag);
+    let from_to_www = flag("from-to-www-redirect", &mut diag) == Some(true);
     let https = if force == Some(true) {
         HttpsRedirect::Always
     } else if ssl == Some(false) {
@@ -313,8 +321,9 @@ pub(crate) fn compile(
             None
         }
     });
-    let policy = RoutePolicy { redirect: fixed, app_root };
-    Compiled { https, policy: (!policy.is_empty()).then(|| Arc::new(policy)), ignored, invalid }
+    let policy = RoutePolicy { redirect: fixed, app_root, host_redirect: None };
+    let policy = (!policy.is_empty()).then(|| Arc::new(policy));
+    Compiled { https, from_to_www, policy, ignored, invalid }
 }
 
 /// How many of the annotations read are not implemented.

@@ -16,7 +16,7 @@ use super::tls::TlsHosts;
 use super::{namespace_of, namespaced, Diagnostic, Severity};
 use crate::snapshot::{Origin, Sourced};
 use crate::table::{
-    prefix_key, Backend, FastMap, HostMatch, PathType, Route, RouteTable, VirtualHost,
+    prefix_key, Backend, FastMap, HostMatch, PathType, Route, RoutePolicy, RouteTable, VirtualHost,
 };
 
 fn parse_path_type(s: &str) -> Option<PathType> {
@@ -163,6 +163,8 @@ pub(crate) fn compile(
     }
 
     memo.next.clear();
+    // Hosts with `from-to-www-redirect`, for the hosts they redirect from.
+    let mut www_candidates = Vec::new();
     for (host, members) in groups {
         let owner = owners.owner(&host);
         let covered = tls.covers(&host, owners);
@@ -175,7 +177,16 @@ pub(crate) fn compile(
         };
         diagnostics.extend(entry.diagnostics.iter().cloned());
         table.insert_host(entry.vhost.clone());
+        if members.iter().any(|(age, _)| compiled[*age as usize].from_to_www) {
+            www_candidates.push(entry.vhost.clone());
+        }
         memo.next.insert(host, entry);
+    }
+    for vhost in www_candidates {
+        if let Some(redirect) = www_redirect(&vhost, &index) {
+            index.insert(redirect.host().clone(), usize::MAX);
+            table.insert_host(Arc::new(redirect));
+        }
     }
     std::mem::swap(&mut memo.seen, &mut memo.next);
     memo.next.clear();
@@ -216,6 +227,39 @@ pub(crate) fn compile(
             ingress: namespaced(meta).into(),
         });
     }
+}
+
+/// `from-to-www-redirect` on an exact host: the virtual host of its `www.`
+/// twin (or of the name without `www.`) whose every request is a 308 to
+/// it, unless a rule names the twin (then the annotation is omitted, as in
+/// ingress-nginx). Built anew each compile: only annotated hosts have one.
+fn www_redirect(vhost: &VirtualHost, named: &FastMap<HostMatch, usize>) -> Option<VirtualHost> {
+    let HostMatch::Exact(name) = vhost.host() else { return None };
+    let twin: Box<str> = match name.strip_prefix("www.") {
+        Some(bare) if !bare.is_empty() => bare.into(),
+        _ => format!("www.{name}").into(),
+    };
+    let twin = HostMatch::Exact(twin);
+    if named.contains_key(&twin) {
+        return None;
+    }
+    // The annotated Ingress's first route lends its backend (never used:
+    // the policy answers every request).
+    let first = vhost.routes().first()?;
+    let mut redirect = VirtualHost::new(twin);
+    redirect.push(Route {
+        path: "/".into(),
+        path_type: PathType::Prefix,
+        backend: first.backend.clone(),
+        redirect_to_https: false,
+        is_default: false,
+        policy: Some(Arc::new(RoutePolicy {
+            host_redirect: Some(name.clone()),
+            ..RoutePolicy::default()
+        })),
+        ingress: first.ingress.clone(),
+    });
+    Some(redirect)
 }
 
 /// Compile one host from the rules that name it, oldest first.

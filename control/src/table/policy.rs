@@ -12,6 +12,10 @@ pub struct RoutePolicy {
     /// `app-root`: a request for exactly `/` is answered with a 302 to
     /// this path on the same scheme and authority.
     pub app_root: Option<Box<str>>,
+    /// `from-to-www-redirect`, on the host the annotation did not name:
+    /// every request gets a 308 to the same scheme, port and target on
+    /// this host (`www.` added or removed).
+    pub host_redirect: Option<Box<str>>,
 }
 
 impl RoutePolicy {
