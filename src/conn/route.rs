@@ -5,7 +5,7 @@
 use std::net::SocketAddr;
 
 use monoio::io::AsyncWriteRent;
-use ringress_control::table::{redirect_reason, Backend, Route, RoutePolicy};
+use ringress_control::table::{redirect_reason, Backend, BodyLimit, Route, RoutePolicy};
 use ringress_control::RouteTable;
 
 use super::io::{consume, write_all};
@@ -34,11 +34,15 @@ impl Conn {
     }
 
     /// The largest request body this request may send (`None`: no limit):
-    /// `--max-body-size` for now. A per-route limit (the `proxy-body-size`
-    /// annotation) takes its place here, read from `_route`.
+    /// the route's `proxy-body-size` when its policy has one, else
+    /// `--max-body-size`.
     #[inline]
-    pub(super) fn body_limit(&self, _route: &Route) -> Option<u64> {
-        self.worker.settings.max_body_size
+    pub(super) fn body_limit(&self, route: &Route) -> Option<u64> {
+        match route.policy.as_deref().and_then(|p| p.body_limit) {
+            None => self.worker.settings.max_body_size,
+            Some(BodyLimit::Unlimited) => None,
+            Some(BodyLimit::Bytes(n)) => Some(n),
+        }
     }
 
     /// A declared `Content-Length` over the limit is refused before any

@@ -147,6 +147,48 @@ fn from_to_www_is_omitted_when_the_twin_is_defined(engine: IoEngine) {
     assert_eq!(r.text(), "bare\n");
 }
 
+/// `proxy-body-size` replaces `--max-body-size` (here 1024) for the
+/// Ingress's routes, through the same check: `8m` (the documentation's
+/// example) lets a larger body through, `0` removes the limit, `1k` is 1024
+/// bytes; a route without the annotation keeps the flag's limit.
+fn proxy_body_size_replaces_the_global_limit(engine: IoEngine) {
+    let web = Upstream::start("web");
+    let key = nginx("proxy-body-size");
+    let host = |name: &str, size: Option<&str>| {
+        let annotations: Vec<(&str, &str)> = size.map(|v| (key.as_str(), v)).into_iter().collect();
+        annotated_ingress(
+            name,
+            Some(&format!("{name}.example")),
+            &[("/", "Prefix", "web")],
+            &annotations,
+        )
+    };
+    let proxy = Proxy::builder(engine)
+        .settings(|s| s.max_body_size = Some(1024))
+        .manifests(yaml(&[
+            service("web", &[web.addr]),
+            host("big", Some("8m")),
+            host("free", Some("0")),
+            host("small", Some("1k")),
+            host("plain", None),
+        ]))
+        .start();
+    let post = |host: &str, n: usize| {
+        let mut c = proxy.client();
+        let mut request =
+            format!("POST /up HTTP/1.1\r\nHost: {host}\r\nContent-Length: {n}\r\n\r\n")
+                .into_bytes();
+        request.extend_from_slice(&pattern_body(n));
+        c.send(&request);
+        c.response(false).status
+    };
+    assert_eq!(post("plain.example", 4096), 413);
+    assert_eq!(post("small.example", 1025), 413);
+    assert_eq!(post("big.example", 4096), 200);
+    assert_eq!(post("free.example", 4096), 200);
+    assert_eq!(post("small.example", 1024), 200);
+}
+
 /// A HEAD request gets the redirect's head without a body.
 fn redirect_to_head_has_no_body(engine: IoEngine) {
     let web = Upstream::start("web");
@@ -181,6 +223,7 @@ engines!(
     app_root_redirects_only_the_root,
     from_to_www_redirects_the_twin_host,
     from_to_www_is_omitted_when_the_twin_is_defined,
+    proxy_body_size_replaces_the_global_limit,
     redirect_to_head_has_no_body,
     unimplemented_annotation_leaves_route_alone
 );

@@ -17,7 +17,7 @@ use k8s_openapi::api::networking::v1::Ingress;
 
 use super::{Diagnostic, Severity};
 use crate::snapshot::Origin;
-use crate::table::{Redirect, RoutePolicy};
+use crate::table::{BodyLimit, Redirect, RoutePolicy};
 
 pub const NGINX_PREFIX: &str = "nginx.ingress.kubernetes.io/";
 pub const RINGRESS_PREFIX: &str = "ringress.io/";
@@ -46,6 +46,7 @@ pub const CATALOG: &[(&str, Support)] = &[
     ("ssl-redirect", Support::Supported),
     ("force-ssl-redirect", Support::Supported),
     ("from-to-www-redirect", Support::Supported),
+    ("proxy-body-size", Support::Supported),
     (
         "configuration-snippet",
         Support::Snippet(
@@ -124,7 +125,6 @@ pub const CATALOG: &[(&str, Support)] = &[
     ("modsecurity-transaction-id", Support::Ignored),
     ("opentelemetry-trust-incoming-span", Support::Ignored),
     ("preserve-trailing-slash", Support::Ignored),
-    ("proxy-body-size", Support::Ignored),
     ("proxy-buffer-size", Support::Ignored),
     ("proxy-buffering", Support::Ignored),
     ("proxy-buffers-number", Support::Ignored),
@@ -321,7 +321,16 @@ pub(crate) fn compile(
             None
         }
     });
-    let policy = RoutePolicy { redirect: fixed, app_root, host_redirect: None };
+    let body_limit = read.get("proxy-body-size").and_then(|v| match parse_size(v.value) {
+        Some(0) => Some(BodyLimit::Unlimited),
+        Some(n) => Some(BodyLimit::Bytes(n)),
+        None => {
+            let why = format!("\"{}\" is not a size (bytes, or with k, m or g); ignored", v.value);
+            diag(Severity::Error, v, why);
+            None
+        }
+    });
+    let policy = RoutePolicy { redirect: fixed, app_root, host_redirect: None, body_limit };
     let policy = (!policy.is_empty()).then(|| Arc::new(policy));
     Compiled { https, from_to_www, policy, ignored, invalid }
 }
@@ -384,6 +393,21 @@ fn is_path(v: &str) -> bool {
     v.starts_with('/') && v.bytes().all(|b| b.is_ascii_graphic())
 }
 
+/// An nginx size: bytes, or a number with `k`, `m` or `g` (either case).
+fn parse_size(v: &str) -> Option<u64> {
+    let v = v.trim();
+    let (digits, unit) = match v.as_bytes().last()? {
+        b'k' | b'K' => (&v[..v.len() - 1], 1 << 10),
+        b'm' | b'M' => (&v[..v.len() - 1], 1 << 20),
+        b'g' | b'G' => (&v[..v.len() - 1], 1 << 30),
+        _ => (v, 1),
+    };
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    digits.parse::<u64>().ok()?.checked_mul(unit)
+}
+
 /// Go's `strconv.ParseBool`, as ingress-nginx reads its annotations.
 pub(crate) fn parse_bool(v: &str) -> Option<bool> {
     match v {
@@ -404,6 +428,20 @@ mod tests {
         let before = names.len();
         names.dedup();
         assert_eq!(before, names.len(), "an annotation is listed twice");
+    }
+
+    #[test]
+    fn sizes_read_as_nginx_reads_them() {
+        assert_eq!(parse_size("0"), Some(0));
+        assert_eq!(parse_size("1024"), Some(1024));
+        assert_eq!(parse_size("8m"), Some(8 << 20));
+        assert_eq!(parse_size("8M"), Some(8 << 20));
+        assert_eq!(parse_size("1k"), Some(1024));
+        assert_eq!(parse_size("2g"), Some(2 << 30));
+        assert_eq!(parse_size("m"), None);
+        assert_eq!(parse_size("-1"), None);
+        assert_eq!(parse_size("1.5m"), None);
+        assert_eq!(parse_size("99999999999999999999g"), None);
     }
 
     #[test]

@@ -16,6 +16,16 @@ pub struct RoutePolicy {
     /// every request gets a 308 to the same scheme, port and target on
     /// this host (`www.` added or removed).
     pub host_redirect: Option<Box<str>>,
+    /// `proxy-body-size`: replaces `--max-body-size` for these routes.
+    pub body_limit: Option<BodyLimit>,
+}
+
+/// The largest request body a route accepts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BodyLimit {
+    /// `proxy-body-size: 0`.
+    Unlimited,
+    Bytes(u64),
 }
 
 impl RoutePolicy {
