@@ -11,7 +11,7 @@ use std::path::Path;
 use crate::compile::{compile, CompileOptions, Diagnostic, Severity};
 use crate::provider::dir::load_dir;
 use crate::snapshot::Snapshot;
-use crate::table::{Backend, HostMatch, PathType, Route, RoutePolicy, RouteTable};
+use crate::table::{Backend, BodyLimit, HostMatch, PathType, Route, RoutePolicy, RouteTable};
 
 /// Endpoints listed per backend before "… and N more".
 const MAX_ENDPOINTS_SHOWN: usize = 8;
@@ -151,6 +151,19 @@ fn policy_text(policy: &RoutePolicy) -> String {
     }
     if let Some(root) = &policy.app_root {
         let _ = write!(text, "  [app-root: / -> 302 {root}]");
+    }
+    match policy.body_limit {
+        Some(BodyLimit::Unlimited) => text.push_str("  [body: no limit]"),
+        Some(BodyLimit::Bytes(n)) => {
+            let _ = write!(text, "  [body <= {n} bytes]");
+        }
+        None => {}
+    }
+    if let Some(host) = &policy.upstream_vhost {
+        let _ = write!(text, "  [upstream Host: {host}]");
+    }
+    if let Some(prefix) = &policy.forwarded_prefix {
+        let _ = write!(text, "  [X-Forwarded-Prefix: {prefix}]");
     }
     if let Some(r) = &policy.redirect {
         let _ = write!(text, "  [redirect: {} {}, upstream not contacted]", r.code, r.location);

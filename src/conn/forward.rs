@@ -13,7 +13,10 @@ use super::state::{Body, Progress};
 use super::{After, Conn};
 use crate::error::ProxyError;
 use crate::http::ForwardContext;
-use crate::http::{write_upstream_request_head, BodyFraming, ChunkedState, RequestHead, CONTINUE};
+use crate::http::{
+    write_upstream_request_head_with, BodyFraming, ChunkedState, HeadOverrides, RequestHead,
+    CONTINUE,
+};
 use crate::local::Settings;
 
 /// Where a request body stands after the bytes already buffered.
@@ -30,6 +33,8 @@ pub(super) struct Upload<'c> {
     pub settings: &'c Settings,
     /// Who the client is, for the forwarding headers.
     pub fwd: &'c ForwardContext,
+    /// What the route's policy changes in the upstream head.
+    pub overrides: HeadOverrides<'c>,
     /// The largest body this request may send (`None`: no limit).
     pub max_body: Option<u64>,
     /// Downstream bytes: the head, then the body as it arrives.
@@ -57,7 +62,7 @@ where
     let mut rest = Rest::Done;
     if !again {
         c.out.clear();
-        write_upstream_request_head(c.buf, head, c.fwd, c.out);
+        write_upstream_request_head_with(c.buf, head, c.fwd, c.overrides, c.out);
         consume(c.buf, head.head_len);
         *c.p = Progress::Sending(Body::Pending);
         rest = match head.framing {

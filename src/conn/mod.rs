@@ -52,7 +52,7 @@ use monoio::net::TcpStream;
 
 use crate::buffers;
 use crate::error::ProxyError;
-use crate::http::{ForwardContext, HeadLimits, RequestHead};
+use crate::http::{ForwardContext, HeadLimits, HeadOverrides, RequestHead};
 use crate::local::drain::ConnGuard;
 use crate::local::Worker;
 use crate::recycle::Recycled;
@@ -157,6 +157,9 @@ pub struct Conn {
     /// The largest body this request may send (`None`: no limit), set
     /// once its route is known ([`Conn::body_limit`]).
     max_body: Option<u64>,
+    /// The route's annotation policy, when it has one, for the phases
+    /// after `route` (the upstream head's overrides).
+    policy: Option<std::sync::Arc<ringress_control::table::RoutePolicy>>,
 }
 
 impl Conn {
@@ -185,6 +188,7 @@ impl Conn {
             p: Progress::ReadingHead,
             started: Instant::now(),
             max_body: None,
+            policy: None,
         }
     }
 
@@ -240,6 +244,7 @@ impl Conn {
         regression::copy_headers(&head, &self.buf);
         self.p = Progress::head_read(head.has_body());
         self.max_body = None;
+        self.policy = None;
         // The failure the connection closes for, if any.
         let (after, closing) = match self.proxy(down, &head).await {
             Ok(after) => (after, None),
@@ -289,6 +294,7 @@ impl Conn {
                 return self.policy_redirect(down, head, policy).await;
             }
         }
+        self.policy.clone_from(&route.policy);
         if route.redirect_to_https && !self.https {
             return self.redirect(down, head).await;
         }
@@ -315,9 +321,14 @@ impl Conn {
     where
         S: AsyncReadRent + AsyncWriteRent,
     {
+        let overrides = self.policy.as_deref().map_or(HeadOverrides::NONE, |p| HeadOverrides {
+            host: p.upstream_vhost.as_deref().map(str::as_bytes),
+            forwarded_prefix: p.forwarded_prefix.as_deref().map(str::as_bytes),
+        });
         let upload = forward::Upload {
             settings: &self.worker.settings,
             fwd: &self.fwd,
+            overrides,
             max_body: self.max_body,
             buf: &mut self.buf,
             out: &mut self.out,

@@ -52,7 +52,8 @@ pub use head::{parse_request_head, Method, RequestHead, TargetForm};
 pub use refusal::HeadError;
 pub use response::{parse_response_head, ResponseHead};
 pub use rewrite::{
-    write_downstream_response_head, write_upstream_request_head, ForwardContext, ResponseContext,
+    write_downstream_response_head, write_upstream_request_head, write_upstream_request_head_with,
+    ForwardContext, HeadOverrides, ResponseContext,
 };
 pub use scan::{HeadScan, ScanWork};
 pub use status::{write_location, write_redirect, write_status_response, Status, CONTINUE};

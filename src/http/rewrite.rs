@@ -186,6 +186,32 @@ fn header(out: &mut Vec<u8>, name: &[u8], value: &[u8]) {
     out.extend_from_slice(b"\r\n");
 }
 
+/// What a route's policy changes in the upstream head (the
+/// `upstream-vhost` and `x-forwarded-prefix` annotations); values checked
+/// at compile time (visible ASCII only).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct HeadOverrides<'a> {
+    /// Sent as `Host` in place of the client's (X-Forwarded-Host keeps
+    /// the client's).
+    pub host: Option<&'a [u8]>,
+    /// Sent as `X-Forwarded-Prefix`, any received one dropped.
+    pub forwarded_prefix: Option<&'a [u8]>,
+}
+
+impl HeadOverrides<'_> {
+    pub const NONE: HeadOverrides<'static> = HeadOverrides { host: None, forwarded_prefix: None };
+
+    fn any(&self) -> bool {
+        self.host.is_some() || self.forwarded_prefix.is_some()
+    }
+
+    /// Whether the received line `name` is replaced.
+    fn replaces(&self, name: &[u8]) -> bool {
+        (self.host.is_some() && name.eq_ignore_ascii_case(b"host"))
+            || (self.forwarded_prefix.is_some() && name.eq_ignore_ascii_case(b"x-forwarded-prefix"))
+    }
+}
+
 /// Appends the upstream request head for `head` (parsed from `src`) to
 /// `out`: `METHOD target HTTP/1.1`, the kept header lines as received,
 /// `Host` from the authority for an absolute-form target (else the Host
@@ -204,6 +230,19 @@ pub fn write_upstream_request_head(
     ctx: &ForwardContext,
     out: &mut Vec<u8>,
 ) {
+    write_upstream_request_head_with(src, head, ctx, HeadOverrides::NONE, out)
+}
+
+/// [`write_upstream_request_head`] with a route's [`HeadOverrides`].
+#[inline]
+pub fn write_upstream_request_head_with(
+    src: &[u8],
+    head: &RequestHead,
+    ctx: &ForwardContext,
+    overrides: HeadOverrides<'_>,
+    out: &mut Vec<u8>,
+) {
+    let overriding = overrides.any();
     out.reserve(head.head_len + 192);
     out.extend_from_slice(head.method(src));
     out.push(b' ');
@@ -215,7 +254,11 @@ pub fn write_upstream_request_head(
     out.extend_from_slice(b" HTTP/1.1\r\n");
     let untrusted = matches!(ctx.trust, Trust::Untrusted);
     for (i, h) in head.headers().iter().enumerate() {
-        if !(head.drop.contains(i) || untrusted && is_forwarded(h.name.get(src))) {
+        let name = h.name.get(src);
+        if !(head.drop.contains(i)
+            || untrusted && is_forwarded(name)
+            || overriding && overrides.replaces(name))
+        {
             out.extend_from_slice(h.name.get(src));
             out.extend_from_slice(b": ");
             out.extend_from_slice(h.value.get(src));
@@ -224,6 +267,7 @@ pub fn write_upstream_request_head(
     }
     let host = head.host.map(|h| h.get(src));
     match (head.target_form, host) {
+        _ if overrides.host.is_some() => header(out, b"Host: ", overrides.host.unwrap_or_default()),
         (TargetForm::Absolute, Some(host)) => header(out, b"Host: ", host),
         // HTTP/1.0 without Host: HTTP/1.1 needs one, empty (RFC 9112 §3.2).
         (_, None) => out.extend_from_slice(b"Host: \r\n"),
@@ -261,6 +305,9 @@ pub fn write_upstream_request_head(
         header(out, b"X-Real-IP: ", &text[..len]);
     } else {
         header(out, b"X-Real-IP: ", ctx.client_ip());
+    }
+    if let Some(prefix) = overrides.forwarded_prefix {
+        header(out, b"X-Forwarded-Prefix: ", prefix);
     }
     out.extend_from_slice(if head.upgrade && head.h2c {
         // Kept only with an h2c upgrade (see `upgrade::restrict_upgrade`),

@@ -189,6 +189,38 @@ fn proxy_body_size_replaces_the_global_limit(engine: IoEngine) {
     assert_eq!(post("small.example", 1024), 200);
 }
 
+/// `upstream-vhost` is the Host the upstream sees (nginx's
+/// `proxy_set_header Host`); X-Forwarded-Host still names the client's.
+fn upstream_vhost_sets_the_upstream_host(engine: IoEngine) {
+    let web = Upstream::start("web");
+    let key = nginx("upstream-vhost");
+    let proxy = annotated(engine, &web, "shop.example", &[(&key, "internal.myservice.com")]);
+    let mut c = proxy.client();
+    for _ in 0..2 {
+        let r = c.get("shop.example", "/p", "");
+        assert_eq!(r.status, 200);
+        assert_eq!(r.header("x-seen-host"), Some("internal.myservice.com"));
+        assert_eq!(r.header("x-seen-x-forwarded-host"), Some("shop.example"));
+    }
+}
+
+/// The documentation's `x-forwarded-prefix: "/path"` adds
+/// `X-Forwarded-Prefix: /path` upstream, replacing any the client sent;
+/// without the annotation the proxy adds none.
+fn x_forwarded_prefix_is_sent_upstream(engine: IoEngine) {
+    let web = Upstream::start("web");
+    let key = nginx("x-forwarded-prefix");
+    let proxy = annotated(engine, &web, "shop.example", &[(&key, "/path")]);
+    let r = proxy.client().get("shop.example", "/", "X-Forwarded-Prefix: /forged\r\n");
+    assert_eq!(r.header("x-seen-x-forwarded-prefix"), Some("/path"));
+    assert_eq!(r.header("x-seen-host"), Some("shop.example"));
+
+    let proxy = annotated(engine, &web, "plain.example", &[]);
+    let r = proxy.client().get("plain.example", "/", "");
+    assert_eq!(r.status, 200);
+    assert_eq!(r.header("x-seen-x-forwarded-prefix"), None);
+}
+
 /// A HEAD request gets the redirect's head without a body.
 fn redirect_to_head_has_no_body(engine: IoEngine) {
     let web = Upstream::start("web");
@@ -224,6 +256,8 @@ engines!(
     from_to_www_redirects_the_twin_host,
     from_to_www_is_omitted_when_the_twin_is_defined,
     proxy_body_size_replaces_the_global_limit,
+    upstream_vhost_sets_the_upstream_host,
+    x_forwarded_prefix_is_sent_upstream,
     redirect_to_head_has_no_body,
     unimplemented_annotation_leaves_route_alone
 );

@@ -47,6 +47,8 @@ pub const CATALOG: &[(&str, Support)] = &[
     ("force-ssl-redirect", Support::Supported),
     ("from-to-www-redirect", Support::Supported),
     ("proxy-body-size", Support::Supported),
+    ("upstream-vhost", Support::Supported),
+    ("x-forwarded-prefix", Support::Supported),
     (
         "configuration-snippet",
         Support::Snippet(
@@ -165,10 +167,8 @@ pub const CATALOG: &[(&str, Support)] = &[
     ("ssl-passthrough", Support::Ignored),
     ("ssl-prefer-server-ciphers", Support::Ignored),
     ("upstream-hash-by", Support::Ignored),
-    ("upstream-vhost", Support::Ignored),
     ("use-regex", Support::Ignored),
     ("whitelist-source-range", Support::Ignored),
-    ("x-forwarded-prefix", Support::Ignored),
 ];
 
 /// Annotations only ringress has, read under `ringress.io/` alone (their
@@ -330,7 +330,27 @@ pub(crate) fn compile(
             None
         }
     });
-    let policy = RoutePolicy { redirect: fixed, app_root, host_redirect: None, body_limit };
+    let mut header_value = |name: &str| {
+        let v = read.get(name)?;
+        if is_header_value(v.value) {
+            Some(v.value.into())
+        } else {
+            let why =
+                format!("\"{}\" is not a header value (visible ASCII, no space); ignored", v.value);
+            diag(Severity::Error, v, why);
+            None
+        }
+    };
+    let upstream_vhost = header_value("upstream-vhost");
+    let forwarded_prefix = header_value("x-forwarded-prefix");
+    let policy = RoutePolicy {
+        redirect: fixed,
+        app_root,
+        host_redirect: None,
+        body_limit,
+        upstream_vhost,
+        forwarded_prefix,
+    };
     let policy = (!policy.is_empty()).then(|| Arc::new(policy));
     Compiled { https, from_to_www, policy, ignored, invalid }
 }
@@ -386,6 +406,11 @@ fn is_location(v: &str) -> bool {
         && (lower[..7].eq_ignore_ascii_case(b"http://")
             || lower[..8].eq_ignore_ascii_case(b"https://"));
     visible && (scheme || v.starts_with('/'))
+}
+
+/// A value written as a header line as is: visible ASCII, no space.
+fn is_header_value(v: &str) -> bool {
+    !v.is_empty() && v.bytes().all(|b| b.is_ascii_graphic())
 }
 
 /// An absolute path, visible ASCII only.

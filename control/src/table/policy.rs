@@ -18,6 +18,10 @@ pub struct RoutePolicy {
     pub host_redirect: Option<Box<str>>,
     /// `proxy-body-size`: replaces `--max-body-size` for these routes.
     pub body_limit: Option<BodyLimit>,
+    /// `upstream-vhost`: the `Host` sent upstream.
+    pub upstream_vhost: Option<Box<str>>,
+    /// `x-forwarded-prefix`: the `X-Forwarded-Prefix` sent upstream.
+    pub forwarded_prefix: Option<Box<str>>,
 }
 
 /// The largest request body a route accepts.

@@ -208,6 +208,7 @@ fn serve(stream: TcpStream, id: usize, name: &str, requests: &AtomicUsize) {
             "x-forwarded-host",
             "x-forwarded-port",
             "x-real-ip",
+            "x-forwarded-prefix",
             "host",
             "connection",
             "expect",
