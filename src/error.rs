@@ -111,6 +111,9 @@ pub enum ProxyError {
     /// served by another certificate or not covered by it (421).
     #[error("host not served by the certificate the SNI chose")]
     Misdirected,
+    /// The client address is outside the route's source ranges (403).
+    #[error("client address not allowed by the route's source ranges")]
+    SourceDenied,
     /// No route matches and there is no default backend (404).
     #[error("no route for this host and path")]
     RouteNotFound,
@@ -197,9 +200,8 @@ impl ProxyError {
         use ProxyError::*;
         match self {
             BadRequest(_) | BadRequestBody(_) | BodyTooLarge | ClientHeadTimeout
-            | ClientBodyTimeout | DownstreamClosed | DownstreamIo(_) | Misdirected => {
-                Source::Downstream
-            }
+            | ClientBodyTimeout | DownstreamClosed | DownstreamIo(_) | Misdirected
+            | SourceDenied => Source::Downstream,
             RouteNotFound | NoEndpoints => Source::Internal,
             UpstreamConnectRefused
             | UpstreamConnectFailed(_)
@@ -223,6 +225,7 @@ impl ProxyError {
             BodyTooLarge => 413,
             ClientHeadTimeout | ClientBodyTimeout => 408,
             RouteNotFound => 404,
+            SourceDenied => 403,
             Misdirected => 421,
             NoEndpoints => 503,
             UpstreamConnectRefused
@@ -266,7 +269,10 @@ impl ProxyError {
     pub fn closes_downstream(&self) -> bool {
         !matches!(
             self,
-            ProxyError::RouteNotFound | ProxyError::NoEndpoints | ProxyError::Misdirected
+            ProxyError::RouteNotFound
+                | ProxyError::NoEndpoints
+                | ProxyError::Misdirected
+                | ProxyError::SourceDenied
         )
     }
 
@@ -282,6 +288,7 @@ impl ProxyError {
             DownstreamClosed => "downstream_closed",
             DownstreamIo(_) => "downstream_io",
             RouteNotFound => "route_not_found",
+            SourceDenied => "source_denied",
             Misdirected => "misdirected_request",
             NoEndpoints => "no_endpoints",
             UpstreamConnectRefused => "upstream_connect_refused",
@@ -305,7 +312,8 @@ mod tests {
 
     #[test]
     fn errors_map_to_source_status_and_label_in_one_place() {
-        let cases: [(ProxyError, Source, u16, &str); 12] = [
+        let cases: [(ProxyError, Source, u16, &str); 13] = [
+            (ProxyError::SourceDenied, Source::Downstream, 403, "source_denied"),
             (ProxyError::Misdirected, Source::Downstream, 421, "misdirected_request"),
             (HeadError::ObsFold.into(), Source::Downstream, 400, "obs_fold"),
             (HeadError::HeadTooLarge.into(), Source::Downstream, 431, "head_too_large"),

@@ -19,7 +19,8 @@ pub const LATENCY_BUCKETS_US: [u64; 14] = [
 
 /// Statuses a failed request is counted under (the last one catches any
 /// other).
-pub const ERROR_STATUSES: [u16; 12] = [400, 404, 408, 413, 414, 421, 431, 500, 502, 503, 504, 0];
+pub const ERROR_STATUSES: [u16; 13] =
+    [400, 403, 404, 408, 413, 414, 421, 431, 500, 502, 503, 504, 0];
 
 /// The I/O engine a worker runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

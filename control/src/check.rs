@@ -165,6 +165,19 @@ fn policy_text(policy: &RoutePolicy) -> String {
     if let Some(prefix) = &policy.forwarded_prefix {
         let _ = write!(text, "  [X-Forwarded-Prefix: {prefix}]");
     }
+    if let Some(ranges) = &policy.source {
+        let list = |nets: &[crate::table::IpNet]| {
+            nets.iter().map(|n| n.to_string()).collect::<Vec<_>>().join(", ")
+        };
+        if let Some(allow) = &ranges.allow {
+            let _ = write!(text, "  [allow only: {}]", list(allow));
+        }
+        if ranges.deny_all {
+            text.push_str("  [deny: every client]");
+        } else if !ranges.deny.is_empty() {
+            let _ = write!(text, "  [deny: {}]", list(&ranges.deny));
+        }
+    }
     if let Some(r) = &policy.redirect {
         let _ = write!(text, "  [redirect: {} {}, upstream not contacted]", r.code, r.location);
     }

@@ -294,9 +294,18 @@ impl Conn {
                 return self.policy_redirect(down, head, policy).await;
             }
         }
-        self.policy.clone_from(&route.policy);
+
         if route.redirect_to_https && !self.https {
             return self.redirect(down, head).await;
+        }
+        if let Some(policy) = &route.policy {
+            // nginx's access phase, after the redirects of its rewrite phase.
+            if let Some(ranges) = &policy.source {
+                if !ranges.permits(self.fwd.client_address(&self.buf, head)) {
+                    return Err(ProxyError::SourceDenied);
+                }
+            }
+            self.policy = Some(policy.clone());
         }
         let backend = &route.backend;
         if backend.endpoints.is_empty() {

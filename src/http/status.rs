@@ -58,6 +58,7 @@ macro_rules! statuses {
 
 statuses! {
     BadRequest = 400, "400 Bad Request", "12", "Bad Request\n";
+    Forbidden = 403, "403 Forbidden", "10", "Forbidden\n";
     NotFound = 404, "404 Not Found", "10", "Not Found\n";
     RequestTimeout = 408, "408 Request Timeout", "16", "Request Timeout\n";
     PayloadTooLarge = 413, "413 Content Too Large", "18", "Content Too Large\n";

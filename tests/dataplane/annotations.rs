@@ -221,6 +221,59 @@ fn x_forwarded_prefix_is_sent_upstream(engine: IoEngine) {
     assert_eq!(r.header("x-seen-x-forwarded-prefix"), None);
 }
 
+/// The documentation's `whitelist-source-range: 10.0.0.0/24,172.10.0.1`:
+/// a client outside (here 127.0.0.1) gets 403, whatever X-Forwarded-For it
+/// claims; inside, it is proxied. `allowlist-source-range` is the same.
+fn allowlist_refuses_clients_outside_with_403(engine: IoEngine) {
+    let web = Upstream::start("web");
+    let key = nginx("whitelist-source-range");
+    let proxy = annotated(engine, &web, "shop.example", &[(&key, "10.0.0.0/24,172.10.0.1")]);
+    let mut c = proxy.client();
+    assert_eq!(c.get("shop.example", "/", "").status, 403);
+    // Not closed: the next request on the connection is answered too.
+    assert_eq!(c.get("shop.example", "/", "X-Forwarded-For: 10.0.0.5\r\n").status, 403);
+    assert_eq!(web.requests.load(Ordering::SeqCst), 0);
+
+    let key = nginx("allowlist-source-range");
+    let proxy = annotated(engine, &web, "shop.example", &[(&key, "10.0.0.0/24, 127.0.0.1")]);
+    let r = proxy.client().get("shop.example", "/", "");
+    assert_eq!(r.status, 200);
+    assert_eq!(r.text(), "web\n");
+}
+
+/// `denylist-source-range` refuses the listed clients with 403.
+fn denylist_refuses_listed_clients_with_403(engine: IoEngine) {
+    let web = Upstream::start("web");
+    let key = nginx("denylist-source-range");
+    let proxy = annotated(engine, &web, "shop.example", &[(&key, "127.0.0.0/8")]);
+    assert_eq!(proxy.client().get("shop.example", "/", "").status, 403);
+    let proxy = annotated(engine, &web, "shop.example", &[(&key, "10.0.0.0/8")]);
+    assert_eq!(proxy.client().get("shop.example", "/", "").status, 200);
+}
+
+/// Behind a trusted proxy (`--trusted-proxies`), the ranges are checked
+/// against the client address its X-Forwarded-For proves.
+fn source_ranges_use_the_proven_client_address(engine: IoEngine) {
+    let web = Upstream::start("web");
+    let key = nginx("whitelist-source-range");
+    let proxy = Proxy::builder(engine)
+        .settings(|s| s.trusted_proxies = std::sync::Arc::new("127.0.0.0/8".parse().unwrap()))
+        .manifests(yaml(&[
+            service("web", &[web.addr]),
+            annotated_ingress(
+                "i",
+                Some("shop.example"),
+                &[("/", "Prefix", "web")],
+                &[(&key, "10.0.0.0/24")],
+            ),
+        ]))
+        .start();
+    let mut c = proxy.client();
+    assert_eq!(c.get("shop.example", "/", "X-Forwarded-For: 10.0.0.5\r\n").status, 200);
+    assert_eq!(c.get("shop.example", "/", "X-Forwarded-For: 10.0.1.5\r\n").status, 403);
+    assert_eq!(c.get("shop.example", "/", "").status, 403);
+}
+
 /// A HEAD request gets the redirect's head without a body.
 fn redirect_to_head_has_no_body(engine: IoEngine) {
     let web = Upstream::start("web");
@@ -258,6 +311,9 @@ engines!(
     proxy_body_size_replaces_the_global_limit,
     upstream_vhost_sets_the_upstream_host,
     x_forwarded_prefix_is_sent_upstream,
+    allowlist_refuses_clients_outside_with_403,
+    denylist_refuses_listed_clients_with_403,
+    source_ranges_use_the_proven_client_address,
     redirect_to_head_has_no_body,
     unimplemented_annotation_leaves_route_alone
 );

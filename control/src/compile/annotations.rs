@@ -17,7 +17,7 @@ use k8s_openapi::api::networking::v1::Ingress;
 
 use super::{Diagnostic, Severity};
 use crate::snapshot::Origin;
-use crate::table::{BodyLimit, Redirect, RoutePolicy};
+use crate::table::{BodyLimit, IpNet, Redirect, RoutePolicy, SourceRanges};
 
 pub const NGINX_PREFIX: &str = "nginx.ingress.kubernetes.io/";
 pub const RINGRESS_PREFIX: &str = "ringress.io/";
@@ -49,6 +49,9 @@ pub const CATALOG: &[(&str, Support)] = &[
     ("proxy-body-size", Support::Supported),
     ("upstream-vhost", Support::Supported),
     ("x-forwarded-prefix", Support::Supported),
+    ("allowlist-source-range", Support::Supported),
+    ("whitelist-source-range", Support::Supported),
+    ("denylist-source-range", Support::Supported),
     (
         "configuration-snippet",
         Support::Snippet(
@@ -62,7 +65,6 @@ pub const CATALOG: &[(&str, Support)] = &[
     ("affinity", Support::Ignored),
     ("affinity-canary-behavior", Support::Ignored),
     ("affinity-mode", Support::Ignored),
-    ("allowlist-source-range", Support::Ignored),
     ("auth-cache-duration", Support::Ignored),
     ("auth-cache-key", Support::Ignored),
     ("auth-keepalive", Support::Ignored),
@@ -105,7 +107,6 @@ pub const CATALOG: &[(&str, Support)] = &[
     ("custom-headers", Support::Ignored),
     ("custom-http-errors", Support::Ignored),
     ("default-backend", Support::Ignored),
-    ("denylist-source-range", Support::Ignored),
     ("enable-access-log", Support::Ignored),
     ("enable-cors", Support::Ignored),
     ("enable-global-auth", Support::Ignored),
@@ -168,7 +169,6 @@ pub const CATALOG: &[(&str, Support)] = &[
     ("ssl-prefer-server-ciphers", Support::Ignored),
     ("upstream-hash-by", Support::Ignored),
     ("use-regex", Support::Ignored),
-    ("whitelist-source-range", Support::Ignored),
 ];
 
 /// Annotations only ringress has, read under `ringress.io/` alone (their
@@ -343,7 +343,9 @@ pub(crate) fn compile(
     };
     let upstream_vhost = header_value("upstream-vhost");
     let forwarded_prefix = header_value("x-forwarded-prefix");
+    let source = source_ranges(&read, &mut diag);
     let policy = RoutePolicy {
+        source,
         redirect: fixed,
         app_root,
         host_redirect: None,
@@ -365,6 +367,52 @@ fn count_ignored(read: &Annotations<'_>) -> u32 {
             None => !(v.key.starts_with(RINGRESS_PREFIX) && RINGRESS_ONLY.contains(name)),
         })
         .count() as u32
+}
+
+/// The source-range annotations. `allowlist-source-range` is the newer
+/// name of `whitelist-source-range` and wins when both are set. A list
+/// with an entry that does not parse fails closed: it is an error and the
+/// routes answer 403 to everyone, never opened to all by a typo.
+fn source_ranges(
+    read: &Annotations<'_>,
+    diag: &mut dyn FnMut(Severity, Value<'_>, String),
+) -> Option<SourceRanges> {
+    let mut list = |v: Value<'_>| -> Option<Vec<IpNet>> {
+        let mut nets = Vec::new();
+        for entry in v.value.split(',').map(str::trim).filter(|e| !e.is_empty()) {
+            match IpNet::parse(entry) {
+                Some(net) => nets.push(net),
+                None => {
+                    let why = format!(
+                        "\"{entry}\" is not an IP address or CIDR; every client is refused (403) until it is fixed"
+                    );
+                    diag(Severity::Error, v, why);
+                    return None;
+                }
+            }
+        }
+        if nets.is_empty() {
+            diag(Severity::Error, v, "an empty list; every client is refused (403)".into());
+            return None;
+        }
+        Some(nets)
+    };
+    let allow = read.get("allowlist-source-range").or_else(|| read.get("whitelist-source-range"));
+    let deny = read.get("denylist-source-range");
+    if allow.is_none() && deny.is_none() {
+        return None;
+    }
+    let mut ranges = SourceRanges::default();
+    if let Some(v) = allow {
+        ranges.allow = Some(list(v).unwrap_or_default());
+    }
+    if let Some(v) = deny {
+        match list(v) {
+            Some(nets) => ranges.deny = nets,
+            None => ranges.deny_all = true,
+        }
+    }
+    Some(ranges)
 }
 
 /// `NAME` (a URL) with `NAME-code` (default `default`).

@@ -2,6 +2,8 @@
 //! route without annotations carries `None` and pays nothing for it on
 //! the request path.
 
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+
 /// What an Ingress's annotations make of each of its routes. Shared (one
 /// `Arc`) by every route the Ingress produces.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -22,6 +24,93 @@ pub struct RoutePolicy {
     pub upstream_vhost: Option<Box<str>>,
     /// `x-forwarded-prefix`: the `X-Forwarded-Prefix` sent upstream.
     pub forwarded_prefix: Option<Box<str>>,
+    /// `allowlist-source-range` / `whitelist-source-range` and
+    /// `denylist-source-range`: which client addresses may use the routes
+    /// (others get 403).
+    pub source: Option<SourceRanges>,
+}
+
+/// One network: an address with its prefix length, host bits zero;
+/// IPv4-mapped IPv6 addresses are compared as IPv4.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IpNet {
+    addr: IpAddr,
+    prefix: u8,
+}
+
+impl IpNet {
+    /// `a.b.c.d/n`, `x::y/n`, or a bare address (one host). Host bits are
+    /// cleared, as Go's `net.ParseCIDR` does.
+    pub fn parse(s: &str) -> Option<IpNet> {
+        let (addr, prefix) = match s.split_once('/') {
+            Some((a, p)) => (a.parse::<IpAddr>().ok()?, Some(p.parse::<u8>().ok()?)),
+            None => (s.parse::<IpAddr>().ok()?, None),
+        };
+        Some(match addr.to_canonical() {
+            IpAddr::V4(v4) => {
+                let prefix = match (addr, prefix) {
+                    (IpAddr::V6(_), Some(p)) => p.checked_sub(96)?,
+                    (_, p) => p.unwrap_or(32),
+                };
+                if prefix > 32 {
+                    return None;
+                }
+                let mask = u32::MAX.checked_shl(32 - u32::from(prefix)).unwrap_or(0);
+                IpNet { addr: IpAddr::V4(Ipv4Addr::from(u32::from(v4) & mask)), prefix }
+            }
+            IpAddr::V6(v6) => {
+                let prefix = prefix.unwrap_or(128);
+                if prefix > 128 {
+                    return None;
+                }
+                let mask = u128::MAX.checked_shl(128 - u32::from(prefix)).unwrap_or(0);
+                IpNet { addr: IpAddr::V6(Ipv6Addr::from(u128::from(v6) & mask)), prefix }
+            }
+        })
+    }
+
+    /// Whether `ip` is inside.
+    pub fn contains(&self, ip: IpAddr) -> bool {
+        match (self.addr, ip.to_canonical()) {
+            (IpAddr::V4(net), IpAddr::V4(ip)) => {
+                let mask = u32::MAX.checked_shl(32 - u32::from(self.prefix)).unwrap_or(0);
+                u32::from(ip) & mask == u32::from(net)
+            }
+            (IpAddr::V6(net), IpAddr::V6(ip)) => {
+                let mask = u128::MAX.checked_shl(128 - u32::from(self.prefix)).unwrap_or(0);
+                u128::from(ip) & mask == u128::from(net)
+            }
+            _ => false,
+        }
+    }
+}
+
+impl std::fmt::Display for IpNet {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{}", self.addr, self.prefix)
+    }
+}
+
+/// The source ranges of a route, as nginx's `deny` lines before its
+/// `allow` lines and a final `deny all` when there is an allowlist.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SourceRanges {
+    /// `None`: every address not denied is allowed. `Some(empty)`: none
+    /// (an allowlist that did not parse fails closed).
+    pub allow: Option<Vec<IpNet>>,
+    pub deny: Vec<IpNet>,
+    /// A denylist that did not parse: every address is denied.
+    pub deny_all: bool,
+}
+
+impl SourceRanges {
+    /// Whether the client address `ip` may use the route.
+    pub fn permits(&self, ip: IpAddr) -> bool {
+        if self.deny_all || self.deny.iter().any(|n| n.contains(ip)) {
+            return false;
+        }
+        self.allow.as_ref().is_none_or(|allow| allow.iter().any(|n| n.contains(ip)))
+    }
 }
 
 /// The largest request body a route accepts.

@@ -78,6 +78,43 @@ fn invalid_value_disables_only_that_annotation() {
     assert_eq!(route.backend.key.service.as_ref(), "svc-a");
 }
 
+/// A source range that does not parse fails closed: an error naming the
+/// entry, and the route refuses every client rather than opening to all.
+#[test]
+fn invalid_source_range_fails_closed() {
+    let (table, diags) =
+        compiled(&[("nginx.ingress.kubernetes.io/whitelist-source-range", "10.0.0.0/24,nonsense")]);
+    let d = diags.iter().find(|d| d.is_error()).expect("an error");
+    assert!(d.reason.contains("\"nonsense\""), "{d}");
+    let policy = table.route("a.example", "/").and_then(|r| r.policy.clone()).expect("policy");
+    let ranges = policy.source.as_ref().expect("ranges");
+    assert!(!ranges.permits("10.0.0.1".parse().unwrap()));
+}
+
+/// Entries are CIDRs or bare addresses; host bits are cleared as Go's
+/// `net.ParseCIDR` does; IPv4-mapped IPv6 clients match IPv4 ranges.
+#[test]
+fn source_ranges_parse_as_ingress_nginx_reads_them() {
+    let (table, diags) = compiled(&[
+        ("nginx.ingress.kubernetes.io/whitelist-source-range", "10.0.0.7/24, 172.10.0.1, fd00::/8"),
+        ("ringress.io/denylist-source-range", "10.0.0.9"),
+    ]);
+    assert!(diags.is_empty(), "{diags:#?}");
+    let policy = table.route("a.example", "/").and_then(|r| r.policy.clone()).expect("policy");
+    let ranges = policy.source.as_ref().expect("ranges");
+    for (ip, permitted) in [
+        ("10.0.0.200", true),
+        ("::ffff:10.0.0.1", true),
+        ("172.10.0.1", true),
+        ("172.10.0.2", false),
+        ("fd12::1", true),
+        ("10.0.0.9", false),
+        ("10.0.1.1", false),
+    ] {
+        assert_eq!(ranges.permits(ip.parse().unwrap()), permitted, "{ip}");
+    }
+}
+
 /// Snippets are never executed: a warning names the typed annotation to
 /// use instead, and the snippet counts as ignored.
 #[test]
