@@ -178,6 +178,12 @@ fn policy_text(policy: &RoutePolicy) -> String {
             let _ = write!(text, "  [deny: {}]", list(&ranges.deny));
         }
     }
+    let t = &policy.timeouts;
+    for (name, value) in [("connect", t.connect), ("send", t.send), ("read", t.read)] {
+        if let Some(d) = value {
+            let _ = write!(text, "  [{name} timeout {}s]", d.as_secs());
+        }
+    }
     if let Some(r) = &policy.redirect {
         let _ = write!(text, "  [redirect: {} {}, upstream not contacted]", r.code, r.location);
     }

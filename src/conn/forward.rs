@@ -35,6 +35,9 @@ pub(super) struct Upload<'c> {
     pub fwd: &'c ForwardContext,
     /// What the route's policy changes in the upstream head.
     pub overrides: HeadOverrides<'c>,
+    /// The route's `proxy-send-timeout`, in place of
+    /// `--upstream-body-timeout` while sending.
+    pub send_timeout: Option<std::time::Duration>,
     /// The largest body this request may send (`None`: no limit).
     pub max_body: Option<u64>,
     /// Downstream bytes: the head, then the body as it arrives.
@@ -57,7 +60,7 @@ pub(super) async fn forward<S>(
 where
     S: AsyncReadRent + AsyncWriteRent,
 {
-    let up_limit = c.settings.upstream_body_timeout;
+    let up_limit = c.send_timeout.unwrap_or(c.settings.upstream_body_timeout);
     let down_limit = c.settings.client_body_timeout;
     let mut rest = Rest::Done;
     if !again {
@@ -245,7 +248,10 @@ impl Conn {
                 return Ok((stream, true));
             }
         }
-        match crate::upstream::connect(addr, w.settings.upstream_connect_timeout).await {
+        let limit = self.policy.as_deref().and_then(|p| p.timeouts.connect);
+        match crate::upstream::connect(addr, limit.unwrap_or(w.settings.upstream_connect_timeout))
+            .await
+        {
             Ok(stream) => {
                 w.m().pool_new.inc();
                 w.balancer.connected(addr);

@@ -338,6 +338,7 @@ impl Conn {
             settings: &self.worker.settings,
             fwd: &self.fwd,
             overrides,
+            send_timeout: self.policy.as_deref().and_then(|p| p.timeouts.send),
             max_body: self.max_body,
             buf: &mut self.buf,
             out: &mut self.out,
@@ -366,6 +367,7 @@ impl Conn {
             ubuf: &mut self.ubuf,
             out: &mut self.out,
             p: &mut self.p,
+            read_timeout: self.policy.as_deref().and_then(|p| p.timeouts.read),
         };
         relay::relay_response(download, down, head, up, addr).await
     }

@@ -3,7 +3,7 @@
 //! whole; the upstream connection pooled when it is in step.
 
 use std::net::SocketAddr;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use monoio::io::{AsyncReadRent, AsyncWriteRent};
 use monoio::net::TcpStream;
@@ -41,6 +41,17 @@ pub(super) struct Download<'c> {
     pub out: &'c mut Vec<u8>,
     /// Where the request stands ([`Progress`]).
     pub p: &'c mut Progress,
+    /// The route's `proxy-read-timeout`, in place of
+    /// `--upstream-response-timeout` and `--upstream-body-timeout`.
+    pub read_timeout: Option<Duration>,
+}
+
+impl Download<'_> {
+    /// Longest pause between two reads of the response body.
+    #[inline]
+    fn body_read_timeout(&self) -> Duration {
+        self.read_timeout.unwrap_or(self.worker.settings.upstream_body_timeout)
+    }
 }
 
 /// Read from upstream until a complete response head is at the start of
@@ -50,7 +61,7 @@ async fn read_response_head(
     up: &mut TcpStream,
     head: &RequestHead,
 ) -> Result<ResponseHead, ProxyError> {
-    let timeout = c.worker.settings.upstream_response_timeout;
+    let timeout = c.read_timeout.unwrap_or(c.worker.settings.upstream_response_timeout);
     let mut deadline = None;
     loop {
         if !c.ubuf.is_empty() {
@@ -155,8 +166,7 @@ async fn relay_length<S: AsyncWriteRent>(
     up: &mut TcpStream,
     n: u64,
 ) -> Result<bool, ProxyError> {
-    let (down_limit, up_limit) =
-        (c.worker.settings.client_body_timeout, c.worker.settings.upstream_body_timeout);
+    let (down_limit, up_limit) = (c.worker.settings.client_body_timeout, c.body_read_timeout());
     let k = (c.ubuf.len() as u64).min(n) as usize;
     if k as u64 == n {
         // The whole body is here: one write for head and body.
@@ -194,8 +204,7 @@ async fn relay_chunked<S: AsyncWriteRent>(
     up: &mut TcpStream,
     dechunk: bool,
 ) -> Result<bool, ProxyError> {
-    let (down_limit, up_limit) =
-        (c.worker.settings.client_body_timeout, c.worker.settings.upstream_body_timeout);
+    let (down_limit, up_limit) = (c.worker.settings.client_body_timeout, c.body_read_timeout());
     let mut state = ChunkedState::new();
     loop {
         if !c.ubuf.is_empty() {
@@ -236,8 +245,7 @@ async fn relay_until_close<S: AsyncWriteRent>(
     down: &mut S,
     up: &mut TcpStream,
 ) -> Result<(), ProxyError> {
-    let (down_limit, up_limit) =
-        (c.worker.settings.client_body_timeout, c.worker.settings.upstream_body_timeout);
+    let (down_limit, up_limit) = (c.worker.settings.client_body_timeout, c.body_read_timeout());
     c.p.responding();
     write_all(down, c.out, down_limit).await.map_err(ProxyError::downstream_io)?;
     loop {

@@ -274,6 +274,39 @@ fn source_ranges_use_the_proven_client_address(engine: IoEngine) {
     assert_eq!(c.get("shop.example", "/", "").status, 403);
 }
 
+/// `proxy-read-timeout: "1"` (seconds): an upstream that takes the
+/// request and never answers gets the client a 504 after the route's
+/// timeout, not the controller-wide one (60 s here, beyond the test's
+/// deadline).
+fn proxy_read_timeout_bounds_the_wait_for_a_response(engine: IoEngine) {
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = silent.local_addr().unwrap();
+    let holder = std::thread::spawn(move || {
+        // Hold the connection open without answering, until the proxy
+        // gives up and closes it.
+        let (mut s, _) = silent.accept().unwrap();
+        s.set_read_timeout(Some(DEADLINE)).unwrap();
+        let mut sink = Vec::new();
+        let _ = std::io::Read::read_to_end(&mut s, &mut sink);
+    });
+    let key = nginx("proxy-read-timeout");
+    let proxy = Proxy::builder(engine)
+        .settings(|s| s.upstream_response_timeout = std::time::Duration::from_secs(60))
+        .manifests(yaml(&[
+            service("slow", &[addr]),
+            annotated_ingress(
+                "i",
+                Some("slow.example"),
+                &[("/", "Prefix", "slow")],
+                &[(&key, "1")],
+            ),
+        ]))
+        .start();
+    let r = proxy.client().get("slow.example", "/", "");
+    assert_eq!(r.status, 504);
+    holder.join().unwrap();
+}
+
 /// A HEAD request gets the redirect's head without a body.
 fn redirect_to_head_has_no_body(engine: IoEngine) {
     let web = Upstream::start("web");
@@ -314,6 +347,7 @@ engines!(
     allowlist_refuses_clients_outside_with_403,
     denylist_refuses_listed_clients_with_403,
     source_ranges_use_the_proven_client_address,
+    proxy_read_timeout_bounds_the_wait_for_a_response,
     redirect_to_head_has_no_body,
     unimplemented_annotation_leaves_route_alone
 );

@@ -17,7 +17,7 @@ use k8s_openapi::api::networking::v1::Ingress;
 
 use super::{Diagnostic, Severity};
 use crate::snapshot::Origin;
-use crate::table::{BodyLimit, IpNet, Redirect, RoutePolicy, SourceRanges};
+use crate::table::{BodyLimit, IpNet, Redirect, RoutePolicy, SourceRanges, UpstreamTimeouts};
 
 pub const NGINX_PREFIX: &str = "nginx.ingress.kubernetes.io/";
 pub const RINGRESS_PREFIX: &str = "ringress.io/";
@@ -52,6 +52,9 @@ pub const CATALOG: &[(&str, Support)] = &[
     ("allowlist-source-range", Support::Supported),
     ("whitelist-source-range", Support::Supported),
     ("denylist-source-range", Support::Supported),
+    ("proxy-connect-timeout", Support::Supported),
+    ("proxy-send-timeout", Support::Supported),
+    ("proxy-read-timeout", Support::Supported),
     (
         "configuration-snippet",
         Support::Snippet(
@@ -131,7 +134,6 @@ pub const CATALOG: &[(&str, Support)] = &[
     ("proxy-buffer-size", Support::Ignored),
     ("proxy-buffering", Support::Ignored),
     ("proxy-buffers-number", Support::Ignored),
-    ("proxy-connect-timeout", Support::Ignored),
     ("proxy-cookie-domain", Support::Ignored),
     ("proxy-cookie-path", Support::Ignored),
     ("proxy-http-version", Support::Ignored),
@@ -139,11 +141,9 @@ pub const CATALOG: &[(&str, Support)] = &[
     ("proxy-next-upstream", Support::Ignored),
     ("proxy-next-upstream-timeout", Support::Ignored),
     ("proxy-next-upstream-tries", Support::Ignored),
-    ("proxy-read-timeout", Support::Ignored),
     ("proxy-redirect-from", Support::Ignored),
     ("proxy-redirect-to", Support::Ignored),
     ("proxy-request-buffering", Support::Ignored),
-    ("proxy-send-timeout", Support::Ignored),
     ("proxy-ssl-ciphers", Support::Ignored),
     ("proxy-ssl-name", Support::Ignored),
     ("proxy-ssl-protocols", Support::Ignored),
@@ -344,7 +344,24 @@ pub(crate) fn compile(
     let upstream_vhost = header_value("upstream-vhost");
     let forwarded_prefix = header_value("x-forwarded-prefix");
     let source = source_ranges(&read, &mut diag);
+    let mut seconds = |name: &str| {
+        let v = read.get(name)?;
+        match v.value.trim().parse::<u32>() {
+            Ok(n) if n > 0 => Some(std::time::Duration::from_secs(n.into())),
+            _ => {
+                let why = format!("\"{}\" is not a whole number of seconds > 0; ignored", v.value);
+                diag(Severity::Error, v, why);
+                None
+            }
+        }
+    };
+    let timeouts = UpstreamTimeouts {
+        connect: seconds("proxy-connect-timeout"),
+        send: seconds("proxy-send-timeout"),
+        read: seconds("proxy-read-timeout"),
+    };
     let policy = RoutePolicy {
+        timeouts,
         source,
         redirect: fixed,
         app_root,

@@ -42,7 +42,9 @@ mod route_table;
 mod types;
 
 pub(crate) use path::{prefix_key, FastMap};
-pub use policy::{redirect_reason, BodyLimit, IpNet, Redirect, RoutePolicy, SourceRanges};
+pub use policy::{
+    redirect_reason, BodyLimit, IpNet, Redirect, RoutePolicy, SourceRanges, UpstreamTimeouts,
+};
 pub(crate) use route_table::{Fallback, FallbackLevel};
 pub use route_table::{HostMatch, RouteTable, VirtualHost};
 pub use types::*;

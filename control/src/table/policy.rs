@@ -3,6 +3,7 @@
 //! the request path.
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::time::Duration;
 
 /// What an Ingress's annotations make of each of its routes. Shared (one
 /// `Arc`) by every route the Ingress produces.
@@ -28,6 +29,22 @@ pub struct RoutePolicy {
     /// `denylist-source-range`: which client addresses may use the routes
     /// (others get 403).
     pub source: Option<SourceRanges>,
+    /// `proxy-connect-timeout`, `proxy-send-timeout`,
+    /// `proxy-read-timeout`: each replaces its controller-wide flag.
+    pub timeouts: UpstreamTimeouts,
+}
+
+/// Per-route upstream timeouts; `None`: the controller-wide flag.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct UpstreamTimeouts {
+    /// Connecting to an endpoint (`--upstream-connect-timeout`).
+    pub connect: Option<Duration>,
+    /// Between two writes of the request to the upstream
+    /// (`--upstream-body-timeout` while sending).
+    pub send: Option<Duration>,
+    /// Waiting for the response head, and between two reads of its body
+    /// (`--upstream-response-timeout`, `--upstream-body-timeout`).
+    pub read: Option<Duration>,
 }
 
 /// One network: an address with its prefix length, host bits zero;

@@ -115,6 +115,26 @@ fn source_ranges_parse_as_ingress_nginx_reads_them() {
     }
 }
 
+/// The proxy timeouts are whole seconds, as ingress-nginx documents them
+/// ("unitless and in seconds"); anything else is an error and the flag's
+/// value stays.
+#[test]
+fn proxy_timeouts_are_seconds() {
+    use std::time::Duration;
+    let (table, diags) = compiled(&[
+        ("nginx.ingress.kubernetes.io/proxy-connect-timeout", "10"),
+        ("nginx.ingress.kubernetes.io/proxy-send-timeout", "120"),
+        ("nginx.ingress.kubernetes.io/proxy-read-timeout", "10s"),
+    ]);
+    let errors: Vec<_> = diags.iter().filter(|d| d.is_error()).collect();
+    assert_eq!(errors.len(), 1, "{errors:#?}");
+    assert!(errors[0].field.contains("proxy-read-timeout"), "{}", errors[0]);
+    let policy = table.route("a.example", "/").and_then(|r| r.policy.clone()).expect("policy");
+    assert_eq!(policy.timeouts.connect, Some(Duration::from_secs(10)));
+    assert_eq!(policy.timeouts.send, Some(Duration::from_secs(120)));
+    assert_eq!(policy.timeouts.read, None);
+}
+
 /// Snippets are never executed: a warning names the typed annotation to
 /// use instead, and the snippet counts as ignored.
 #[test]
