@@ -183,7 +183,7 @@ pub(crate) fn compile(
         memo.next.insert(host, entry);
     }
     for vhost in www_candidates {
-        if let Some(redirect) = www_redirect(&vhost, &index) {
+        if let Some(redirect) = www_redirect(&vhost, &index, owners) {
             index.insert(redirect.host().clone(), usize::MAX);
             table.insert_host(Arc::new(redirect));
         }
@@ -233,7 +233,11 @@ pub(crate) fn compile(
 /// twin (or of the name without `www.`) whose every request is a 308 to
 /// it, unless a rule names the twin (then the annotation is omitted, as in
 /// ingress-nginx). Built anew each compile: only annotated hosts have one.
-fn www_redirect(vhost: &VirtualHost, named: &FastMap<HostMatch, usize>) -> Option<VirtualHost> {
+fn www_redirect(
+    vhost: &VirtualHost,
+    named: &FastMap<HostMatch, usize>,
+    owners: &Owners,
+) -> Option<VirtualHost> {
     let HostMatch::Exact(name) = vhost.host() else { return None };
     let twin: Box<str> = match name.strip_prefix("www.") {
         Some(bare) if !bare.is_empty() => bare.into(),
@@ -243,9 +247,14 @@ fn www_redirect(vhost: &VirtualHost, named: &FastMap<HostMatch, usize>) -> Optio
     if named.contains_key(&twin) {
         return None;
     }
-    // The annotated Ingress's first route lends its backend (never used:
-    // the policy answers every request).
+    // The host's first route lends its backend (never used: the policy
+    // answers every request).
     let first = vhost.routes().first()?;
+    // Never on a host another namespace owns (host ownership).
+    let namespace = first.ingress.split('/').next().unwrap_or_default();
+    if owners.refusing(&twin, namespace).is_some() {
+        return None;
+    }
     let mut redirect = VirtualHost::new(twin);
     redirect.push(Route {
         path: "/".into(),
