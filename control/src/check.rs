@@ -73,7 +73,8 @@ pub(crate) fn describe(
             HostMatch::Wildcard(_) => "wildcard, one label",
             HostMatch::Any => "any host",
         };
-        let _ = writeln!(out, "  {} ({kind})", vhost.host());
+        let regex = if vhost.is_regex() { ", paths as regexes (use-regex)" } else { "" };
+        let _ = writeln!(out, "  {} ({kind}{regex})", vhost.host());
         let mut routes: Vec<&Route> = vhost.routes().iter().collect();
         routes.sort_by(|a, b| a.path.cmp(&b.path).then(b.path_type.cmp(&a.path_type)));
         for route in routes {
@@ -183,6 +184,9 @@ fn policy_text(policy: &RoutePolicy) -> String {
         if let Some(d) = value {
             let _ = write!(text, "  [{name} timeout {}s]", d.as_secs());
         }
+    }
+    if let Some(r) = &policy.rewrite {
+        let _ = write!(text, "  [rewrite upstream path -> {}]", r.target);
     }
     if let Some(r) = &policy.redirect {
         let _ = write!(text, "  [redirect: {} {}, upstream not contacted]", r.code, r.location);

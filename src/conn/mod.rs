@@ -160,6 +160,8 @@ pub struct Conn {
     /// The route's annotation policy, when it has one, for the phases
     /// after `route` (the upstream head's overrides).
     policy: Option<std::sync::Arc<ringress_control::table::RoutePolicy>>,
+    /// The upstream request target a `rewrite-target` made (reused).
+    rewritten: Vec<u8>,
 }
 
 impl Conn {
@@ -189,6 +191,7 @@ impl Conn {
             started: Instant::now(),
             max_body: None,
             policy: None,
+            rewritten: Vec::new(),
         }
     }
 
@@ -305,6 +308,15 @@ impl Conn {
                     return Err(ProxyError::SourceDenied);
                 }
             }
+            if let Some(rewrite) = &policy.rewrite {
+                let target = head.path(&self.buf);
+                let (path, query) = target.split_at(target.find('?').unwrap_or(target.len()));
+                self.rewritten.clear();
+                if !rewrite.expand(path, query, &mut self.rewritten) {
+                    // Routed by this very pattern: it matches.
+                    self.rewritten.extend_from_slice(target.as_bytes());
+                }
+            }
             self.policy = Some(policy.clone());
         }
         let backend = &route.backend;
@@ -333,6 +345,7 @@ impl Conn {
         let overrides = self.policy.as_deref().map_or(HeadOverrides::NONE, |p| HeadOverrides {
             host: p.upstream_vhost.as_deref().map(str::as_bytes),
             forwarded_prefix: p.forwarded_prefix.as_deref().map(str::as_bytes),
+            target: p.rewrite.as_ref().map(|_| self.rewritten.as_slice()),
         });
         let upload = forward::Upload {
             settings: &self.worker.settings,

@@ -196,10 +196,13 @@ pub struct HeadOverrides<'a> {
     pub host: Option<&'a [u8]>,
     /// Sent as `X-Forwarded-Prefix`, any received one dropped.
     pub forwarded_prefix: Option<&'a [u8]>,
+    /// The request target sent in place of the client's (`rewrite-target`).
+    pub target: Option<&'a [u8]>,
 }
 
 impl HeadOverrides<'_> {
-    pub const NONE: HeadOverrides<'static> = HeadOverrides { host: None, forwarded_prefix: None };
+    pub const NONE: HeadOverrides<'static> =
+        HeadOverrides { host: None, forwarded_prefix: None, target: None };
 
     fn any(&self) -> bool {
         self.host.is_some() || self.forwarded_prefix.is_some()
@@ -247,6 +250,7 @@ pub fn write_upstream_request_head_with(
     out.extend_from_slice(head.method(src));
     out.push(b' ');
     match head.target_form {
+        _ if overrides.target.is_some() => out.extend_from_slice(overrides.target.unwrap_or(b"/")),
         TargetForm::Absolute if head.path.is_empty() => out.push(b'/'),
         TargetForm::Absolute => out.extend_from_slice(head.path.get(src)),
         TargetForm::Origin | TargetForm::Asterisk => out.extend_from_slice(head.target(src)),

@@ -307,6 +307,66 @@ fn proxy_read_timeout_bounds_the_wait_for_a_response(engine: IoEngine) {
     holder.join().unwrap();
 }
 
+/// The documentation's rewrite example: `use-regex: "true"`,
+/// `rewrite-target: /$2`, path `/something(/|$)(.*)`: `/something` and
+/// `/something/` reach the upstream as `/`, `/something/new` as `/new`;
+/// the query string is kept. Matching is case-insensitive.
+fn rewrite_target_uses_capture_groups(engine: IoEngine) {
+    let web = Upstream::start("web");
+    let (regex, target) = (nginx("use-regex"), nginx("rewrite-target"));
+    let proxy = Proxy::builder(engine)
+        .manifests(yaml(&[
+            service("web", &[web.addr]),
+            annotated_ingress(
+                "rewrite",
+                Some("rewrite.bar.com"),
+                &[("/something(/|$)(.*)", "ImplementationSpecific", "web")],
+                &[(&regex, "true"), (&target, "/$2")],
+            ),
+        ]))
+        .start();
+    let mut c = proxy.client();
+    for (sent, seen) in [
+        ("/something", "/"),
+        ("/something/", "/"),
+        ("/something/new", "/new"),
+        ("/SOMETHING/new?a=1&b=2", "/new?a=1&b=2"),
+    ] {
+        let r = c.get("rewrite.bar.com", sent, "");
+        assert_eq!(r.status, 200, "{sent}");
+        assert_eq!(r.header("x-seen-path"), Some(seen), "{sent}");
+    }
+    assert_eq!(c.get("rewrite.bar.com", "/other", "").status, 404);
+}
+
+/// Once one Ingress of a host uses regexes, every path of the host is a
+/// case-insensitive regex anchored at the start, longest path first; an
+/// Ingress without the annotation is matched that way too, unrewritten.
+fn use_regex_is_host_wide_longest_first(engine: IoEngine) {
+    let (web, api) = (Upstream::start("web"), Upstream::start("api"));
+    let regex = nginx("use-regex");
+    let proxy = Proxy::builder(engine)
+        .manifests(yaml(&[
+            service("web", &[web.addr]),
+            service("api", &[api.addr]),
+            annotated_ingress(
+                "regex",
+                Some("shop.example"),
+                &[("/foo", "ImplementationSpecific", "web")],
+                &[(&regex, "true")],
+            ),
+            ingress("plain", Some("shop.example"), &[("/foo/bar.+", "Prefix", "api")]),
+        ]))
+        .start();
+    let mut c = proxy.client();
+    let r = c.get("shop.example", "/FOO/barista?x=1", "");
+    assert_eq!(r.text(), "api\n");
+    assert_eq!(r.header("x-seen-path"), Some("/FOO/barista?x=1"));
+    assert_eq!(c.get("shop.example", "/foo/bar", "").text(), "web\n");
+    assert_eq!(c.get("shop.example", "/foobar", "").text(), "web\n");
+    assert_eq!(c.get("shop.example", "/other", "").status, 404);
+}
+
 /// A HEAD request gets the redirect's head without a body.
 fn redirect_to_head_has_no_body(engine: IoEngine) {
     let web = Upstream::start("web");
@@ -348,6 +408,8 @@ engines!(
     denylist_refuses_listed_clients_with_403,
     source_ranges_use_the_proven_client_address,
     proxy_read_timeout_bounds_the_wait_for_a_response,
+    rewrite_target_uses_capture_groups,
+    use_regex_is_host_wide_longest_first,
     redirect_to_head_has_no_body,
     unimplemented_annotation_leaves_route_alone
 );

@@ -55,6 +55,8 @@ pub const CATALOG: &[(&str, Support)] = &[
     ("proxy-connect-timeout", Support::Supported),
     ("proxy-send-timeout", Support::Supported),
     ("proxy-read-timeout", Support::Supported),
+    ("use-regex", Support::Supported),
+    ("rewrite-target", Support::Supported),
     (
         "configuration-snippet",
         Support::Snippet(
@@ -151,7 +153,6 @@ pub const CATALOG: &[(&str, Support)] = &[
     ("proxy-ssl-server-name", Support::Ignored),
     ("proxy-ssl-verify", Support::Ignored),
     ("proxy-ssl-verify-depth", Support::Ignored),
-    ("rewrite-target", Support::Ignored),
     ("satisfy", Support::Ignored),
     ("server-alias", Support::Ignored),
     ("service-upstream", Support::Ignored),
@@ -168,7 +169,6 @@ pub const CATALOG: &[(&str, Support)] = &[
     ("ssl-passthrough", Support::Ignored),
     ("ssl-prefer-server-ciphers", Support::Ignored),
     ("upstream-hash-by", Support::Ignored),
-    ("use-regex", Support::Ignored),
 ];
 
 /// Annotations only ringress has, read under `ringress.io/` alone (their
@@ -195,6 +195,11 @@ pub(crate) struct Compiled {
     pub(crate) https: HttpsRedirect,
     /// `from-to-www-redirect: "true"`.
     pub(crate) from_to_www: bool,
+    /// `use-regex: "true"`, or a `rewrite-target`: the hosts of the
+    /// Ingress match their paths as regexes.
+    pub(crate) use_regex: bool,
+    /// `rewrite-target`, attached per route by the host compiler.
+    pub(crate) rewrite_target: Option<Box<str>>,
     /// `None` when no annotation changes a route.
     pub(crate) policy: Option<Arc<RoutePolicy>>,
     /// Annotations ringress does not implement (snippets included).
@@ -207,6 +212,8 @@ impl Compiled {
     pub(crate) const NONE: Compiled = Compiled {
         https: HttpsRedirect::WhenTls,
         from_to_www: false,
+        use_regex: false,
+        rewrite_target: None,
         policy: None,
         ignored: 0,
         invalid: 0,
@@ -301,6 +308,7 @@ pub(crate) fn compile(
     let force = flag("force-ssl-redirect", &mut diag);
     let ssl = flag("ssl-redirect", &mut diag);
     let from_to_www = flag("from-to-www-redirect", &mut diag) == Some(true);
+    let regex_flag = flag("use-regex", &mut diag) == Some(true);
     let https = if force == Some(true) {
         HttpsRedirect::Always
     } else if ssl == Some(false) {
@@ -362,6 +370,7 @@ pub(crate) fn compile(
     };
     let policy = RoutePolicy {
         timeouts,
+        rewrite: None,
         source,
         redirect: fixed,
         app_root,
@@ -370,8 +379,21 @@ pub(crate) fn compile(
         upstream_vhost,
         forwarded_prefix,
     };
+    let rewrite_target = read.get("rewrite-target").and_then(|v| {
+        if is_path(v.value) {
+            Some(v.value.into())
+        } else {
+            let why = format!(
+                "\"{}\" is not a path starting with '/' (redirecting rewrites are not supported); ignored",
+                v.value
+            );
+            diag(Severity::Error, v, why);
+            None
+        }
+    });
+    let use_regex = regex_flag || rewrite_target.is_some();
     let policy = (!policy.is_empty()).then(|| Arc::new(policy));
-    Compiled { https, from_to_www, policy, ignored, invalid }
+    Compiled { https, from_to_www, use_regex, rewrite_target, policy, ignored, invalid }
 }
 
 /// How many of the annotations read are not implemented.

@@ -16,7 +16,8 @@ use super::tls::TlsHosts;
 use super::{namespace_of, namespaced, Diagnostic, Severity};
 use crate::snapshot::{Origin, Sourced};
 use crate::table::{
-    prefix_key, Backend, FastMap, HostMatch, PathType, Route, RoutePolicy, RouteTable, VirtualHost,
+    prefix_key, Backend, FastMap, HostMatch, PathType, Rewrite, Route, RoutePolicy, RouteTable,
+    VirtualHost,
 };
 
 fn parse_path_type(s: &str) -> Option<PathType> {
@@ -285,6 +286,9 @@ fn build_host(
     let mut diagnostics = Vec::new();
     let mut attempts = Vec::new();
     let mut held = Vec::with_capacity(members.len());
+    // As ingress-nginx: one Ingress of the host with use-regex (or
+    // rewrite-target) makes every path of the host a regex.
+    let regex_host = members.iter().any(|(age, _)| compiled[*age as usize].use_regex);
     for (m, &(age, i)) in members.iter().enumerate() {
         let ing = ingresses[age as usize];
         held.push((ing.object.clone(), ing.origin.clone(), i));
@@ -307,7 +311,7 @@ fn build_host(
             continue;
         };
         let owner: Box<str> = namespaced(meta).into();
-        let Compiled { https, policy, .. } = &compiled[age as usize];
+        let Compiled { https, policy, rewrite_target, .. } = &compiled[age as usize];
         let paths = rule.http.as_ref().map(|h| h.paths.as_slice()).unwrap_or_default();
         for (j, p) in paths.iter().enumerate() {
             // Field names are written out only for a diagnostic.
@@ -361,6 +365,28 @@ fn build_host(
                 ));
                 continue;
             }
+            // On a regex host every non-Exact path must compile as one.
+            let mut route_policy = policy.clone();
+            if regex_host && path_type != PathType::Exact {
+                let pattern = match Rewrite::compile(path) {
+                    Ok(p) => p,
+                    Err(e) => {
+                        diagnostics.push(diag(
+                            Severity::Error,
+                            format!("{}.path", field()),
+                            format!(
+                                "\"{path}\" is not a valid regex (the host uses use-regex): {e}"
+                            ),
+                        ));
+                        continue;
+                    }
+                };
+                if let Some(target) = rewrite_target {
+                    let mut own = policy.as_deref().cloned().unwrap_or_default();
+                    own.rewrite = Some(Rewrite { pattern, target: target.clone() });
+                    route_policy = Some(Arc::new(own));
+                }
+            }
             let redirect_to_https = match https {
                 HttpsRedirect::Always => true,
                 HttpsRedirect::Never => false,
@@ -372,9 +398,21 @@ fn build_host(
                 backend,
                 redirect_to_https,
                 is_default: false,
-                policy: policy.clone(),
+                policy: route_policy,
                 ingress: owner.clone(),
             });
+        }
+    }
+    if regex_host {
+        if let Err(e) = vhost.enable_regex() {
+            diagnostics.push(Diagnostic::about(
+                Severity::Error,
+                "Ingress",
+                &ingresses[members[0].0 as usize].object.metadata,
+                ingresses[members[0].0 as usize].origin.as_ref(),
+                "metadata.annotations[nginx.ingress.kubernetes.io/use-regex]",
+                format!("host {host}: the paths do not compile together: {e}"),
+            ));
         }
     }
     MemoHost {

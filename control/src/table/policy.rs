@@ -32,6 +32,68 @@ pub struct RoutePolicy {
     /// `proxy-connect-timeout`, `proxy-send-timeout`,
     /// `proxy-read-timeout`: each replaces its controller-wide flag.
     pub timeouts: UpstreamTimeouts,
+    /// `rewrite-target` on a route matched as a regex: the upstream path.
+    /// Per route (it holds the route's own pattern).
+    pub rewrite: Option<Rewrite>,
+}
+
+/// `rewrite-target`: the route's pattern (case-insensitive, anchored at
+/// the start) and the target, in which `$1` … `$9` are its capture groups.
+#[derive(Debug, Clone)]
+pub struct Rewrite {
+    pub pattern: regex::Regex,
+    pub target: Box<str>,
+}
+
+impl PartialEq for Rewrite {
+    fn eq(&self, other: &Self) -> bool {
+        self.pattern.as_str() == other.pattern.as_str() && self.target == other.target
+    }
+}
+
+impl Eq for Rewrite {}
+
+impl Rewrite {
+    /// The pattern as the compiler builds it from a path: anchored at the
+    /// start, case-insensitive, groups numbered as written.
+    pub fn compile(path: &str) -> Result<regex::Regex, regex::Error> {
+        regex::RegexBuilder::new(&anchored(path)).case_insensitive(true).build()
+    }
+
+    /// Append the upstream target for `path` (no query) to `out`: the
+    /// target with `$N` replaced by group N of the match (empty when the
+    /// group did not take part), then `query` (`?…`, may be empty),
+    /// joined with `&` when the target has a query of its own. `false`
+    /// when the pattern does not match `path`.
+    pub fn expand(&self, path: &str, query: &str, out: &mut Vec<u8>) -> bool {
+        let Some(caps) = self.pattern.captures(path) else { return false };
+        let t = self.target.as_bytes();
+        let mut i = 0;
+        while i < t.len() {
+            match (t[i], t.get(i + 1)) {
+                (b'$', Some(d @ b'0'..=b'9')) => {
+                    if let Some(m) = caps.get(usize::from(d - b'0')) {
+                        out.extend_from_slice(m.as_str().as_bytes());
+                    }
+                    i += 2;
+                }
+                (b, _) => {
+                    out.push(b);
+                    i += 1;
+                }
+            }
+        }
+        if let Some(q) = query.strip_prefix('?') {
+            out.push(if self.target.contains('?') { b'&' } else { b'?' });
+            out.extend_from_slice(q.as_bytes());
+        }
+        true
+    }
+}
+
+/// `path` as a pattern anchored at the start, its groups unchanged.
+pub(crate) fn anchored(path: &str) -> String {
+    format!("^(?:{path})")
 }
 
 /// Per-route upstream timeouts; `None`: the controller-wide flag.

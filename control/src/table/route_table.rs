@@ -34,6 +34,21 @@ pub struct VirtualHost {
     host: HostMatch,
     routes: Vec<Route>,
     index: PathIndex,
+    /// `use-regex` (or `rewrite-target`) on any Ingress of the host: its
+    /// non-Exact paths are matched as regexes ([`RegexPaths`]).
+    regex: Option<Box<RegexPaths>>,
+}
+
+/// A regex host's paths, as ingress-nginx matches them with `location ~*`:
+/// case-insensitive, anchored at the start, longest path first (ties in
+/// the order added). One multi-pattern anchored search per request: the
+/// first pattern in that order that matches wins. Exact paths are still
+/// compared exactly, and first.
+#[derive(Debug)]
+pub(crate) struct RegexPaths {
+    set: regex_automata::meta::Regex,
+    /// Pattern index → route index.
+    routes: Vec<u32>,
 }
 
 /// The fall-through of a virtual host that belongs to a namespace: the
@@ -87,7 +102,29 @@ impl Fallback {
 
 impl VirtualHost {
     pub(crate) fn new(host: HostMatch) -> Self {
-        Self { host, routes: Vec::new(), index: PathIndex::default() }
+        Self { host, routes: Vec::new(), index: PathIndex::default(), regex: None }
+    }
+
+    /// Match the host's non-Exact paths as regexes from now on (call once
+    /// every route is in). Each path was checked to compile on its own.
+    pub(crate) fn enable_regex(&mut self) -> Result<(), String> {
+        let mut order: Vec<u32> = (0..self.routes.len() as u32)
+            .filter(|&i| self.routes[i as usize].path_type != PathType::Exact)
+            .collect();
+        order.sort_by_key(|&i| std::cmp::Reverse(self.routes[i as usize].path.len()));
+        let patterns: Vec<String> =
+            order.iter().map(|&i| super::policy::anchored(&self.routes[i as usize].path)).collect();
+        let set = regex_automata::meta::Regex::builder()
+            .syntax(regex_automata::util::syntax::Config::new().case_insensitive(true))
+            .build_many(&patterns)
+            .map_err(|e| e.to_string())?;
+        self.regex = Some(Box::new(RegexPaths { set, routes: order }));
+        Ok(())
+    }
+
+    /// Whether the host's paths are matched as regexes.
+    pub fn is_regex(&self) -> bool {
+        self.regex.is_some()
     }
 
     pub fn host(&self) -> &HostMatch {
@@ -113,7 +150,21 @@ impl VirtualHost {
 
     /// The best route of this host for `path` (query already stripped).
     pub fn route(&self, path: &str) -> Option<&Route> {
+        if let Some(regex) = &self.regex {
+            return self.regex_route(regex, path);
+        }
         self.index.lookup(path).map(|(_, i)| &self.routes[i as usize])
+    }
+
+    #[inline(never)]
+    fn regex_route(&self, regex: &RegexPaths, path: &str) -> Option<&Route> {
+        if let Some(i) = self.index.get(path, PathType::Exact) {
+            return Some(&self.routes[i as usize]);
+        }
+        let input = regex_automata::Input::new(path).anchored(regex_automata::Anchored::Yes);
+        let found = regex.set.search(&input)?;
+        let i = regex.routes.get(found.pattern().as_usize())?;
+        Some(&self.routes[*i as usize])
     }
 }
 

@@ -210,3 +210,37 @@ fn annotations_doc_matches_the_catalog() {
     }
     assert!(documented.is_empty(), "documented but not in the catalog: {documented:?}");
 }
+
+/// `use-regex` on one Ingress makes the host's paths regexes; a path that
+/// is not a valid regex is an error naming it, and only it is skipped.
+#[test]
+fn use_regex_with_an_invalid_path_skips_only_that_path() {
+    let svcs = services();
+    let ing = annotated_ingress(
+        "i",
+        Some("a.example"),
+        &[
+            ("/ok/[0-9]+", "ImplementationSpecific", "svc-a"),
+            ("/bad(", "ImplementationSpecific", "svc-b"),
+        ],
+        &[("nginx.ingress.kubernetes.io/use-regex", "true")],
+    );
+    let (table, diags) = compile(&[CLASS, svcs.as_str(), ing.as_str()]);
+    let errors: Vec<_> = diags.iter().filter(|d| d.is_error()).collect();
+    assert_eq!(errors.len(), 1, "{errors:#?}");
+    assert!(errors[0].field.ends_with("paths[1].path"), "{}", errors[0]);
+    assert!(errors[0].reason.contains("\"/bad(\""), "{}", errors[0]);
+    assert_eq!(service_for(&table, "a.example", "/OK/12/x").as_deref(), Some("svc-a"));
+    assert_eq!(service_for(&table, "a.example", "/ok/x"), None);
+}
+
+/// `rewrite-target` must be a path; a URL (nginx would redirect) is an
+/// error and the path is still routed, as a regex, unrewritten.
+#[test]
+fn rewrite_target_must_be_a_path() {
+    let (table, diags) =
+        compiled(&[("nginx.ingress.kubernetes.io/rewrite-target", "https://elsewhere/$1")]);
+    assert_eq!(diags.iter().filter(|d| d.is_error()).count(), 1, "{diags:#?}");
+    let route = table.route("a.example", "/x").expect("routed");
+    assert!(route.policy.is_none());
+}
