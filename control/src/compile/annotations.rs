@@ -60,13 +60,13 @@ pub const CATALOG: &[(&str, Support)] = &[
     (
         "configuration-snippet",
         Support::Snippet(
-            "a typed annotation (rewrite-target, permanent-redirect, upstream-vhost, enable-cors, ...)",
+            "rewrite-target, permanent-redirect, upstream-vhost, x-forwarded-prefix, ...",
         ),
     ),
     ("server-snippet", Support::Snippet("app-root, permanent-redirect or from-to-www-redirect")),
-    ("auth-snippet", Support::Snippet("auth-url with auth-response-headers")),
-    ("modsecurity-snippet", Support::Snippet("whitelist-source-range / denylist-source-range")),
-    ("stream-snippet", Support::Snippet("none: TCP/UDP services are not supported")),
+    ("auth-snippet", Support::Snippet("none yet (auth-url is not implemented)")),
+    ("modsecurity-snippet", Support::Snippet("allowlist-source-range / denylist-source-range")),
+    ("stream-snippet", Support::Snippet("none (TCP/UDP services are not supported)")),
     ("affinity", Support::Ignored),
     ("affinity-canary-behavior", Support::Ignored),
     ("affinity-mode", Support::Ignored),
@@ -286,7 +286,11 @@ pub(crate) fn compile(
         match support(name) {
             Some(Support::Supported) => {}
             Some(Support::Snippet(instead)) => {
-                diag(Severity::Warning, v, format!("snippets are never executed; use {instead}"));
+                diag(
+                    Severity::Warning,
+                    v,
+                    format!("snippets are never executed; typed alternative: {instead}"),
+                );
             }
             Some(Support::Ignored) => {
                 diag(Severity::Warning, v, "not implemented by ringress; ignored".into());
