@@ -17,7 +17,7 @@
 mod backend;
 mod class;
 pub(crate) use backend::SERVICE_NAME_LABEL;
-pub(crate) use class::Classes;
+pub(crate) use class::{ClassNames, Classes};
 mod diagnostic;
 mod endpoints;
 mod external_name;
