@@ -42,7 +42,8 @@ pub(crate) struct Resolver<'a> {
     names: &'a ExternalNames,
     services: FastMap<(&'a str, &'a str), &'a Arc<Service>>,
     slices: FastMap<(&'a str, &'a str), Vec<&'a Arc<EndpointSlice>>>,
-    cache: FastMap<BackendKey, Resolved>,
+    /// Every backend resolved by this compile, in first-use order (what
+    /// this compile resolved, by key, is `memo.next`).
     order: Vec<Arc<Backend>>,
     memo: &'a mut BackendMemo,
 }
@@ -116,7 +117,8 @@ impl<'a> Resolver<'a> {
         for list in slices.values_mut() {
             list.sort_by_key(|s| Arc::as_ptr(s) as usize);
         }
-        Self { guard, names, services, slices, cache: FastMap::default(), order: Vec::new(), memo }
+        let order = Vec::with_capacity(memo.seen.len());
+        Self { guard, names, services, slices, order, memo }
     }
 
     /// Resolve an Ingress service backend in `namespace`. `Err((field, reason))`
@@ -143,13 +145,13 @@ impl<'a> Resolver<'a> {
         }
         let key =
             BackendKey { namespace: namespace.into(), service: svc.name.as_str().into(), port };
-        if let Some(r) = self.cache.get(&key) {
-            return Ok(r.clone());
+        if let Some(m) = self.memo.next.get(&key) {
+            return Ok(m.resolved.clone());
         }
         let service = self.services.get(&(&*key.namespace, &*key.service)).copied();
         let slices = self.slices.get(&(&*key.namespace, &*key.service));
         let slices = slices.map(Vec::as_slice).unwrap_or_default();
-        let reused = self.memo.seen.remove(&key).filter(|m| {
+        let reused = self.memo.seen.remove_entry(&key).filter(|(_, m)| {
             let same_service = match (&m.service, service) {
                 (Some(a), Some(b)) => Arc::ptr_eq(a, b),
                 (None, None) => true,
@@ -157,22 +159,22 @@ impl<'a> Resolver<'a> {
             };
             same_service && same_objects(&m.slices, slices)
         });
-        let memoized = match reused {
-            Some(m) => m,
+        let (key, memoized) = match reused {
+            Some(kept) => kept,
             None => {
                 let (endpoints, problem) = self.endpoints(&key);
                 let backend = Arc::new(Backend { key: key.clone(), endpoints: endpoints.into() });
-                Memoized {
+                let memoized = Memoized {
                     service: service.cloned(),
                     slices: slices.iter().map(|s| Arc::clone(s)).collect(),
                     resolved: Resolved { backend, problem },
-                }
+                };
+                (key, memoized)
             }
         };
         let resolved = memoized.resolved.clone();
-        self.memo.next.insert(key.clone(), memoized);
+        self.memo.next.insert(key, memoized);
         self.order.push(resolved.backend.clone());
-        self.cache.insert(key, resolved.clone());
         Ok(resolved)
     }
 

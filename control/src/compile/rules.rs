@@ -147,8 +147,11 @@ pub(crate) fn compile(
     // Default backends: Ingresses without rules first, then by age.
     let mut default_candidates = Vec::new();
     // Every host named by a rule, in the order first named, with its rules.
-    let mut index: FastMap<HostMatch, usize> = FastMap::default();
-    let mut groups: Vec<(HostMatch, Vec<Member>)> = Vec::new();
+    // (Keyed by the hosts as parsed, borrowed: a host is copied only when
+    // it is new to the memo.)
+    let mut index: FastMap<&HostMatch, usize> =
+        FastMap::with_capacity_and_hasher(memo.seen.len(), Default::default());
+    let mut groups: Vec<(&HostMatch, Vec<Member>)> = Vec::with_capacity(memo.seen.len());
     for (age, ing) in ingresses.iter().enumerate() {
         let meta = &ing.object.metadata;
         let diag = |severity, field: String, reason: String| {
@@ -182,8 +185,8 @@ pub(crate) fn compile(
             match index.get(host) {
                 Some(&g) => groups[g].1.push(member),
                 None => {
-                    index.insert(host.clone(), groups.len());
-                    groups.push((host.clone(), vec![member]));
+                    index.insert(host, groups.len());
+                    groups.push((host, vec![member]));
                 }
             }
         }
@@ -191,14 +194,16 @@ pub(crate) fn compile(
 
     memo.next.clear();
     for (host, members) in groups {
-        let owner = owners.owner(&host);
-        let covered = tls.covers(&host, owners);
-        let reused = memo.seen.remove(&host).filter(|m| {
+        let owner = owners.owner(host);
+        let covered = tls.covers(host, owners);
+        let reused = memo.seen.remove_entry(host).filter(|(_, m)| {
             m.same_inputs(&members, ingresses, owner, covered) && m.same_backends(resolver)
         });
-        let entry = match reused {
-            Some(m) => m,
-            None => build_host(&host, &members, ingresses, owners, covered, resolver),
+        let (host, entry) = match reused {
+            Some(kept) => kept,
+            None => {
+                (host.clone(), build_host(host, &members, ingresses, owners, covered, resolver))
+            }
         };
         diagnostics.extend(entry.diagnostics.iter().cloned());
         table.insert_host(entry.vhost.clone());
