@@ -145,13 +145,19 @@ impl<'a> Resolver<'a> {
         }
         let key =
             BackendKey { namespace: namespace.into(), service: svc.name.as_str().into(), port };
-        if let Some(m) = self.memo.next.get(&key) {
-            return Ok(m.resolved.clone());
+        Ok(self.resolve_key(std::borrow::Cow::Owned(key)))
+    }
+
+    /// Resolve a backend by its key (one resolved before: the memo's check
+    /// of an unchanged host, which copies no key when the memo has it).
+    pub(crate) fn resolve_key(&mut self, key: std::borrow::Cow<'_, BackendKey>) -> Resolved {
+        if let Some(m) = self.memo.next.get(&*key) {
+            return m.resolved.clone();
         }
         let service = self.services.get(&(&*key.namespace, &*key.service)).copied();
         let slices = self.slices.get(&(&*key.namespace, &*key.service));
         let slices = slices.map(Vec::as_slice).unwrap_or_default();
-        let reused = self.memo.seen.remove_entry(&key).filter(|(_, m)| {
+        let reused = self.memo.seen.remove_entry(&*key).filter(|(_, m)| {
             let same_service = match (&m.service, service) {
                 (Some(a), Some(b)) => Arc::ptr_eq(a, b),
                 (None, None) => true,
@@ -162,20 +168,18 @@ impl<'a> Resolver<'a> {
         let (key, memoized) = match reused {
             Some(kept) => kept,
             None => {
+                let service = service.cloned();
+                let slices = slices.iter().map(|s| Arc::clone(s)).collect();
+                let key = key.into_owned();
                 let (endpoints, problem) = self.endpoints(&key);
                 let backend = Arc::new(Backend { key: key.clone(), endpoints: endpoints.into() });
-                let memoized = Memoized {
-                    service: service.cloned(),
-                    slices: slices.iter().map(|s| Arc::clone(s)).collect(),
-                    resolved: Resolved { backend, problem },
-                };
-                (key, memoized)
+                (key, Memoized { service, slices, resolved: Resolved { backend, problem } })
             }
         };
         let resolved = memoized.resolved.clone();
         self.memo.next.insert(key, memoized);
         self.order.push(resolved.backend.clone());
-        Ok(resolved)
+        resolved
     }
 
     fn endpoints(&self, key: &BackendKey) -> (Vec<Endpoint>, Option<String>) {

@@ -112,16 +112,19 @@ impl MemoHost {
     /// are resolved again, in the same order, which also lists them in
     /// the new table.)
     fn same_backends(&self, resolver: &mut Resolver<'_>) -> bool {
-        self.attempts.iter().all(|(member, path, before)| {
-            let (object, _, rule) = &self.members[*member as usize];
-            let Some(service) = service_at(object, *rule, *path) else {
-                return false;
-            };
-            let now = resolver.resolve(namespace_of(&object.metadata), service).ok();
-            match (before, now) {
-                (Some(a), Some(b)) => Arc::ptr_eq(a, &b.backend),
-                (None, None) => true,
-                _ => false,
+        self.attempts.iter().all(|(member, path, before)| match before {
+            // By the key it resolved with: the reference is the same (the
+            // Ingress is), so is its key.
+            Some(a) => {
+                let now = resolver.resolve_key(std::borrow::Cow::Borrowed(&a.key));
+                Arc::ptr_eq(a, &now.backend)
+            }
+            None => {
+                let (object, _, rule) = &self.members[*member as usize];
+                let Some(service) = service_at(object, *rule, *path) else {
+                    return false;
+                };
+                resolver.resolve(namespace_of(&object.metadata), service).is_err()
             }
         })
     }
