@@ -41,7 +41,7 @@ pub(crate) struct Resolver<'a> {
     guard: &'a EndpointGuard,
     names: &'a ExternalNames,
     services: FastMap<(&'a str, &'a str), &'a Arc<Service>>,
-    slices: FastMap<(&'a str, &'a str), Vec<&'a Arc<EndpointSlice>>>,
+    slices: FastMap<(&'a str, &'a str), smallvec::SmallVec<[&'a Arc<EndpointSlice>; 1]>>,
     /// Every backend resolved by this compile, in first-use order (what
     /// this compile resolved, by key, is `memo.next`).
     order: Vec<Arc<Backend>>,
@@ -99,13 +99,15 @@ impl<'a> Resolver<'a> {
         memo: &'a mut BackendMemo,
     ) -> Self {
         memo.begin(guard, names);
-        let mut services = FastMap::default();
+        let n = snapshot.services.len();
+        let mut services = FastMap::with_capacity_and_hasher(n, Default::default());
         for s in &snapshot.services {
             if let Some(name) = s.object.metadata.name.as_deref() {
                 services.entry((namespace_of(&s.object.metadata), name)).or_insert(&s.object);
             }
         }
-        let mut slices: FastMap<_, Vec<_>> = FastMap::default();
+        let mut slices: FastMap<_, smallvec::SmallVec<_>> =
+            FastMap::with_capacity_and_hasher(n, Default::default());
         for s in &snapshot.endpoint_slices {
             let meta = &s.object.metadata;
             if let Some(svc) = meta.labels.as_ref().and_then(|l| l.get(SERVICE_NAME_LABEL)) {
@@ -115,7 +117,7 @@ impl<'a> Resolver<'a> {
         // Each Service's slices in one order (by address), so that the same
         // set compares equal whatever order a store lists them in.
         for list in slices.values_mut() {
-            list.sort_by_key(|s| Arc::as_ptr(s) as usize);
+            list.sort_by_key(|s| Arc::as_ptr(*s) as usize);
         }
         let order = Vec::with_capacity(memo.seen.len());
         Self { guard, names, services, slices, order, memo }
@@ -156,7 +158,7 @@ impl<'a> Resolver<'a> {
         }
         let service = self.services.get(&(&*key.namespace, &*key.service)).copied();
         let slices = self.slices.get(&(&*key.namespace, &*key.service));
-        let slices = slices.map(Vec::as_slice).unwrap_or_default();
+        let slices = slices.map(|s| s.as_slice()).unwrap_or_default();
         let reused = self.memo.seen.remove_entry(&*key).filter(|(_, m)| {
             let same_service = match (&m.service, service) {
                 (Some(a), Some(b)) => Arc::ptr_eq(a, b),
