@@ -63,6 +63,31 @@ async fn next_change(events: &mut UnboundedReceiver<Event>) -> Event {
     }
 }
 
+/// The provider running on `dir`: its live table, its events, and how to
+/// stop it.
+fn start(
+    dir: &Path,
+) -> (
+    TableHandle,
+    UnboundedReceiver<Event>,
+    tokio::sync::oneshot::Sender<()>,
+    tokio::task::JoinHandle<Result<(), ringress_control::provider::dir::DirError>>,
+) {
+    let publisher = Publisher::new();
+    let handle = publisher.handle();
+    let (tx, events) = unbounded_channel();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let task = tokio::spawn(run(
+        dir.to_path_buf(),
+        CompileOptions::default(),
+        Sink { publisher, events: tx },
+        async move {
+            let _ = stopped.await;
+        },
+    ));
+    (handle, events, stop, task)
+}
+
 fn write(dir: &Path, name: &str, text: &str) {
     // Write then rename, as editors and ConfigMap updates do.
     let tmp = dir.join(format!(".{name}.tmp"));
@@ -94,18 +119,7 @@ const BROKEN: &str = "kind: Service\nmetadata: {name: [broken\n";
 async fn dir_provider_skips_errors_and_keeps_last_good_version_of_a_file() {
     let dir = tempfile::tempdir().unwrap();
     write(dir.path(), "a.yaml", &site("a.com", "web-a", "10.0.0.1"));
-    let publisher = Publisher::new();
-    let handle = publisher.handle();
-    let (tx, mut events) = unbounded_channel();
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let task = tokio::spawn(run(
-        dir.path().to_path_buf(),
-        CompileOptions::default(),
-        Sink { publisher, events: tx },
-        async move {
-            let _ = stopped.await;
-        },
-    ));
+    let (handle, mut events, stop, task) = start(dir.path());
 
     assert_eq!(next(&mut events).await, Event::Published(1));
     assert!(handle.is_live());
@@ -177,18 +191,7 @@ async fn dir_provider_fails_on_missing_directory() {
 async fn reading_the_files_is_not_a_change() {
     let dir = tempfile::tempdir().unwrap();
     write(dir.path(), "a.yaml", &site("a.com", "web-a", "10.0.0.1"));
-    let publisher = Publisher::new();
-    let handle = publisher.handle();
-    let (tx, mut events) = unbounded_channel();
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let task = tokio::spawn(run(
-        dir.path().to_path_buf(),
-        CompileOptions::default(),
-        Sink { publisher, events: tx },
-        async move {
-            let _ = stopped.await;
-        },
-    ));
+    let (handle, mut events, stop, task) = start(dir.path());
     assert_eq!(next(&mut events).await, Event::Published(1));
     for _ in 0..3 {
         for entry in std::fs::read_dir(dir.path()).unwrap() {
@@ -204,6 +207,6 @@ async fn reading_the_files_is_not_a_change() {
     write(dir.path(), "b.yaml", &other_site("b.com", "web-b", "10.0.0.2"));
     assert_eq!(next_change(&mut events).await, Event::Published(2));
     assert!(routes(&handle, "b.com"));
-    let _ = stop.send(());
-    task.await.unwrap().unwrap();
+    stop.send(()).unwrap();
+    tokio::time::timeout(DEADLINE, task).await.unwrap().unwrap().unwrap();
 }
