@@ -63,16 +63,12 @@ async fn next_change(events: &mut UnboundedReceiver<Event>) -> Event {
     }
 }
 
+type Task = tokio::task::JoinHandle<Result<(), ringress_control::provider::dir::DirError>>;
+type Stop = tokio::sync::oneshot::Sender<()>;
+
 /// The provider running on `dir`: its live table, its events, and how to
 /// stop it.
-fn start(
-    dir: &Path,
-) -> (
-    TableHandle,
-    UnboundedReceiver<Event>,
-    tokio::sync::oneshot::Sender<()>,
-    tokio::task::JoinHandle<Result<(), ringress_control::provider::dir::DirError>>,
-) {
+fn start(dir: &Path) -> (TableHandle, UnboundedReceiver<Event>, Stop, Task) {
     let publisher = Publisher::new();
     let handle = publisher.handle();
     let (tx, events) = unbounded_channel();
