@@ -232,3 +232,37 @@ async fn only_tls_secrets_named_by_our_ingresses_are_kept() {
     assert!(c.stats.render().contains("ringress_kube_tls_secrets_kept 2"));
     c.stop().await;
 }
+
+/// Issue "a control plane that scales": a relist that finds every object
+/// as it was (the API server compacted its history) compiles nothing and
+/// publishes nothing, and a change to a Service no Ingress of ours names
+/// compiles nothing either; the next real change is one compile.
+#[tokio::test]
+async fn a_relist_that_finds_nothing_new_and_unreferenced_services_compile_nothing() {
+    let server = cluster_with_one_site().await;
+    let c = Controller::start(&server, "t", fast_config()).await;
+    c.until("first table", |t| endpoints(t, "site.example", "/") == ["10.0.0.1:8080"]).await;
+    let compiles = c.stats.compiles.load(Ordering::Relaxed);
+    let generation = c.handle.load().generation();
+    let relists = c.stats.relists.load(Ordering::Relaxed);
+    let watches = |server: &ApiServer| {
+        server.requests().iter().filter(|r| r.uri.contains("watch=true")).count()
+    };
+    let before = watches(&server);
+    server.expire();
+    // A kind watches again only once its list is complete and applied.
+    eventually("every kind relisted and watching", || {
+        c.stats.relists.load(Ordering::Relaxed) >= relists + 5 && watches(&server) >= before + 5
+    })
+    .await;
+    assert_eq!(c.stats.compiles.load(Ordering::Relaxed), compiles, "the relist found nothing new");
+    assert_eq!(c.handle.load().generation(), generation);
+
+    server.apply(&service("web", "unrelated"));
+    server.apply(&slice("web", "unrelated", &["10.9.9.9"], 8080));
+    server.apply(&slice("web", "site", &["10.0.0.7"], 8080));
+    c.until("the referenced change", |t| endpoints(t, "site.example", "/") == ["10.0.0.7:8080"])
+        .await;
+    assert_eq!(c.stats.compiles.load(Ordering::Relaxed), compiles + 1);
+    c.stop().await;
+}

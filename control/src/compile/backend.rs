@@ -41,8 +41,9 @@ pub(crate) struct Resolver<'a> {
     guard: &'a EndpointGuard,
     names: &'a ExternalNames,
     services: FastMap<(&'a str, &'a str), &'a Arc<Service>>,
-    slices: FastMap<(&'a str, &'a str), Vec<&'a Arc<EndpointSlice>>>,
-    cache: FastMap<BackendKey, Resolved>,
+    slices: FastMap<(&'a str, &'a str), smallvec::SmallVec<[&'a Arc<EndpointSlice>; 1]>>,
+    /// Every backend resolved by this compile, in first-use order (what
+    /// this compile resolved, by key, is `memo.next`).
     order: Vec<Arc<Backend>>,
     memo: &'a mut BackendMemo,
 }
@@ -98,13 +99,15 @@ impl<'a> Resolver<'a> {
         memo: &'a mut BackendMemo,
     ) -> Self {
         memo.begin(guard, names);
-        let mut services = FastMap::default();
+        let n = snapshot.services.len();
+        let mut services = FastMap::with_capacity_and_hasher(n, Default::default());
         for s in &snapshot.services {
             if let Some(name) = s.object.metadata.name.as_deref() {
                 services.entry((namespace_of(&s.object.metadata), name)).or_insert(&s.object);
             }
         }
-        let mut slices: FastMap<_, Vec<_>> = FastMap::default();
+        let mut slices: FastMap<_, smallvec::SmallVec<_>> =
+            FastMap::with_capacity_and_hasher(n, Default::default());
         for s in &snapshot.endpoint_slices {
             let meta = &s.object.metadata;
             if let Some(svc) = meta.labels.as_ref().and_then(|l| l.get(SERVICE_NAME_LABEL)) {
@@ -114,9 +117,10 @@ impl<'a> Resolver<'a> {
         // Each Service's slices in one order (by address), so that the same
         // set compares equal whatever order a store lists them in.
         for list in slices.values_mut() {
-            list.sort_by_key(|s| Arc::as_ptr(s) as usize);
+            list.sort_by_key(|s| Arc::as_ptr(*s) as usize);
         }
-        Self { guard, names, services, slices, cache: FastMap::default(), order: Vec::new(), memo }
+        let order = Vec::with_capacity(memo.seen.len());
+        Self { guard, names, services, slices, order, memo }
     }
 
     /// Resolve an Ingress service backend in `namespace`. `Err((field, reason))`
@@ -143,13 +147,19 @@ impl<'a> Resolver<'a> {
         }
         let key =
             BackendKey { namespace: namespace.into(), service: svc.name.as_str().into(), port };
-        if let Some(r) = self.cache.get(&key) {
-            return Ok(r.clone());
+        Ok(self.resolve_key(std::borrow::Cow::Owned(key)))
+    }
+
+    /// Resolve a backend by its key (one resolved before: the memo's check
+    /// of an unchanged host, which copies no key when the memo has it).
+    pub(crate) fn resolve_key(&mut self, key: std::borrow::Cow<'_, BackendKey>) -> Resolved {
+        if let Some(m) = self.memo.next.get(&*key) {
+            return m.resolved.clone();
         }
         let service = self.services.get(&(&*key.namespace, &*key.service)).copied();
         let slices = self.slices.get(&(&*key.namespace, &*key.service));
-        let slices = slices.map(Vec::as_slice).unwrap_or_default();
-        let reused = self.memo.seen.remove(&key).filter(|m| {
+        let slices = slices.map(|s| s.as_slice()).unwrap_or_default();
+        let reused = self.memo.seen.remove_entry(&*key).filter(|(_, m)| {
             let same_service = match (&m.service, service) {
                 (Some(a), Some(b)) => Arc::ptr_eq(a, b),
                 (None, None) => true,
@@ -157,23 +167,21 @@ impl<'a> Resolver<'a> {
             };
             same_service && same_objects(&m.slices, slices)
         });
-        let memoized = match reused {
-            Some(m) => m,
+        let (key, memoized) = match reused {
+            Some(kept) => kept,
             None => {
+                let service = service.cloned();
+                let slices = slices.iter().map(|s| Arc::clone(s)).collect();
+                let key = key.into_owned();
                 let (endpoints, problem) = self.endpoints(&key);
                 let backend = Arc::new(Backend { key: key.clone(), endpoints: endpoints.into() });
-                Memoized {
-                    service: service.cloned(),
-                    slices: slices.iter().map(|s| Arc::clone(s)).collect(),
-                    resolved: Resolved { backend, problem },
-                }
+                (key, Memoized { service, slices, resolved: Resolved { backend, problem } })
             }
         };
         let resolved = memoized.resolved.clone();
-        self.memo.next.insert(key.clone(), memoized);
+        self.memo.next.insert(key, memoized);
         self.order.push(resolved.backend.clone());
-        self.cache.insert(key, resolved.clone());
-        Ok(resolved)
+        resolved
     }
 
     fn endpoints(&self, key: &BackendKey) -> (Vec<Endpoint>, Option<String>) {

@@ -53,15 +53,58 @@ impl<'a> Classes<'a> {
     }
 
     pub(crate) fn is_ours(&self, ingress: &Ingress) -> bool {
-        let class_name = ingress.spec.as_ref().and_then(|s| s.ingress_class_name.as_deref());
-        if let Some(class_name) = class_name {
-            return self.ours.binary_search(&class_name).is_ok();
+        selected(
+            ingress,
+            |name| self.ours.binary_search(&name).is_ok(),
+            self.legacy_name,
+            self.ours_is_default,
+        )
+    }
+
+    /// The same selection, holding its own strings (kept beside the
+    /// stores between compiles).
+    pub(crate) fn to_owned(&self) -> ClassNames {
+        ClassNames {
+            ours: self.ours.iter().map(|n| n.to_string()).collect(),
+            ours_is_default: self.ours_is_default,
+            legacy_name: self.legacy_name.to_string(),
         }
-        let legacy =
-            ingress.metadata.annotations.as_ref().and_then(|a| a.get(LEGACY_CLASS_ANNOTATION));
-        match legacy {
-            Some(value) => value == self.legacy_name,
-            None => self.ours_is_default,
-        }
+    }
+}
+
+/// [`Classes`], owned.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub(crate) struct ClassNames {
+    ours: Vec<String>,
+    ours_is_default: bool,
+    legacy_name: String,
+}
+
+impl ClassNames {
+    pub(crate) fn is_ours(&self, ingress: &Ingress) -> bool {
+        selected(
+            ingress,
+            |name| self.ours.binary_search_by(|o| o.as_str().cmp(name)).is_ok(),
+            &self.legacy_name,
+            self.ours_is_default,
+        )
+    }
+}
+
+/// The rule of the module's header, given which class names are ours.
+fn selected(
+    ingress: &Ingress,
+    ours: impl Fn(&str) -> bool,
+    legacy_name: &str,
+    ours_is_default: bool,
+) -> bool {
+    let class_name = ingress.spec.as_ref().and_then(|s| s.ingress_class_name.as_deref());
+    if let Some(class_name) = class_name {
+        return ours(class_name);
+    }
+    let legacy = ingress.metadata.annotations.as_ref().and_then(|a| a.get(LEGACY_CLASS_ANNOTATION));
+    match legacy {
+        Some(value) => value == legacy_name,
+        None => ours_is_default,
     }
 }

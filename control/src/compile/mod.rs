@@ -20,7 +20,7 @@ pub mod annotations;
 mod backend;
 mod class;
 pub(crate) use backend::SERVICE_NAME_LABEL;
-pub(crate) use class::Classes;
+pub(crate) use class::{ClassNames, Classes};
 mod diagnostic;
 mod endpoints;
 mod external_name;

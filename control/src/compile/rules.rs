@@ -78,16 +78,19 @@ impl MemoHost {
     /// are resolved again, in the same order, which also lists them in
     /// the new table.)
     fn same_backends(&self, resolver: &mut Resolver<'_>) -> bool {
-        self.attempts.iter().all(|(member, path, before)| {
-            let (object, _, rule) = &self.members[*member as usize];
-            let Some(service) = service_at(object, *rule, *path) else {
-                return false;
-            };
-            let now = resolver.resolve(namespace_of(&object.metadata), service).ok();
-            match (before, now) {
-                (Some(a), Some(b)) => Arc::ptr_eq(a, &b.backend),
-                (None, None) => true,
-                _ => false,
+        self.attempts.iter().all(|(member, path, before)| match before {
+            // By the key it resolved with: the reference is the same (the
+            // Ingress is), so is its key.
+            Some(a) => {
+                let now = resolver.resolve_key(std::borrow::Cow::Borrowed(&a.key));
+                Arc::ptr_eq(a, &now.backend)
+            }
+            None => {
+                let (object, _, rule) = &self.members[*member as usize];
+                let Some(service) = service_at(object, *rule, *path) else {
+                    return false;
+                };
+                resolver.resolve(namespace_of(&object.metadata), service).is_err()
             }
         })
     }
@@ -113,8 +116,11 @@ pub(crate) fn compile(
     // Default backends: Ingresses without rules first, then by age.
     let mut default_candidates = Vec::new();
     // Every host named by a rule, in the order first named, with its rules.
-    let mut index: FastMap<HostMatch, usize> = FastMap::default();
-    let mut groups: Vec<(HostMatch, Vec<Member>)> = Vec::new();
+    // (Keyed by the hosts as parsed, borrowed: a host is copied only when
+    // it is new to the memo.)
+    let mut index: FastMap<&HostMatch, usize> =
+        FastMap::with_capacity_and_hasher(memo.seen.len(), Default::default());
+    let mut groups: Vec<(&HostMatch, Vec<Member>)> = Vec::with_capacity(memo.seen.len());
     // Each Ingress's annotations, compiled once, by age.
     let mut compiled = Vec::with_capacity(ingresses.len());
     for ing in ingresses {
@@ -156,8 +162,8 @@ pub(crate) fn compile(
             match index.get(host) {
                 Some(&g) => groups[g].1.push(member),
                 None => {
-                    index.insert(host.clone(), groups.len());
-                    groups.push((host.clone(), vec![member]));
+                    index.insert(host, groups.len());
+                    groups.push((host, vec![member]));
                 }
             }
         }
@@ -167,14 +173,17 @@ pub(crate) fn compile(
     // Hosts with `from-to-www-redirect`, for the hosts they redirect from.
     let mut www_candidates = Vec::new();
     for (host, members) in groups {
-        let owner = owners.owner(&host);
-        let covered = tls.covers(&host, owners);
-        let reused = memo.seen.remove(&host).filter(|m| {
+        let owner = owners.owner(host);
+        let covered = tls.covers(host, owners);
+        let reused = memo.seen.remove_entry(host).filter(|(_, m)| {
             m.same_inputs(&members, ingresses, owner, covered) && m.same_backends(resolver)
         });
-        let entry = match reused {
-            Some(m) => m,
-            None => build_host(&host, &members, ingresses, &compiled, owners, covered, resolver),
+        let (host, entry) = match reused {
+            Some(kept) => kept,
+            None => (
+                host.clone(),
+                build_host(host, &members, ingresses, &compiled, owners, covered, resolver),
+            ),
         };
         diagnostics.extend(entry.diagnostics.iter().cloned());
         table.insert_host(entry.vhost.clone());
@@ -183,9 +192,14 @@ pub(crate) fn compile(
         }
         memo.next.insert(host, entry);
     }
+    // (A twin is redirected once, whichever host asks first.)
+    let mut redirected: Vec<HostMatch> = Vec::new();
     for vhost in www_candidates {
         if let Some(redirect) = www_redirect(&vhost, &index, owners) {
-            index.insert(redirect.host().clone(), usize::MAX);
+            if redirected.contains(redirect.host()) {
+                continue;
+            }
+            redirected.push(redirect.host().clone());
             table.insert_host(Arc::new(redirect));
         }
     }
@@ -236,7 +250,7 @@ pub(crate) fn compile(
 /// ingress-nginx). Built anew each compile: only annotated hosts have one.
 fn www_redirect(
     vhost: &VirtualHost,
-    named: &FastMap<HostMatch, usize>,
+    named: &FastMap<&HostMatch, usize>,
     owners: &Owners,
 ) -> Option<VirtualHost> {
     let HostMatch::Exact(name) = vhost.host() else { return None };

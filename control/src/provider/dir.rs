@@ -20,8 +20,8 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use notify_debouncer_mini::notify::RecursiveMode;
-use notify_debouncer_mini::{new_debouncer, DebounceEventResult};
+use notify::event::{AccessKind, AccessMode};
+use notify::{EventKind, RecursiveMode, Watcher};
 
 use super::{NotPublished, Publish};
 use crate::compile::{compile_with, CompileOptions, Diagnostic, Memo, Severity};
@@ -30,7 +30,24 @@ use crate::snapshot::{Origin, Snapshot};
 
 /// Quiet time after the last file event before reloading: an editor's
 /// save or a `kubectl`-style rewrite of several files becomes one reload.
-pub(crate) const DEBOUNCE: Duration = Duration::from_millis(25);
+/// A steady stream of events still reloads every [`MAX_DELAY`].
+/// (Short: a reload reads only the files whose stamp moved, and a file
+/// caught half-written keeps its last good version until the next event.)
+pub(crate) const DEBOUNCE: Duration = Duration::from_millis(10);
+
+const MAX_DELAY: Duration = Duration::from_millis(250);
+
+/// Does a file event say that something may have been written? Opening,
+/// reading and closing a file unwritten (every reload does that to the
+/// files it reads, and to the directory it lists) do not: were they taken
+/// for changes, each reload would cause the next, for ever.
+fn may_change(kind: &EventKind) -> bool {
+    match kind {
+        EventKind::Access(AccessKind::Close(AccessMode::Write)) => true,
+        EventKind::Access(_) => false,
+        _ => true,
+    }
+}
 
 /// Deepest directory nesting read (guards against symlink loops).
 const MAX_DEPTH: usize = 16;
@@ -42,7 +59,7 @@ pub enum DirError {
     #[error("manifests directory {}: not a directory", .0.display())]
     NotADirectory(PathBuf),
     #[error("watching manifests directory {}: {source}", path.display())]
-    Watch { path: PathBuf, source: notify_debouncer_mini::notify::Error },
+    Watch { path: PathBuf, source: notify::Error },
     #[error("manifests loader task failed: {0}")]
     Task(String),
 }
@@ -67,6 +84,13 @@ struct FileLoad {
     path: PathBuf,
     snapshot: Snapshot,
     diagnostics: Vec<Diagnostic>,
+}
+
+/// A file of one reload: shared with the cache, and whether this reload
+/// read it (rather than finding it unchanged).
+struct Loaded {
+    file: Arc<FileLoad>,
+    fresh: bool,
 }
 
 impl FileLoad {
@@ -148,14 +172,14 @@ impl Stamp {
 /// directory reads and parses that file only.
 #[derive(Default)]
 struct FileCache {
-    files: HashMap<PathBuf, (Stamp, FileLoad)>,
+    files: HashMap<PathBuf, (Stamp, Arc<FileLoad>)>,
 }
 
 impl FileCache {
     /// Every manifest file under `dir`: those whose [`Stamp`] moved are
     /// read again, the others come from the cache. `everything` (events
     /// may have been lost) reads every file.
-    fn load(&mut self, dir: &Path, everything: bool) -> Result<Vec<FileLoad>, DirError> {
+    fn load(&mut self, dir: &Path, everything: bool) -> Result<Vec<Loaded>, DirError> {
         check_dir(dir)?;
         let mut paths = Vec::new();
         collect(dir, 0, &mut paths)
@@ -169,21 +193,30 @@ impl FileCache {
             // is read again when its stamp moved, or when events may have
             // been lost.
             let cached = self.files.remove(&path).filter(|(s, _)| !everything && Some(*s) == stamp);
-            let load = match cached {
-                Some((_, load)) => load,
+            let (file, fresh) = match cached {
+                Some((_, file)) => (file, false),
                 None => match load_file(path.clone()) {
-                    Some(load) => load,
+                    Some(file) => (Arc::new(file), true),
                     None => continue,
                 },
             };
             if let Some(stamp) = stamp {
-                next.insert(path, (stamp, load.clone()));
+                next.insert(path, (stamp, file.clone()));
             }
-            loads.push(load);
+            loads.push(Loaded { file, fresh });
         }
         self.files = next;
         Ok(loads)
     }
+}
+
+/// [`merge`] from a shared file (the objects themselves stay shared).
+fn merge_shared(into: &mut Snapshot, from: &Snapshot) {
+    into.ingresses.extend_from_slice(&from.ingresses);
+    into.ingress_classes.extend_from_slice(&from.ingress_classes);
+    into.services.extend_from_slice(&from.services);
+    into.endpoint_slices.extend_from_slice(&from.endpoint_slices);
+    into.secrets.extend_from_slice(&from.secrets);
 }
 
 fn merge(into: &mut Snapshot, from: Snapshot) {
@@ -197,7 +230,7 @@ fn merge(into: &mut Snapshot, from: Snapshot) {
 /// The last version of each file that read without errors.
 #[derive(Default)]
 struct LastGood {
-    files: HashMap<PathBuf, Snapshot>,
+    files: HashMap<PathBuf, Arc<FileLoad>>,
 }
 
 impl LastGood {
@@ -205,23 +238,26 @@ impl LastGood {
     /// that read cleanly before stands for its last good version, any
     /// other file for what it holds now. Returns the snapshot, every
     /// diagnostic, and the files whose last good version was kept.
-    fn resolve(&mut self, files: Vec<FileLoad>) -> (Snapshot, Vec<Diagnostic>, Vec<PathBuf>) {
+    fn resolve(&mut self, files: Vec<Loaded>) -> (Snapshot, Vec<Diagnostic>, Vec<PathBuf>) {
         let mut snapshot = Snapshot::default();
         let mut diagnostics = Vec::new();
         let mut kept = Vec::new();
         let mut seen = HashMap::with_capacity(files.len());
-        for file in files {
+        for Loaded { file, fresh } in files {
             seen.insert(file.path.clone(), ());
             if !file.has_errors() {
-                self.files.insert(file.path.clone(), file.snapshot.clone());
-                merge(&mut snapshot, file.snapshot);
+                // (A file read unchanged is already its own last good one.)
+                if fresh || !self.files.contains_key(&file.path) {
+                    self.files.insert(file.path.clone(), file.clone());
+                }
+                merge_shared(&mut snapshot, &file.snapshot);
             } else if let Some(good) = self.files.get(&file.path) {
-                merge(&mut snapshot, good.clone());
-                kept.push(file.path);
+                merge_shared(&mut snapshot, &good.snapshot);
+                kept.push(file.path.clone());
             } else {
-                merge(&mut snapshot, file.snapshot);
+                merge_shared(&mut snapshot, &file.snapshot);
             }
-            diagnostics.extend(file.diagnostics);
+            diagnostics.extend(file.diagnostics.iter().cloned());
         }
         // A removed file takes its objects with it.
         self.files.retain(|path, _| seen.contains_key(path));
@@ -262,7 +298,7 @@ async fn load(
     dir: PathBuf,
     mut cache: FileCache,
     everything: bool,
-) -> (FileCache, Result<Vec<FileLoad>, DirError>) {
+) -> (FileCache, Result<Vec<Loaded>, DirError>) {
     let task = tokio::task::spawn_blocking(move || {
         let files = cache.load(&dir, everything);
         (cache, files)
@@ -293,13 +329,16 @@ pub async fn run(
 ) -> Result<(), DirError> {
     check_dir(&dir)?;
     // Watch before the first read, so no change slips in between.
-    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<DebounceEventResult>();
-    let mut debouncer = new_debouncer(DEBOUNCE, move |ev: DebounceEventResult| {
-        let _ = tx.send(ev);
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<notify::Result<()>>();
+    let mut watcher = notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
+        let _ = match event {
+            Ok(event) if !may_change(&event.kind) => return,
+            Ok(_) => tx.send(Ok(())),
+            Err(e) => tx.send(Err(e)),
+        };
     })
     .map_err(|source| DirError::Watch { path: dir.clone(), source })?;
-    debouncer
-        .watcher()
+    watcher
         .watch(&dir, RecursiveMode::Recursive)
         .map_err(|source| DirError::Watch { path: dir.clone(), source })?;
 
@@ -318,8 +357,8 @@ pub async fn run(
         // After a watch error (which may have lost events) every file is
         // read again; otherwise only those whose stamp moved.
         let mut everything = false;
-        let mut note = |event: DebounceEventResult| match event {
-            Ok(_) => {}
+        let mut note = |event: notify::Result<()>| match event {
+            Ok(()) => {}
             Err(e) => {
                 tracing::warn!(dir = %dir.display(), "file watch error: {e}; reading every file");
                 everything = true;
@@ -339,12 +378,20 @@ pub async fn run(
                 continue;
             }
         }
+        // Debounce: wait for a quiet gap, but never longer than MAX_DELAY.
+        let hard = tokio::time::Instant::now() + MAX_DELAY;
+        loop {
+            tokio::select! {
+                event = rx.recv() => match event {
+                    None => return Ok(()),
+                    Some(event) => note(event),
+                },
+                () = tokio::time::sleep(DEBOUNCE) => break,
+                () = tokio::time::sleep_until(hard) => break,
+            }
+        }
         // The batch of watch events is in (its debounce is behind us).
         let woke = Instant::now();
-        // Coalesce whatever else arrived meanwhile.
-        while let Ok(event) = rx.try_recv() {
-            note(event);
-        }
         let (kept_cache, files) = load(dir.clone(), cache, everything).await;
         cache = kept_cache;
         let files = match files {

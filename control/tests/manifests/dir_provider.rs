@@ -63,6 +63,27 @@ async fn next_change(events: &mut UnboundedReceiver<Event>) -> Event {
     }
 }
 
+type Task = tokio::task::JoinHandle<Result<(), ringress_control::provider::dir::DirError>>;
+type Stop = tokio::sync::oneshot::Sender<()>;
+
+/// The provider running on `dir`: its live table, its events, and how to
+/// stop it.
+fn start(dir: &Path) -> (TableHandle, UnboundedReceiver<Event>, Stop, Task) {
+    let publisher = Publisher::new();
+    let handle = publisher.handle();
+    let (tx, events) = unbounded_channel();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let task = tokio::spawn(run(
+        dir.to_path_buf(),
+        CompileOptions::default(),
+        Sink { publisher, events: tx },
+        async move {
+            let _ = stopped.await;
+        },
+    ));
+    (handle, events, stop, task)
+}
+
 fn write(dir: &Path, name: &str, text: &str) {
     // Write then rename, as editors and ConfigMap updates do.
     let tmp = dir.join(format!(".{name}.tmp"));
@@ -94,18 +115,7 @@ const BROKEN: &str = "kind: Service\nmetadata: {name: [broken\n";
 async fn dir_provider_skips_errors_and_keeps_last_good_version_of_a_file() {
     let dir = tempfile::tempdir().unwrap();
     write(dir.path(), "a.yaml", &site("a.com", "web-a", "10.0.0.1"));
-    let publisher = Publisher::new();
-    let handle = publisher.handle();
-    let (tx, mut events) = unbounded_channel();
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let task = tokio::spawn(run(
-        dir.path().to_path_buf(),
-        CompileOptions::default(),
-        Sink { publisher, events: tx },
-        async move {
-            let _ = stopped.await;
-        },
-    ));
+    let (handle, mut events, stop, task) = start(dir.path());
 
     assert_eq!(next(&mut events).await, Event::Published(1));
     assert!(handle.is_live());
@@ -167,4 +177,32 @@ async fn dir_provider_fails_on_missing_directory() {
     .await
     .unwrap();
     assert!(result.is_err());
+}
+
+/// Reading the directory (its listing, every file: what each reload does
+/// itself, and what `cat` or a backup does) is not a change: the provider
+/// stays idle, where taking those reads for changes made each reload
+/// cause the next, for ever. A real write is still seen.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reading_the_files_is_not_a_change() {
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "a.yaml", &site("a.com", "web-a", "10.0.0.1"));
+    let (handle, mut events, stop, task) = start(dir.path());
+    assert_eq!(next(&mut events).await, Event::Published(1));
+    for _ in 0..3 {
+        for entry in std::fs::read_dir(dir.path()).unwrap() {
+            let _ = std::fs::read(entry.unwrap().path()).unwrap();
+        }
+    }
+    // Nothing happens: no reload at all (a reload would be reported, as
+    // `Unchanged`), however long one waits; half a second is plenty for
+    // the loop this guards against, which reloaded every few milliseconds.
+    let idle = tokio::time::timeout(Duration::from_millis(500), events.recv()).await;
+    assert!(idle.is_err(), "reads caused a reload: {idle:?}");
+
+    write(dir.path(), "b.yaml", &other_site("b.com", "web-b", "10.0.0.2"));
+    assert_eq!(next_change(&mut events).await, Event::Published(2));
+    assert!(routes(&handle, "b.com"));
+    stop.send(()).unwrap();
+    tokio::time::timeout(DEADLINE, task).await.unwrap().unwrap().unwrap();
 }

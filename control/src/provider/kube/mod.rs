@@ -25,8 +25,9 @@
 
 mod backoff;
 mod client;
-mod fingerprint;
+mod interest;
 mod secrets;
+mod store;
 mod watch;
 mod writer;
 
@@ -39,10 +40,13 @@ use k8s_openapi::api::core::v1::{Secret, Service};
 use k8s_openapi::api::discovery::v1::EndpointSlice;
 use k8s_openapi::api::networking::v1::{Ingress, IngressClass};
 use kube::api::Api;
-use kube::runtime::reflector::{self, Store};
 use kube::runtime::watcher;
 use kube::Client;
 use tokio::sync::{watch as channel, Notify};
+
+use interest::Interest;
+use store::Store;
+use watch::Wake;
 
 pub(crate) use backoff::Backoff;
 
@@ -105,9 +109,10 @@ impl Default for KubeConfig {
             compile: CompileOptions::default(),
             publish: None,
             election: None,
-            // Short: a compile takes longer than this, and changes that
-            // arrive during one are taken together by the next.
-            debounce: Duration::from_millis(20),
+            // Short: at scale a compile takes longer than this, and
+            // changes that arrive during one are taken together by the
+            // next; a `kubectl apply` of many objects sends them within it.
+            debounce: Duration::from_millis(5),
             max_delay: Duration::from_millis(250),
             // client-go's reflector back-off: 800 ms doubling to 30 s.
             backoff_initial: Duration::from_millis(800),
@@ -246,10 +251,7 @@ struct Stores {
 
 impl Stores {
     fn snapshot(&self) -> Snapshot {
-        fn copy<K: Clone + kube::Resource + 'static>(store: &Store<K>) -> Vec<Sourced<K>>
-        where
-            K::DynamicType: std::hash::Hash + Eq + Clone,
-        {
+        fn copy<K: store::Watched>(store: &Store<K>) -> Vec<Sourced<K>> {
             store.state().into_iter().map(Sourced::shared).collect()
         }
         Snapshot {
@@ -312,7 +314,6 @@ pub async fn run<P: Publish>(
     shutdown: impl Future<Output = ()> + Send,
 ) {
     let stats = config.stats.clone();
-    let changed = Arc::new(Notify::new());
     let mut synced_flags = Vec::new();
     let mut tasks = tokio::task::JoinSet::new();
     let scope = match &config.namespace {
@@ -320,18 +321,34 @@ pub async fn run<P: Publish>(
         None => "cluster-wide".to_string(),
     };
 
+    let changed = Arc::new(Wake::default());
+    let interest = Arc::new(Interest::default());
     macro_rules! spawn_watch {
-        ($kind:ty, $api:expr, $wc:expr, $rbac:expr, $scope:expr) => {
-            spawn_watch!($kind, $api, $wc, $rbac, $scope, Arc::new(watch::strip::<$kind>), None)
+        ($kind:ty, $api:expr, $wc:expr, $rbac:expr, $scope:expr, $judge:expr) => {
+            spawn_watch!(
+                $kind,
+                $api,
+                $wc,
+                $rbac,
+                $scope,
+                $judge,
+                Arc::new(|_: &$kind| false),
+                Arc::new(watch::strip::<$kind>),
+                None
+            )
         };
-        ($kind:ty, $api:expr, $wc:expr, $rbac:expr, $scope:expr, $trim:expr, $relist:expr) => {{
-            let (store, writer) = reflector::store::<$kind>();
+        ($kind:ty, $api:expr, $wc:expr, $rbac:expr, $scope:expr, $judge:expr, $reads:expr, $trim:expr, $relist:expr) => {{
+            let store = Store::<$kind>::default();
             let synced = Arc::new(AtomicBool::new(false));
             synced_flags.push(synced.clone());
+            let i = interest.clone();
+            let judge: watch::Judge<$kind> = Arc::new(move |b, a| $judge(&i, b, a));
             let w = watch::Watch {
                 api: $api,
                 config: $wc,
-                writer,
+                store: store.clone(),
+                judge,
+                status_reads: $reads,
                 rbac_name: $rbac,
                 scope: $scope,
                 backoff: Backoff::new(config.backoff_initial, config.backoff_max),
@@ -343,6 +360,18 @@ pub async fn run<P: Publish>(
             store
         }};
     }
+    let always = |_: &Interest, _: Option<&IngressClass>, _: Option<&IngressClass>| true;
+    // The status writer reads the published Service's status.
+    let publish_service: Arc<dyn Fn(&Service) -> bool + Send + Sync> = match &config.publish {
+        Some(PublishTarget::Service { namespace, name }) => {
+            let (namespace, name) = (namespace.clone(), name.clone());
+            Arc::new(move |s: &Service| {
+                s.metadata.name.as_deref() == Some(name.as_str())
+                    && crate::compile::namespace_of(&s.metadata) == namespace
+            })
+        }
+        _ => Arc::new(|_: &Service| false),
+    };
 
     let wc = watcher::Config::default();
     let filter = Arc::new(secrets::SecretFilter::default());
@@ -356,28 +385,38 @@ pub async fn run<P: Publish>(
             scoped(&client, &config.namespace),
             wc.clone(),
             "ingresses.networking.k8s.io",
-            scope.clone()
+            scope.clone(),
+            Interest::ingress,
+            Arc::new(|_: &Ingress| true),
+            Arc::new(watch::strip::<Ingress>),
+            None
         ),
         classes: spawn_watch!(
             IngressClass,
             Api::all(client.clone()),
             wc.clone(),
             "ingressclasses.networking.k8s.io",
-            "cluster-wide".to_string()
+            "cluster-wide".to_string(),
+            always
         ),
         services: spawn_watch!(
             Service,
             scoped(&client, &config.namespace),
             wc.clone(),
             "services",
-            scope.clone()
+            scope.clone(),
+            Interest::service,
+            publish_service,
+            Arc::new(watch::strip::<Service>),
+            None
         ),
         slices: spawn_watch!(
             EndpointSlice,
             scoped(&client, &config.namespace),
             wc.clone(),
             "endpointslices.discovery.k8s.io",
-            scope.clone()
+            scope.clone(),
+            Interest::slice
         ),
         secrets: spawn_watch!(
             Secret,
@@ -385,6 +424,8 @@ pub async fn run<P: Publish>(
             wc.clone().fields("type=kubernetes.io/tls"),
             "secrets",
             scope.clone(),
+            Interest::secret,
+            Arc::new(|_: &Secret| false),
             trim_secret,
             Some(filter.relist.clone())
         ),
@@ -401,8 +442,16 @@ pub async fn run<P: Publish>(
         tasks.spawn(writer);
     }
 
-    let compiler =
-        compile_loop(stores, filter, synced_flags, changed, config, &mut publisher, compiled_tx);
+    let compiler = compile_loop(
+        stores,
+        filter,
+        interest,
+        synced_flags,
+        changed,
+        config,
+        &mut publisher,
+        compiled_tx,
+    );
     tokio::select! {
         _ = compiler => {}
         _ = shutdown => {}
@@ -441,41 +490,79 @@ where
     }
 }
 
+/// After a wake that asks for no compile (an Ingress status moved), the
+/// quiet gap before the status writer is handed the stores: the leader's
+/// own writes come back one event per Ingress, and one hand-off takes them
+/// all.
+const TOUCH_QUIET: Duration = Duration::from_millis(50);
+
+#[allow(clippy::too_many_arguments)]
 async fn compile_loop<P: Publish>(
     stores: Stores,
     filter: Arc<secrets::SecretFilter>,
+    interest: Arc<Interest>,
     synced: Vec<Arc<AtomicBool>>,
-    changed: Arc<Notify>,
+    changed: Arc<Wake>,
     config: KubeConfig,
     publisher: &mut P,
     compiled: channel::Sender<Arc<Compiled>>,
 ) {
     let mut reported = std::collections::HashSet::new();
-    let mut last: Option<(u64, Vec<Diagnostic>)> = None;
-    let mut fingerprints = fingerprint::Fingerprinter::default();
+    let mut last_diagnostics: Vec<Diagnostic> = Vec::new();
     // Kept across compiles: a change recompiles only what it touched.
     let memo = Arc::new(std::sync::Mutex::new(Memo::default()));
-    let names = super::resolve::ExternalNameResolver::start(&config.compile.dns, changed.clone());
+    // New ExternalName answers change backends: they compile.
+    let answers = Arc::new(Notify::new());
+    let names = super::resolve::ExternalNameResolver::start(&config.compile.dns, answers.clone());
+    let forward = {
+        let changed = changed.clone();
+        tokio::spawn(async move {
+            loop {
+                answers.notified().await;
+                changed.compile();
+            }
+        })
+    };
+    let _forward = AbortOnDrop(Some(forward));
+    let mut want_compile = false;
     loop {
         changed.notified().await;
         let woke = std::time::Instant::now();
         // Debounce: wait for a quiet gap, but never longer than max_delay.
+        // A compile takes longer than the gap at scale, and what arrives
+        // during one is taken by the next, so the gap is short.
         let hard = tokio::time::Instant::now() + config.max_delay;
         loop {
-            let quiet = tokio::time::sleep(config.debounce);
+            want_compile |= changed.take_compile();
+            let gap = if want_compile { config.debounce } else { TOUCH_QUIET };
             tokio::select! {
                 _ = changed.notified() => {
                     if tokio::time::Instant::now() >= hard { break; }
                 }
-                _ = quiet => break,
+                _ = tokio::time::sleep(gap) => break,
                 _ = tokio::time::sleep_until(hard) => break,
             }
         }
+        want_compile |= changed.take_compile();
         if !synced.iter().all(|s| s.load(Ordering::Acquire)) {
             continue;
         }
         let debounced = std::time::Instant::now();
+        if want_compile {
+            interest.begin();
+        }
         let snapshot = stores.snapshot();
+        let read = std::time::Instant::now();
+        if !want_compile {
+            // Only what the compiler ignores changed (an Ingress status, a
+            // relist that found nothing new): keep the live table, but let
+            // the status writer see the new objects.
+            compiled.send_replace(Arc::new(Compiled {
+                snapshot,
+                diagnostics: last_diagnostics.clone(),
+            }));
+            continue;
+        }
         let wanted = secrets::referenced(&snapshot, &config.compile);
         if filter.update_to(&snapshot, &wanted) {
             // A Secret became wanted whose data was dropped: compile once
@@ -483,22 +570,12 @@ async fn compile_loop<P: Publish>(
             filter.relist.notify_one();
             continue;
         }
+        want_compile = false;
         config.stats.tls_secrets_kept.store(
             snapshot.secrets.iter().filter(|s| secrets::has_data(&s.object)).count() as u64,
             Ordering::Relaxed,
         );
-        let read = std::time::Instant::now();
         let options = names.options(&snapshot, &config.compile);
-        let fingerprint =
-            fingerprints.of(&snapshot, &config.compile, &wanted) ^ options.external_names.digest();
-        if last.as_ref().is_some_and(|(f, _)| *f == fingerprint) {
-            // Only what the compiler ignores changed (an Ingress status, a
-            // relist that found nothing new): keep the live table, but let
-            // the status writer see the new objects.
-            let diagnostics = last.as_ref().map(|(_, d)| d.clone()).unwrap_or_default();
-            compiled.send_replace(Arc::new(Compiled { snapshot, diagnostics }));
-            continue;
-        }
         // Compiled off this runtime's thread, which also renews the Lease
         // and writes status: a large compile never delays either.
         let memo = memo.clone();
@@ -510,21 +587,17 @@ async fn compile_loop<P: Publish>(
         });
         let Ok((snapshot, table, diagnostics, compile_time)) = compiled_off.await else {
             tracing::error!("compiling the route table panicked; the last table stays live");
+            if interest.update(&stores.snapshot(), &config.compile, &wanted) {
+                changed.compile();
+            }
             continue;
         };
         config.stats.compiles.fetch_add(1, Ordering::Relaxed);
-        // Log each problem once while it lasts, not on every compile.
-        let now: std::collections::HashSet<String> =
-            diagnostics.iter().map(ToString::to_string).collect();
-        for line in now.difference(&reported) {
-            tracing::warn!(diagnostic = %line, "invalid object");
-        }
-        reported = now;
         let generation = publisher.publish(table);
         // Where the time went since the first change was seen: the quiet
-        // gap waited for, reading the stores, telling whether anything the
-        // compiler reads changed, the compile itself, and in all (with the
-        // hand-off, logging and publishing).
+        // gap waited for, reading the stores, the secret filter and
+        // ExternalName answers, the compile itself, and in all (with the
+        // hand-off and publishing).
         let ms = |d: std::time::Duration| d.as_secs_f64() * 1e3;
         let compile_ms = ms(compile_time);
         tracing::info!(
@@ -532,15 +605,26 @@ async fn compile_loop<P: Publish>(
             ingresses = snapshot.ingresses.len(),
             debounce_ms = format_args!("{:.1}", ms(debounced - woke)),
             snapshot_ms = format_args!("{:.1}", ms(read - debounced)),
-            fingerprint_ms = format_args!("{:.1}", ms(prepared - read)),
+            prepare_ms = format_args!("{:.1}", ms(prepared - read)),
             compile_ms = format_args!("{compile_ms:.1}"),
             total_ms = format_args!("{:.1}", ms(woke.elapsed())),
             "route table published"
         );
+        // After publishing, off the path of the change: what the next
+        // events are judged by, and each problem logged once while it lasts.
+        if interest.update(&snapshot, &config.compile, &wanted) {
+            changed.compile();
+        }
+        let now: std::collections::HashSet<String> =
+            diagnostics.iter().map(ToString::to_string).collect();
+        for line in now.difference(&reported) {
+            tracing::warn!(diagnostic = %line, "invalid object");
+        }
+        reported = now;
         if !config.stats.synced.swap(true, Ordering::AcqRel) {
             tracing::info!("caches synced; ready");
         }
-        last = Some((fingerprint, diagnostics.clone()));
+        last_diagnostics = diagnostics.clone();
         compiled.send_replace(Arc::new(Compiled { snapshot, diagnostics }));
     }
 }

@@ -8,14 +8,47 @@ use std::time::Duration;
 
 use futures::StreamExt;
 use kube::api::Api;
-use kube::runtime::reflector::store::Writer;
 use kube::runtime::watcher::{self, Event};
 use kube::runtime::WatchStreamExt;
 use kube::Resource;
 use serde::de::DeserializeOwned;
 use tokio::sync::Notify;
 
+use super::store::{Outcome, Store, Watched};
 use super::{Backoff, KubeStats};
+
+/// Wakes the compile loop: to compile (something the table is made of
+/// changed), or only to hand the status writer the stores as they are now
+/// (an Ingress's status moved).
+#[derive(Default)]
+pub(super) struct Wake {
+    notify: Notify,
+    compile: std::sync::atomic::AtomicBool,
+}
+
+impl Wake {
+    pub(super) fn compile(&self) {
+        self.compile.store(true, Ordering::Release);
+        self.notify.notify_one();
+    }
+
+    pub(super) fn touch(&self) {
+        self.notify.notify_one();
+    }
+
+    pub(super) async fn notified(&self) {
+        self.notify.notified().await
+    }
+
+    /// Whether a compile was asked for since the last call.
+    pub(super) fn take_compile(&self) -> bool {
+        self.compile.swap(false, Ordering::AcqRel)
+    }
+}
+
+/// Does a change from `before` to `after` (either absent: created, deleted)
+/// concern an object the compiler reads (see `interest`)?
+pub(super) type Judge<K> = Arc<dyn Fn(Option<&K>, Option<&K>) -> bool + Send + Sync>;
 
 /// The watcher and store for one kind, plus how to name it in logs.
 pub(super) struct Watch<K: Resource + Clone + 'static>
@@ -24,7 +57,12 @@ where
 {
     pub(super) api: Api<K>,
     pub(super) config: watcher::Config,
-    pub(super) writer: Writer<K>,
+    pub(super) store: Store<K>,
+    pub(super) judge: Judge<K>,
+    /// Whether the status writer reads this object (every Ingress, the
+    /// `--publish-service`): a change the compiler ignores still hands it
+    /// the new objects.
+    pub(super) status_reads: Arc<dyn Fn(&K) -> bool + Send + Sync>,
     /// `ingresses.networking.k8s.io` — the RBAC resource name, for logs.
     pub(super) rbac_name: &'static str,
     pub(super) scope: String,
@@ -50,13 +88,13 @@ pub(crate) fn strip<K: Resource>(object: &mut K) {
 
 impl<K> Watch<K>
 where
-    K: Resource + Clone + DeserializeOwned + Debug + Send + Sync + 'static,
+    K: Watched + DeserializeOwned + Debug,
     K::DynamicType: std::hash::Hash + Eq + Clone + Default,
 {
     /// Drive the watcher for ever, applying events to the store and
     /// waking the compiler when the store changed. Errors are logged,
     /// counted and followed by a growing pause; they never end the loop.
-    pub(super) async fn run(mut self, changed: Arc<Notify>, stats: Arc<KubeStats>) {
+    pub(super) async fn run(mut self, changed: Arc<Wake>, stats: Arc<KubeStats>) {
         let mut failing = false;
         loop {
             let trim = self.trim.clone();
@@ -87,7 +125,7 @@ where
         &mut self,
         item: Result<Event<K>, watcher::Error>,
         failing: &mut bool,
-        changed: &Notify,
+        changed: &Wake,
         stats: &KubeStats,
     ) {
         match item {
@@ -97,7 +135,8 @@ where
                     stats.relists.fetch_add(1, Ordering::Relaxed);
                     tracing::debug!(kind = self.rbac_name, "listing");
                 }
-                self.writer.apply_watcher_event(&event);
+                let done = matches!(event, Event::InitDone);
+                let outcome = self.store.apply(event);
                 if progress {
                     if *failing {
                         tracing::info!(kind = self.rbac_name, "watch recovered");
@@ -105,11 +144,25 @@ where
                     }
                     self.backoff.reset();
                 }
-                if matches!(event, Event::InitDone) && !self.synced.swap(true, Ordering::AcqRel) {
+                let first = done && !self.synced.swap(true, Ordering::AcqRel);
+                if first {
                     tracing::info!(kind = self.rbac_name, "initial list complete");
                 }
-                if matches!(event, Event::InitDone | Event::Apply(_) | Event::Delete(_)) {
-                    changed.notify_one();
+                match outcome {
+                    Outcome::Nothing => {}
+                    Outcome::Object { before, after, relevant } => {
+                        if relevant && (self.judge)(before.as_deref(), after.as_deref()) {
+                            changed.compile();
+                        } else if before.iter().chain(&after).any(|o| (self.status_reads)(o)) {
+                            changed.touch();
+                        }
+                    }
+                    // The first list always compiles (the loop waits for
+                    // every kind); a relist only when it found a change. Every
+                    // completed list wakes the loop, which may be waiting for
+                    // one (a Secret relist).
+                    Outcome::Listed { relevant } if relevant || first => changed.compile(),
+                    Outcome::Listed { .. } => changed.touch(),
                 }
             }
             Err(error) => {
