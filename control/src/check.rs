@@ -185,6 +185,16 @@ fn policy_text(policy: &RoutePolicy) -> String {
             let _ = write!(text, "  [{name} timeout {}s]", d.as_secs());
         }
     }
+    if let Some(cors) = &policy.cors {
+        match &cors.origins {
+            None => text.push_str("  [cors: any origin]"),
+            Some(list) if list.is_empty() => text.push_str("  [cors: no origin allowed]"),
+            Some(list) => {
+                let list = list.iter().map(|o| o.to_string()).collect::<Vec<_>>().join(", ");
+                let _ = write!(text, "  [cors: {list}]");
+            }
+        }
+    }
     if let Some(r) = &policy.rewrite {
         let _ = write!(text, "  [rewrite upstream path -> {}]", r.target);
     }

@@ -162,6 +162,9 @@ pub struct Conn {
     policy: Option<std::sync::Arc<ringress_control::table::RoutePolicy>>,
     /// The upstream request target a `rewrite-target` made (reused).
     rewritten: Vec<u8>,
+    /// The CORS header lines this request's response carries (empty:
+    /// none), from the route's `enable-cors` policy.
+    cors: Vec<u8>,
 }
 
 impl Conn {
@@ -192,6 +195,7 @@ impl Conn {
             max_body: None,
             policy: None,
             rewritten: Vec::new(),
+            cors: Vec::new(),
         }
     }
 
@@ -248,6 +252,7 @@ impl Conn {
         self.p = Progress::head_read(head.has_body());
         self.max_body = None;
         self.policy = None;
+        self.cors.clear();
         // The failure the connection closes for, if any.
         let (after, closing) = match self.proxy(down, &head).await {
             Ok(after) => (after, None),
@@ -306,6 +311,14 @@ impl Conn {
             if let Some(ranges) = &policy.source {
                 if !ranges.permits(self.fwd.client_address(&self.buf, head)) {
                     return Err(ProxyError::SourceDenied);
+                }
+            }
+            if let Some(cors) = &policy.cors {
+                if let Some(answer) = cors.answer(head.header(&self.buf, "origin")) {
+                    cors.write(answer, &mut self.cors);
+                    if head.method_kind == crate::http::Method::Options {
+                        return self.preflight(down, head).await;
+                    }
                 }
             }
             if let Some(rewrite) = &policy.rewrite {
@@ -381,6 +394,7 @@ impl Conn {
             out: &mut self.out,
             p: &mut self.p,
             read_timeout: self.policy.as_deref().and_then(|p| p.timeouts.read),
+            extra: &self.cors,
         };
         relay::relay_response(download, down, head, up, addr).await
     }

@@ -44,6 +44,9 @@ pub(super) struct Download<'c> {
     /// The route's `proxy-read-timeout`, in place of
     /// `--upstream-response-timeout` and `--upstream-body-timeout`.
     pub read_timeout: Option<Duration>,
+    /// Header lines the final response carries (the route's CORS lines),
+    /// in place of the upstream's lines of the same names.
+    pub extra: &'c [u8],
 }
 
 impl Download<'_> {
@@ -101,7 +104,7 @@ where
 {
     let down_limit = c.worker.settings.client_body_timeout;
     c.ubuf.clear();
-    let resp = loop {
+    let mut resp = loop {
         let resp = read_response_head(&mut c, &mut up, head).await?;
         if !resp.is_interim() {
             break resp;
@@ -124,7 +127,18 @@ where
         None,
     );
     let date = c.worker.date();
-    let ctx = ResponseContext::new(head, &resp, &date, force_close);
+    let mut ctx = ResponseContext::new(head, &resp, &date, force_close);
+    if !c.extra.is_empty() {
+        // As `more_set_headers`: the proxy's lines replace the upstream's.
+        let mut resp_drop = resp.drop;
+        for (i, h) in resp.headers().iter().enumerate() {
+            if ringress_control::table::Cors::replaces(h.name.get(c.ubuf)) {
+                resp_drop.insert(i);
+            }
+        }
+        resp.drop = resp_drop;
+        ctx.extra = c.extra;
+    }
     if resp.status == 101 && !switch_agreed_to(c.worker, c.ubuf, head, &resp) {
         return Err(ProxyError::UpstreamBadResponse(HeadError::BadStatusLine));
     }

@@ -123,6 +123,21 @@ impl Conn {
         self.send_answer(down, close, head, code).await
     }
 
+    /// Answer a CORS preflight (`OPTIONS` from an allowed origin) with
+    /// 204 and the CORS lines already in `self.cors`, no upstream
+    /// contacted.
+    pub(super) async fn preflight<S: AsyncWriteRent>(
+        &mut self,
+        down: &mut S,
+        head: &RequestHead,
+    ) -> Result<After, ProxyError> {
+        let close = self.p.must_close(head.keep_alive, self.force_close(), None);
+        let date = self.worker.date();
+        self.out.clear();
+        crate::http::write_preflight(&self.cors, &date, close, &mut self.out);
+        self.send_answer(down, close, head, 204).await
+    }
+
     /// Send the answer written into `out` for `head`, with status `code`.
     async fn send_answer<S: AsyncWriteRent>(
         &mut self,

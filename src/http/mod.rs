@@ -56,7 +56,9 @@ pub use rewrite::{
     ForwardContext, HeadOverrides, ResponseContext,
 };
 pub use scan::{HeadScan, ScanWork};
-pub use status::{write_location, write_redirect, write_status_response, Status, CONTINUE};
+pub use status::{
+    write_location, write_preflight, write_redirect, write_status_response, Status, CONTINUE,
+};
 
 /// Largest request or response head (start line plus header lines plus the
 /// empty line) accepted; a bigger head is answered 431.

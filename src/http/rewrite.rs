@@ -337,6 +337,9 @@ pub struct ResponseContext<'a> {
     pub dechunk: bool,
     /// The `Date` value to add when the upstream sent none.
     pub date: &'a [u8],
+    /// Header lines (each ending in CRLF) the proxy adds to a final
+    /// response; the caller drops the upstream's lines they replace.
+    pub extra: &'a [u8],
 }
 
 impl<'a> ResponseContext<'a> {
@@ -349,7 +352,13 @@ impl<'a> ResponseContext<'a> {
             || !req.keep_alive
             || dechunk
             || resp.framing == ResponseFraming::CloseDelimited;
-        ResponseContext { client_minor_version: req.minor_version, close, dechunk, date }
+        ResponseContext {
+            client_minor_version: req.minor_version,
+            close,
+            dechunk,
+            date,
+            extra: &[],
+        }
     }
 }
 
@@ -390,6 +399,7 @@ pub fn write_downstream_response_head(
         out.extend_from_slice(b"\r\n");
         return;
     }
+    out.extend_from_slice(ctx.extra);
     if !resp.has_date {
         header(out, b"Date: ", ctx.date);
     }

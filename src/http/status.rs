@@ -133,6 +133,17 @@ pub fn write_redirect(
     }
 }
 
+/// Appends a `204 No Content` answer to a CORS preflight: the CORS
+/// header lines `cors` (rendered by the route's policy). No
+/// `Content-Length` or `Content-Type`: a 204 has no content (RFC 9110
+/// §8.6), and nginx drops the ones ingress-nginx's template sets.
+pub fn write_preflight(cors: &[u8], date: &[u8], close: bool, out: &mut Vec<u8>) {
+    out.extend_from_slice(b"HTTP/1.1 204 No Content\r\n");
+    write_common(date, close, out);
+    out.extend_from_slice(cors);
+    out.extend_from_slice(b"\r\n");
+}
+
 /// Appends a redirect with status `code` (`reason` its phrase) whose
 /// `Location` is the concatenation of `location` (parts checked at
 /// compile time, or taken from a parsed head: no CR, LF or space); the

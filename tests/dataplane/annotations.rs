@@ -393,7 +393,185 @@ fn unimplemented_annotation_leaves_route_alone(engine: IoEngine) {
     assert_eq!(r.text(), "web\n");
 }
 
+/// An upstream that answers `n` requests on one connection with 200 and
+/// its own `Access-Control-Allow-Origin`, as an application that sets CORS
+/// itself does.
+fn cors_setting_upstream(n: usize) -> (std::net::SocketAddr, std::thread::JoinHandle<()>) {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = l.local_addr().unwrap();
+    let h = std::thread::spawn(move || {
+        let (s, _) = l.accept().unwrap();
+        s.set_read_timeout(Some(DEADLINE)).unwrap();
+        let mut r = std::io::BufReader::new(s.try_clone().unwrap());
+        let mut w = s;
+        for _ in 0..n {
+            if ringress_test_support::upstream::read_request(&mut r).is_none() {
+                return;
+            }
+            let answer = "HTTP/1.1 200 OK\r\nAccess-Control-Allow-Origin: https://app.example\r\n\
+                          access-control-max-age: 5\r\nContent-Length: 3\r\n\r\napp";
+            if std::io::Write::write_all(&mut w, answer.as_bytes()).is_err() {
+                return;
+            }
+        }
+    });
+    (addr, h)
+}
+
+/// `enable-cors: "true"` alone, as the documentation's defaults: every
+/// `OPTIONS` is a preflight answered 204 by the proxy with
+/// `Access-Control-Allow-Origin: *`, credentials, the default methods,
+/// headers and max-age, no upstream contacted; other requests are proxied
+/// and carry the same headers.
+fn enable_cors_defaults(engine: IoEngine) {
+    let web = Upstream::start("web");
+    let key = nginx("enable-cors");
+    let proxy = annotated(engine, &web, "api.example", &[(&key, "true")]);
+    let mut c = proxy.client();
+    c.send(
+        b"OPTIONS /v1/items HTTP/1.1\r\nHost: api.example\r\nOrigin: https://any.example\r\n\
+          Access-Control-Request-Method: PUT\r\n\r\n",
+    );
+    let r = c.response(false);
+    assert_eq!(r.status, 204);
+    assert_eq!(r.header("access-control-allow-origin"), Some("*"));
+    assert_eq!(r.header("access-control-allow-credentials"), Some("true"));
+    assert_eq!(
+        r.header("access-control-allow-methods"),
+        Some("GET, PUT, POST, DELETE, PATCH, OPTIONS")
+    );
+    assert_eq!(
+        r.header("access-control-allow-headers"),
+        Some("DNT,Keep-Alive,User-Agent,X-Requested-With,If-Modified-Since,Cache-Control,Content-Type,Range,Authorization")
+    );
+    assert_eq!(r.header("access-control-max-age"), Some("1728000"));
+    assert_eq!(r.header("access-control-expose-headers"), None);
+    assert_eq!(r.header("content-length"), None, "a 204 has no Content-Length");
+    assert!(r.body.is_empty());
+    assert_eq!(web.requests.load(Ordering::SeqCst), 0, "a preflight never goes upstream");
+    // Same connection: a simple request is proxied and carries the headers.
+    let r = c.get("api.example", "/v1/items", "Origin: https://any.example\r\n");
+    assert_eq!(r.status, 200);
+    assert_eq!(r.text(), "web\n");
+    assert_eq!(r.header("access-control-allow-origin"), Some("*"));
+    assert_eq!(r.header("access-control-max-age"), Some("1728000"));
+    assert_eq!(web.requests.load(Ordering::SeqCst), 1);
+}
+
+/// The documentation's origin list and wildcard: `cors-allow-origin:
+/// "https://origin-site.com:4443, http://origin-site.com, https://*.example.org"`.
+/// A listed origin is echoed (with `Vary: Origin`); a wildcard stands for
+/// one label; any other origin gets no CORS headers, and its `OPTIONS` is
+/// proxied like any request.
+fn cors_allow_origin_list_and_wildcard(engine: IoEngine) {
+    let web = Upstream::start("web");
+    let (enable, origin) = (nginx("enable-cors"), nginx("cors-allow-origin"));
+    let list = "https://origin-site.com:4443, http://origin-site.com, https://*.example.org";
+    let proxy = annotated(engine, &web, "api.example", &[(&enable, "true"), (&origin, list)]);
+    let mut c = proxy.client();
+    for allowed in
+        ["https://origin-site.com:4443", "http://ORIGIN-site.com", "https://api.example.org"]
+    {
+        let r = c.get("api.example", "/", &format!("Origin: {allowed}\r\n"));
+        assert_eq!(r.status, 200);
+        assert_eq!(r.header("access-control-allow-origin"), Some(allowed), "{allowed}");
+        assert_eq!(r.header("vary"), Some("Origin"));
+    }
+    for refused in [
+        "https://origin-site.com",
+        "https://example.org",
+        "https://a.b.example.org",
+        "https://evil.example/https://api.example.org",
+        "xhttp://origin-site.com",
+    ] {
+        let r = c.get("api.example", "/", &format!("Origin: {refused}\r\n"));
+        assert_eq!(r.status, 200);
+        assert_eq!(r.header("access-control-allow-origin"), None, "{refused}");
+    }
+    let r = c.get("api.example", "/", "");
+    assert_eq!(r.header("access-control-allow-origin"), None, "no Origin, no CORS");
+    // A preflight from an origin not listed is an ordinary request.
+    c.send(b"OPTIONS / HTTP/1.1\r\nHost: api.example\r\nOrigin: https://evil.example\r\n\r\n");
+    let r = c.response(false);
+    assert_eq!(r.status, 200);
+    assert_eq!(r.header("x-seen-method"), Some("OPTIONS"));
+    assert_eq!(r.header("access-control-allow-origin"), None);
+}
+
+/// `cors-allow-methods`, `-headers`, `-expose-headers`, `-max-age` and
+/// `cors-allow-credentials: "false"` replace the defaults; the proxy's
+/// lines replace the upstream's own `Access-Control-*` lines (as
+/// `more_set_headers`), whatever their case.
+fn cors_settings_replace_defaults_and_upstream_lines(engine: IoEngine) {
+    let (addr, upstream) = cors_setting_upstream(2);
+    let names = [
+        "enable-cors",
+        "cors-allow-origin",
+        "cors-allow-methods",
+        "cors-allow-headers",
+        "cors-expose-headers",
+        "cors-max-age",
+        "cors-allow-credentials",
+    ]
+    .map(nginx);
+    let values = [
+        "true",
+        "https://web.example",
+        "GET, POST",
+        "X-Custom, Content-Type",
+        "X-Total",
+        "600",
+        "false",
+    ];
+    let annotations: Vec<(&str, &str)> = names.iter().map(String::as_str).zip(values).collect();
+    let proxy = Proxy::builder(engine)
+        .manifests(yaml(&[
+            service("app", &[addr]),
+            annotated_ingress("i", Some("api.example"), &[("/", "Prefix", "app")], &annotations),
+        ]))
+        .start();
+    let mut c = proxy.client();
+    let r = c.get("api.example", "/", "Origin: https://web.example\r\n");
+    assert_eq!(r.status, 200);
+    assert_eq!(r.text(), "app");
+    let origins: Vec<_> = r
+        .headers
+        .iter()
+        .filter(|(n, _)| n.eq_ignore_ascii_case("access-control-allow-origin"))
+        .collect();
+    assert_eq!(origins.len(), 1, "one Allow-Origin line: {:?}", r.headers);
+    assert_eq!(r.header("access-control-allow-origin"), Some("https://web.example"));
+    assert_eq!(r.header("access-control-max-age"), Some("600"));
+    assert_eq!(r.header("access-control-allow-methods"), Some("GET, POST"));
+    assert_eq!(r.header("access-control-allow-headers"), Some("X-Custom, Content-Type"));
+    assert_eq!(r.header("access-control-expose-headers"), Some("X-Total"));
+    assert_eq!(r.header("access-control-allow-credentials"), None);
+    // From an origin not listed, the upstream's own lines pass unchanged.
+    let r = c.get("api.example", "/", "Origin: https://other.example\r\n");
+    assert_eq!(r.header("access-control-allow-origin"), Some("https://app.example"));
+    assert_eq!(r.header("access-control-max-age"), Some("5"));
+    upstream.join().unwrap();
+}
+
+/// A preflight that carries a body is answered, and the connection is
+/// closed rather than left out of step (the body was never read).
+fn cors_preflight_with_a_body_closes(engine: IoEngine) {
+    let web = Upstream::start("web");
+    let key = nginx("enable-cors");
+    let proxy = annotated(engine, &web, "api.example", &[(&key, "true")]);
+    let mut c = proxy.client();
+    c.send(b"OPTIONS / HTTP/1.1\r\nHost: api.example\r\nContent-Length: 4\r\n\r\nbody");
+    let r = c.response(false);
+    assert_eq!(r.status, 204);
+    assert_eq!(r.header("connection"), Some("close"));
+    assert_eq!(web.requests.load(Ordering::SeqCst), 0);
+}
+
 engines!(
+    enable_cors_defaults,
+    cors_allow_origin_list_and_wildcard,
+    cors_settings_replace_defaults_and_upstream_lines,
+    cors_preflight_with_a_body_closes,
     permanent_redirect_answers_301_without_upstream,
     permanent_redirect_code_changes_the_status,
     temporal_redirect_answers_302_and_wins_over_permanent,

@@ -17,7 +17,9 @@ use k8s_openapi::api::networking::v1::Ingress;
 
 use super::{Diagnostic, Severity};
 use crate::snapshot::Origin;
-use crate::table::{BodyLimit, IpNet, Redirect, RoutePolicy, SourceRanges, UpstreamTimeouts};
+use crate::table::{
+    BodyLimit, Cors, IpNet, OriginPattern, Redirect, RoutePolicy, SourceRanges, UpstreamTimeouts,
+};
 
 pub const NGINX_PREFIX: &str = "nginx.ingress.kubernetes.io/";
 pub const RINGRESS_PREFIX: &str = "ringress.io/";
@@ -57,6 +59,13 @@ pub const CATALOG: &[(&str, Support)] = &[
     ("proxy-read-timeout", Support::Supported),
     ("use-regex", Support::Supported),
     ("rewrite-target", Support::Supported),
+    ("enable-cors", Support::Supported),
+    ("cors-allow-origin", Support::Supported),
+    ("cors-allow-methods", Support::Supported),
+    ("cors-allow-headers", Support::Supported),
+    ("cors-allow-credentials", Support::Supported),
+    ("cors-expose-headers", Support::Supported),
+    ("cors-max-age", Support::Supported),
     (
         "configuration-snippet",
         Support::Snippet(
@@ -103,17 +112,10 @@ pub const CATALOG: &[(&str, Support)] = &[
     ("canary-weight-total", Support::Ignored),
     ("client-body-buffer-size", Support::Ignored),
     ("connection-proxy-header", Support::Ignored),
-    ("cors-allow-credentials", Support::Ignored),
-    ("cors-allow-headers", Support::Ignored),
-    ("cors-allow-methods", Support::Ignored),
-    ("cors-allow-origin", Support::Ignored),
-    ("cors-expose-headers", Support::Ignored),
-    ("cors-max-age", Support::Ignored),
     ("custom-headers", Support::Ignored),
     ("custom-http-errors", Support::Ignored),
     ("default-backend", Support::Ignored),
     ("enable-access-log", Support::Ignored),
-    ("enable-cors", Support::Ignored),
     ("enable-global-auth", Support::Ignored),
     ("enable-modsecurity", Support::Ignored),
     ("enable-opentelemetry", Support::Ignored),
@@ -372,7 +374,9 @@ pub(crate) fn compile(
         send: seconds("proxy-send-timeout"),
         read: seconds("proxy-read-timeout"),
     };
+    let cors = (flag("enable-cors", &mut diag) == Some(true)).then(|| cors(&read, &mut diag));
     let policy = RoutePolicy {
+        cors,
         timeouts,
         rewrite: None,
         source,
@@ -456,6 +460,106 @@ fn source_ranges(
         }
     }
     Some(ranges)
+}
+
+/// ingress-nginx's defaults for the `cors-*` annotations.
+pub(crate) const CORS_METHODS: &str = "GET, PUT, POST, DELETE, PATCH, OPTIONS";
+pub(crate) const CORS_HEADERS: &str =
+    "DNT,Keep-Alive,User-Agent,X-Requested-With,If-Modified-Since,Cache-Control,Content-Type,Range,Authorization";
+pub(crate) const CORS_MAX_AGE: u32 = 1_728_000;
+
+/// `enable-cors: "true"` and the `cors-*` annotations, as ingress-nginx
+/// reads them: a value that does not parse is an error and its default
+/// is used; an origin that does not parse is left out (an error), and a
+/// list with no origin left allows none.
+fn cors(read: &Annotations<'_>, diag: &mut dyn FnMut(Severity, Value<'_>, String)) -> Cors {
+    let origins = match read.get("cors-allow-origin") {
+        None => None,
+        Some(v) => {
+            let mut list = Vec::new();
+            let mut any = false;
+            for entry in v.value.split(',').map(str::trim).filter(|e| !e.is_empty()) {
+                if entry == "*" {
+                    any = true;
+                    break;
+                }
+                match OriginPattern::parse(entry) {
+                    Some(p) => list.push(p),
+                    None => {
+                        let why = format!(
+                            "\"{entry}\" is not an origin (scheme://host[:port], or scheme://*.host[:port]); left out"
+                        );
+                        diag(Severity::Error, v, why);
+                    }
+                }
+            }
+            (!any).then_some(list)
+        }
+    };
+    // A comma-separated list of tokens (`*` too, where `star`).
+    let tokens = |v: &str, star: bool| {
+        let mut n = 0;
+        let ok = v.split(',').map(str::trim).all(|t| {
+            n += 1;
+            (star && t == "*")
+                || (!t.is_empty()
+                    && t.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'))
+        });
+        ok && n > 0
+    };
+    let mut list = |name: &str, default: &'static str, star: bool, letters: bool| {
+        let Some(v) = read.get(name) else { return default.to_string() };
+        let valid = tokens(v.value, star)
+            && (!letters
+                || v.value.split(',').all(|t| t.trim().bytes().all(|b| b.is_ascii_alphabetic())));
+        if valid {
+            v.value.trim().to_string()
+        } else {
+            let shown = if default.is_empty() { "none" } else { default };
+            diag(
+                Severity::Error,
+                v,
+                format!("\"{}\" is not a comma-separated list; {shown} is used", v.value),
+            );
+            default.to_string()
+        }
+    };
+    let methods = list("cors-allow-methods", CORS_METHODS, false, true);
+    let headers = list("cors-allow-headers", CORS_HEADERS, true, false);
+    let expose = list("cors-expose-headers", "", true, false);
+    let credentials = match read.get("cors-allow-credentials") {
+        None => true,
+        Some(v) => parse_bool(v.value).unwrap_or_else(|| {
+            diag(Severity::Error, v, format!("\"{}\" is not a boolean; true is used", v.value));
+            true
+        }),
+    };
+    let max_age = match read.get("cors-max-age") {
+        None => CORS_MAX_AGE,
+        Some(v) => v.value.trim().parse::<u32>().unwrap_or_else(|_| {
+            let why =
+                format!("\"{}\" is not a whole number of seconds; {CORS_MAX_AGE} is used", v.value);
+            diag(Severity::Error, v, why);
+            CORS_MAX_AGE
+        }),
+    };
+    let mut lines = Vec::new();
+    let mut line = |name: &str, value: &str| {
+        lines.extend_from_slice(name.as_bytes());
+        lines.extend_from_slice(b": ");
+        lines.extend_from_slice(value.as_bytes());
+        lines.extend_from_slice(b"\r\n");
+    };
+    if credentials {
+        line("Access-Control-Allow-Credentials", "true");
+    }
+    line("Access-Control-Allow-Methods", &methods);
+    line("Access-Control-Allow-Headers", &headers);
+    if !expose.is_empty() {
+        line("Access-Control-Expose-Headers", &expose);
+    }
+    line("Access-Control-Max-Age", &max_age.to_string());
+    Cors { origins, lines: lines.into() }
 }
 
 /// `NAME` (a URL) with `NAME-code` (default `default`).

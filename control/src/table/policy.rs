@@ -35,6 +35,137 @@ pub struct RoutePolicy {
     /// `rewrite-target` on a route matched as a regex: the upstream path.
     /// Per route (it holds the route's own pattern).
     pub rewrite: Option<Rewrite>,
+    /// `enable-cors` and the `cors-*` annotations.
+    pub cors: Option<Cors>,
+}
+
+/// `enable-cors`: which origins get the CORS response headers, and the
+/// headers after `Access-Control-Allow-Origin`, rendered once.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Cors {
+    /// `None`: `cors-allow-origin: *` — every request, with or without an
+    /// `Origin`, is answered `Access-Control-Allow-Origin: *`. `Some`: an
+    /// `Origin` that matches one of these is echoed (with `Vary: Origin`);
+    /// any other request gets no CORS headers and no preflight answer.
+    pub origins: Option<Vec<OriginPattern>>,
+    /// `Access-Control-Allow-Credentials`, `-Allow-Methods`,
+    /// `-Allow-Headers`, `-Expose-Headers` (when set) and `-Max-Age`
+    /// header lines, each ending in CRLF (values checked at compile time).
+    pub lines: Box<[u8]>,
+}
+
+/// What a request's `Origin` makes of a route's CORS policy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CorsAnswer<'a> {
+    /// `Access-Control-Allow-Origin: *`.
+    Any,
+    /// `Access-Control-Allow-Origin: <the request's Origin>`.
+    Echo(&'a [u8]),
+}
+
+impl Cors {
+    /// The answer for a request whose `Origin` header is `origin`; `None`:
+    /// no CORS headers (the origin is not allowed).
+    pub fn answer<'a>(&self, origin: Option<&'a [u8]>) -> Option<CorsAnswer<'a>> {
+        match &self.origins {
+            None => Some(CorsAnswer::Any),
+            Some(list) => {
+                let origin = origin?;
+                list.iter().any(|p| p.matches(origin)).then_some(CorsAnswer::Echo(origin))
+            }
+        }
+    }
+
+    /// Append the CORS header lines for `answer` to `out`.
+    pub fn write(&self, answer: CorsAnswer<'_>, out: &mut Vec<u8>) {
+        out.extend_from_slice(b"Access-Control-Allow-Origin: ");
+        match answer {
+            CorsAnswer::Any => out.extend_from_slice(b"*\r\n"),
+            CorsAnswer::Echo(origin) => {
+                out.extend_from_slice(origin);
+                out.extend_from_slice(b"\r\nVary: Origin\r\n");
+            }
+        }
+        out.extend_from_slice(&self.lines);
+    }
+
+    /// Whether `name` is a response header the CORS lines replace.
+    pub fn replaces(name: &[u8]) -> bool {
+        name.len() > 15 && name[..15].eq_ignore_ascii_case(b"access-control-")
+    }
+}
+
+/// One entry of `cors-allow-origin`: `scheme://host[:port]`, compared
+/// without regard to case; a `*.` before the host stands for exactly one
+/// DNS label (`https://*.example.com` matches `https://api.example.com`,
+/// neither `https://example.com` nor `https://a.b.example.com`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OriginPattern {
+    Exact(Box<str>),
+    /// The text before and after the `*`.
+    Label {
+        before: Box<str>,
+        after: Box<str>,
+    },
+}
+
+impl OriginPattern {
+    /// `scheme://host[:port]` or `scheme://*.host[:port]`; `None` for
+    /// anything else (a path, a query, spaces, an empty host).
+    pub fn parse(s: &str) -> Option<OriginPattern> {
+        let (scheme, rest) = s.split_once("://")?;
+        let scheme_ok = scheme.starts_with(|c: char| c.is_ascii_alphabetic())
+            && scheme.chars().all(|c| c.is_ascii_alphanumeric() || "+.-".contains(c));
+        let (host, port) = match rest.rsplit_once(':') {
+            Some((h, p)) => (h, Some(p)),
+            None => (rest, None),
+        };
+        let port_ok = port
+            .is_none_or(|p| !p.is_empty() && p.len() <= 5 && p.bytes().all(|b| b.is_ascii_digit()));
+        let (wild, name) = match host.strip_prefix("*.") {
+            Some(n) => (true, n),
+            None => (false, host),
+        };
+        let name_ok = !name.is_empty()
+            && name.split('.').all(|l| {
+                !l.is_empty() && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+            });
+        if !(scheme_ok && port_ok && name_ok) {
+            return None;
+        }
+        let s = s.to_ascii_lowercase();
+        Some(if wild {
+            let star = s.find('*').expect("checked above");
+            OriginPattern::Label { before: s[..star].into(), after: s[star + 1..].into() }
+        } else {
+            OriginPattern::Exact(s.into())
+        })
+    }
+
+    /// Whether the request's `Origin` value matches.
+    pub fn matches(&self, origin: &[u8]) -> bool {
+        match self {
+            OriginPattern::Exact(o) => origin.eq_ignore_ascii_case(o.as_bytes()),
+            OriginPattern::Label { before, after } => {
+                let (b, a) = (before.as_bytes(), after.as_bytes());
+                origin.len() > b.len() + a.len()
+                    && origin[..b.len()].eq_ignore_ascii_case(b)
+                    && origin[origin.len() - a.len()..].eq_ignore_ascii_case(a)
+                    && origin[b.len()..origin.len() - a.len()]
+                        .iter()
+                        .all(|c| c.is_ascii_alphanumeric() || *c == b'-')
+            }
+        }
+    }
+}
+
+impl std::fmt::Display for OriginPattern {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            OriginPattern::Exact(o) => f.write_str(o),
+            OriginPattern::Label { before, after } => write!(f, "{before}*{after}"),
+        }
+    }
 }
 
 /// `rewrite-target`: the route's pattern (case-insensitive, anchored at

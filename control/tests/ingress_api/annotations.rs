@@ -244,3 +244,70 @@ fn rewrite_target_must_be_a_path() {
     let route = table.route("a.example", "/x").expect("routed");
     assert!(route.policy.is_none());
 }
+
+/// `enable-cors` compiles to a CORS policy with ingress-nginx's defaults;
+/// without `enable-cors: "true"` the `cors-*` annotations change nothing.
+#[test]
+fn cors_defaults_and_enable_flag() {
+    use ringress_control::table::CorsAnswer;
+    let (table, diags) = compiled(&[("nginx.ingress.kubernetes.io/enable-cors", "true")]);
+    assert!(diags.is_empty(), "{diags:#?}");
+    let policy = table.route("a.example", "/").and_then(|r| r.policy.clone()).expect("policy");
+    let cors = policy.cors.as_ref().expect("cors");
+    assert_eq!(cors.answer(None), Some(CorsAnswer::Any));
+    let lines = String::from_utf8(cors.lines.to_vec()).unwrap();
+    assert_eq!(
+        lines,
+        "Access-Control-Allow-Credentials: true\r\n\
+         Access-Control-Allow-Methods: GET, PUT, POST, DELETE, PATCH, OPTIONS\r\n\
+         Access-Control-Allow-Headers: DNT,Keep-Alive,User-Agent,X-Requested-With,If-Modified-Since,Cache-Control,Content-Type,Range,Authorization\r\n\
+         Access-Control-Max-Age: 1728000\r\n"
+    );
+
+    let (table, diags) = compiled(&[
+        ("nginx.ingress.kubernetes.io/enable-cors", "false"),
+        ("nginx.ingress.kubernetes.io/cors-allow-origin", "https://a.example"),
+    ]);
+    assert!(diags.is_empty(), "{diags:#?}");
+    assert!(table.route("a.example", "/").expect("routed").policy.is_none());
+}
+
+/// Invalid CORS values are errors naming the value: an origin that does
+/// not parse is left out (the others stay), a bad method list or max-age
+/// falls back to the default; a list with no valid origin allows none.
+#[test]
+fn invalid_cors_values_are_reported() {
+    use ringress_control::table::CorsAnswer;
+    let (table, diags) = compiled(&[
+        ("nginx.ingress.kubernetes.io/enable-cors", "true"),
+        (
+            "nginx.ingress.kubernetes.io/cors-allow-origin",
+            "https://ok.example, https://bad.example/path, ftp//x",
+        ),
+        ("nginx.ingress.kubernetes.io/cors-allow-methods", "GET; DROP"),
+        ("nginx.ingress.kubernetes.io/cors-max-age", "soon"),
+    ]);
+    let errors: Vec<String> =
+        diags.iter().filter(|d| d.is_error()).map(|d| d.to_string()).collect();
+    assert_eq!(errors.len(), 4, "{errors:#?}");
+    assert!(errors.iter().any(|e| e.contains("\"https://bad.example/path\"")), "{errors:#?}");
+    assert!(
+        errors.iter().any(|e| e.contains("cors-max-age") && e.contains("1728000")),
+        "{errors:#?}"
+    );
+    let policy = table.route("a.example", "/").and_then(|r| r.policy.clone()).expect("policy");
+    let cors = policy.cors.as_ref().expect("cors");
+    let ok = b"https://ok.example".as_slice();
+    assert_eq!(cors.answer(Some(ok)), Some(CorsAnswer::Echo(ok)));
+    assert_eq!(cors.answer(Some(b"https://bad.example")), None);
+    let lines = String::from_utf8(cors.lines.to_vec()).unwrap();
+    assert!(lines.contains("Methods: GET, PUT, POST, DELETE, PATCH, OPTIONS\r\n"), "{lines}");
+    assert!(lines.contains("Max-Age: 1728000\r\n"), "{lines}");
+
+    let (table, _) = compiled(&[
+        ("nginx.ingress.kubernetes.io/enable-cors", "true"),
+        ("nginx.ingress.kubernetes.io/cors-allow-origin", "not an origin"),
+    ]);
+    let policy = table.route("a.example", "/").and_then(|r| r.policy.clone()).expect("policy");
+    assert_eq!(policy.cors.as_ref().expect("cors").answer(Some(b"not an origin")), None);
+}
