@@ -567,7 +567,40 @@ fn cors_preflight_with_a_body_closes(engine: IoEngine) {
     assert_eq!(web.requests.load(Ordering::SeqCst), 0);
 }
 
+/// The documentation's `server-alias: "<alias 1>,<alias 2>"`: the host's
+/// routes answer under each alias too (a wildcard alias included); an
+/// alias that another Ingress names as its rule's host is that Ingress's
+/// ("the new server configuration will take place over the alias").
+fn server_alias_serves_the_host_under_more_names(engine: IoEngine) {
+    let (web, other) = (Upstream::start("web"), Upstream::start("other"));
+    let key = nginx("server-alias");
+    let proxy = Proxy::builder(engine)
+        .manifests(yaml(&[
+            service("web", &[web.addr]),
+            service("other", &[other.addr]),
+            annotated_ingress(
+                "main",
+                Some("foo.example"),
+                &[("/app", "Prefix", "web")],
+                &[(&key, "bar.example, *.alias.example, taken.example")],
+            ),
+            annotated_ingress("taken", Some("taken.example"), &[("/", "Prefix", "other")], &[]),
+        ]))
+        .start();
+    let mut c = proxy.client();
+    for host in ["foo.example", "bar.example", "BAR.example:8080", "x.alias.example"] {
+        let r = c.get(host, "/app/1", "");
+        assert_eq!(r.status, 200, "{host}");
+        assert_eq!(r.text(), "web\n", "{host}");
+        assert_eq!(r.header("x-seen-host"), Some(host), "the client's Host goes upstream");
+    }
+    assert_eq!(c.get("bar.example", "/elsewhere", "").status, 404, "only the host's paths");
+    assert_eq!(c.get("taken.example", "/app/1", "").text(), "other\n");
+    assert_eq!(c.get("alias.example", "/app/1", "").status, 404, "a wildcard is one label");
+}
+
 engines!(
+    server_alias_serves_the_host_under_more_names,
     enable_cors_defaults,
     cors_allow_origin_list_and_wildcard,
     cors_settings_replace_defaults_and_upstream_lines,

@@ -59,6 +59,7 @@ pub const CATALOG: &[(&str, Support)] = &[
     ("proxy-read-timeout", Support::Supported),
     ("use-regex", Support::Supported),
     ("rewrite-target", Support::Supported),
+    ("server-alias", Support::Supported),
     ("enable-cors", Support::Supported),
     ("cors-allow-origin", Support::Supported),
     ("cors-allow-methods", Support::Supported),
@@ -156,7 +157,6 @@ pub const CATALOG: &[(&str, Support)] = &[
     ("proxy-ssl-verify", Support::Ignored),
     ("proxy-ssl-verify-depth", Support::Ignored),
     ("satisfy", Support::Ignored),
-    ("server-alias", Support::Ignored),
     ("service-upstream", Support::Ignored),
     ("session-cookie-change-on-failure", Support::Ignored),
     ("session-cookie-conditional-samesite-none", Support::Ignored),
@@ -204,6 +204,8 @@ pub(crate) struct Compiled {
     pub(crate) rewrite_target: Option<Box<str>>,
     /// `None` when no annotation changes a route.
     pub(crate) policy: Option<Arc<RoutePolicy>>,
+    /// `server-alias`: more names for the hosts of the Ingress's rules.
+    pub(crate) aliases: Vec<crate::table::HostMatch>,
     /// Annotations ringress does not implement (snippets included).
     pub(crate) ignored: u32,
     /// Annotations whose value did not parse.
@@ -217,6 +219,7 @@ impl Compiled {
         use_regex: false,
         rewrite_target: None,
         policy: None,
+        aliases: Vec::new(),
         ignored: 0,
         invalid: 0,
     };
@@ -401,7 +404,23 @@ pub(crate) fn compile(
     });
     let use_regex = regex_flag || rewrite_target.is_some();
     let policy = (!policy.is_empty()).then(|| Arc::new(policy));
-    Compiled { https, from_to_www, use_regex, rewrite_target, policy, ignored, invalid }
+    let mut aliases = Vec::new();
+    if let Some(v) = read.get("server-alias") {
+        for name in v.value.split(',').map(str::trim).filter(|n| !n.is_empty()) {
+            match super::host::parse_host(Some(name)) {
+                Ok(
+                    h @ (crate::table::HostMatch::Exact(_) | crate::table::HostMatch::Wildcard(_)),
+                ) => {
+                    if !aliases.contains(&h) {
+                        aliases.push(h);
+                    }
+                }
+                Ok(_) => diag(Severity::Error, v, "\"*\" is not a host name; left out".into()),
+                Err(e) => diag(Severity::Error, v, format!("\"{name}\": {e}; left out")),
+            }
+        }
+    }
+    Compiled { https, from_to_www, use_regex, rewrite_target, policy, aliases, ignored, invalid }
 }
 
 /// How many of the annotations read are not implemented.

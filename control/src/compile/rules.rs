@@ -172,6 +172,8 @@ pub(crate) fn compile(
     memo.next.clear();
     // Hosts with `from-to-www-redirect`, for the hosts they redirect from.
     let mut www_candidates = Vec::new();
+    // Hosts of Ingresses with `server-alias`, with the Ingress's age.
+    let mut alias_candidates = Vec::new();
     for (host, members) in groups {
         let owner = owners.owner(host);
         let covered = tls.covers(host, owners);
@@ -190,16 +192,29 @@ pub(crate) fn compile(
         if members.iter().any(|(age, _)| compiled[*age as usize].from_to_www) {
             www_candidates.push(entry.vhost.clone());
         }
+        for (age, _) in &members {
+            if !compiled[*age as usize].aliases.is_empty() {
+                alias_candidates.push((entry.vhost.clone(), *age as usize));
+            }
+        }
         memo.next.insert(host, entry);
     }
-    // (A twin is redirected once, whichever host asks first.)
-    let mut redirected: Vec<HostMatch> = Vec::new();
+    // Names served without a rule of their own: aliases, then www twins
+    // (each once, whichever host asks first), with the Ingress that took it.
+    let mut taken: Vec<(HostMatch, usize)> = Vec::new();
+    alias_candidates.sort_by_key(|(_, age)| *age);
+    for (vhost, age) in alias_candidates {
+        let aliases = Aliases { ing: ingresses[age], age, named: &index, owners };
+        for alias in aliases.serve(&vhost, &compiled[age].aliases, &mut taken, diagnostics) {
+            table.insert_host(Arc::new(alias));
+        }
+    }
     for vhost in www_candidates {
         if let Some(redirect) = www_redirect(&vhost, &index, owners) {
-            if redirected.contains(redirect.host()) {
+            if taken.iter().any(|(h, _)| h == redirect.host()) {
                 continue;
             }
-            redirected.push(redirect.host().clone());
+            taken.push((redirect.host().clone(), usize::MAX));
             table.insert_host(Arc::new(redirect));
         }
     }
@@ -241,6 +256,66 @@ pub(crate) fn compile(
             policy: compiled[age].policy.clone(),
             ingress: namespaced(meta).into(),
         });
+    }
+}
+
+/// `server-alias` of one Ingress, for one host of its rules.
+struct Aliases<'a> {
+    ing: &'a Sourced<Ingress>,
+    /// The Ingress's age (index in the compile's order).
+    age: usize,
+    /// Every host a rule names.
+    named: &'a FastMap<&'a HostMatch, usize>,
+    owners: &'a Owners,
+}
+
+impl Aliases<'_> {
+    /// The virtual hosts serving `vhost`'s routes under each of `aliases`,
+    /// as ingress-nginx adds them to the server's `server_name`: never a
+    /// name a rule names (that rule's host wins, now or when it comes
+    /// later), never one another namespace owns, never one an older
+    /// Ingress's alias took. Each alias refused is a warning.
+    fn serve(
+        &self,
+        vhost: &VirtualHost,
+        aliases: &[HostMatch],
+        taken: &mut Vec<(HostMatch, usize)>,
+        diagnostics: &mut Vec<Diagnostic>,
+    ) -> Vec<VirtualHost> {
+        let meta = &self.ing.object.metadata;
+        let ns = namespace_of(meta);
+        let mut warn = |reason: String| {
+            let field = format!("metadata.annotations[{}server-alias]", annotations::NGINX_PREFIX);
+            diagnostics.push(Diagnostic::about(
+                Severity::Warning,
+                "Ingress",
+                meta,
+                self.ing.origin.as_ref(),
+                field,
+                reason,
+            ));
+        };
+        let mut out = Vec::new();
+        for alias in aliases {
+            if self.named.contains_key(alias) {
+                warn(format!("alias {alias} is the host of a rule; that rule's host is served"));
+                continue;
+            }
+            if let Some((_, by)) = taken.iter().find(|(h, _)| h == alias) {
+                // The same Ingress's other hosts ask for it too: the first wins.
+                if *by != self.age {
+                    warn(format!("alias {alias} is already an alias of an older Ingress; ignored"));
+                }
+                continue;
+            }
+            if let Some(owner) = self.owners.refusing(alias, ns) {
+                warn(Owners::refusal(alias, owner, ns));
+                continue;
+            }
+            taken.push((alias.clone(), self.age));
+            out.push(vhost.aliased(alias.clone()));
+        }
+        out
     }
 }
 

@@ -29,7 +29,7 @@ pub(crate) fn prefix_key(path: &str) -> &str {
     p.strip_suffix('/').unwrap_or(p)
 }
 
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 struct PrefixNode {
     /// Route index for a `Prefix` rule ending here, then for an
     /// `ImplementationSpecific` one.
@@ -46,7 +46,7 @@ fn slot(path_type: PathType) -> usize {
 }
 
 /// All paths of one virtual host.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub(crate) struct PathIndex {
     exact: FastMap<Box<str>, u32>,
     root: PrefixNode,

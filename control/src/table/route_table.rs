@@ -29,7 +29,7 @@ impl std::fmt::Display for HostMatch {
 }
 
 /// The routes of one host (or of the host-less rules).
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct VirtualHost {
     host: HostMatch,
     routes: Vec<Route>,
@@ -44,7 +44,7 @@ pub struct VirtualHost {
 /// the order added). One multi-pattern anchored search per request: the
 /// first pattern in that order that matches wins. Exact paths are still
 /// compared exactly, and first.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub(crate) struct RegexPaths {
     set: regex_automata::meta::Regex,
     /// Pattern index → route index.
@@ -129,6 +129,11 @@ impl VirtualHost {
 
     pub fn host(&self) -> &HostMatch {
         &self.host
+    }
+
+    /// The same routes under another name (`server-alias`).
+    pub(crate) fn aliased(&self, host: HostMatch) -> VirtualHost {
+        VirtualHost { host, ..self.clone() }
     }
 
     /// Every route, in the order the compiler added them.

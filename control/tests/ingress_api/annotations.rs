@@ -311,3 +311,49 @@ fn invalid_cors_values_are_reported() {
     let policy = table.route("a.example", "/").and_then(|r| r.policy.clone()).expect("policy");
     assert_eq!(policy.cors.as_ref().expect("cors").answer(Some(b"not an origin")), None);
 }
+
+/// `server-alias` names that cannot be served are warnings naming the
+/// alias, and the rest are served: a name a rule already has, a name an
+/// older Ingress's alias took; a value that is not a host is an error.
+#[test]
+fn server_alias_conflicts_are_reported() {
+    let svcs = services();
+    let alias = "nginx.ingress.kubernetes.io/server-alias";
+    let first = annotated_ingress(
+        "first",
+        Some("a.example"),
+        &[("/", "Prefix", "svc-a")],
+        &[(alias, "b.example, shared.example, 10.0.0.1, ok.example")],
+    );
+    let second = annotated_ingress(
+        "second",
+        Some("c.example"),
+        &[("/", "Prefix", "svc-a")],
+        &[(alias, "shared.example")],
+    );
+    let named = annotated_ingress("named", Some("b.example"), &[("/", "Prefix", "svc-a")], &[]);
+    let (table, diags) =
+        compile(&[CLASS, svcs.as_str(), first.as_str(), second.as_str(), named.as_str()]);
+    let text: Vec<String> = diags.iter().map(|d| d.to_string()).collect();
+    assert!(
+        text.iter()
+            .any(|t| t.contains("default/first")
+                && t.contains("alias b.example is the host of a rule")),
+        "{text:#?}"
+    );
+    assert!(
+        text.iter()
+            .any(|t| t.contains("default/second")
+                && t.contains("shared.example is already an alias")),
+        "{text:#?}"
+    );
+    assert!(
+        text.iter().any(|t| t.contains("default/first") && t.contains("10.0.0.1")),
+        "{text:#?}"
+    );
+    for host in ["ok.example", "shared.example"] {
+        let route = table.route(host, "/").expect(host);
+        assert_eq!(route.ingress.as_ref(), "default/first", "{host}");
+    }
+    assert_eq!(table.route("b.example", "/").expect("b").ingress.as_ref(), "default/named");
+}
