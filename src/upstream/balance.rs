@@ -232,6 +232,7 @@ mod tests {
                 namespace: "ns".into(),
                 service: "svc".into(),
                 port: ServicePortRef::Number(80),
+                cluster_ip: false,
             },
             endpoints: Arc::from(endpoints),
         }
@@ -297,6 +298,7 @@ mod tests {
                         namespace: "ns".into(),
                         service: format!("svc-{}", i % 7).into(),
                         port: ServicePortRef::Number(80),
+                        cluster_ip: false,
                     },
                     endpoints: Arc::from(vec![
                         Endpoint { addr: addr(0) },

@@ -129,6 +129,7 @@ mod tests {
                 namespace: "ns".into(),
                 service: "svc".into(),
                 port: ServicePortRef::Number(80),
+                cluster_ip: false,
             },
             endpoints: Arc::from(addrs.iter().map(|&addr| Endpoint { addr }).collect::<Vec<_>>()),
         }

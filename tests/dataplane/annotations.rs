@@ -599,7 +599,42 @@ fn server_alias_serves_the_host_under_more_names(engine: IoEngine) {
     assert_eq!(c.get("alias.example", "/app/1", "").status, 404, "a wildcard is one label");
 }
 
+/// `service-upstream: "true"` sends to the Service's ClusterIP and port
+/// (where kube-proxy would balance) instead of its EndpointSlices'
+/// addresses; the same Service without the annotation still uses them.
+fn service_upstream_sends_to_the_cluster_ip(engine: IoEngine) {
+    use ringress_test_support::{fixtures, manifests::doc};
+    let (pod, cluster) = (Upstream::start("pod"), Upstream::start("cluster"));
+    let port = cluster.addr.port();
+    let mut svc = fixtures::service("default", "web");
+    let spec = svc.spec.as_mut().unwrap();
+    spec.cluster_ip = Some(cluster.addr.ip().to_string());
+    spec.ports.as_mut().unwrap()[0].port = i32::from(port);
+    let slices: Vec<String> =
+        fixtures::slices_for("default", "web", &[pod.addr]).iter().map(doc).collect();
+    let mut ingresses = Vec::new();
+    for (name, host, annotations) in [
+        ("via-ip", "ip.example", vec![(nginx("service-upstream"), "true")]),
+        ("via-pods", "pods.example", vec![]),
+    ] {
+        let mut ing = fixtures::ingress("default", name, fixtures::CLASS_NAME, host, "/", "web");
+        let rule = &mut ing.spec.as_mut().unwrap().rules.as_mut().unwrap()[0];
+        let backend = rule.http.as_mut().unwrap().paths[0].backend.service.as_mut().unwrap();
+        backend.port.as_mut().unwrap().number = Some(i32::from(port));
+        let a: Vec<(&str, &str)> = annotations.iter().map(|(k, v)| (k.as_str(), *v)).collect();
+        ingresses.push(doc(&fixtures::with_annotations(ing, &a)));
+    }
+    let mut parts = vec![doc(&svc)];
+    parts.extend(slices);
+    parts.extend(ingresses);
+    let proxy = Proxy::builder(engine).manifests(yaml(&parts)).start();
+    let mut c = proxy.client();
+    assert_eq!(c.get("ip.example", "/", "").text(), "cluster\n");
+    assert_eq!(c.get("pods.example", "/", "").text(), "pod\n");
+}
+
 engines!(
+    service_upstream_sends_to_the_cluster_ip,
     server_alias_serves_the_host_under_more_names,
     enable_cors_defaults,
     cors_allow_origin_list_and_wildcard,

@@ -60,6 +60,7 @@ pub const CATALOG: &[(&str, Support)] = &[
     ("use-regex", Support::Supported),
     ("rewrite-target", Support::Supported),
     ("server-alias", Support::Supported),
+    ("service-upstream", Support::Supported),
     ("enable-cors", Support::Supported),
     ("cors-allow-origin", Support::Supported),
     ("cors-allow-methods", Support::Supported),
@@ -157,7 +158,6 @@ pub const CATALOG: &[(&str, Support)] = &[
     ("proxy-ssl-verify", Support::Ignored),
     ("proxy-ssl-verify-depth", Support::Ignored),
     ("satisfy", Support::Ignored),
-    ("service-upstream", Support::Ignored),
     ("session-cookie-change-on-failure", Support::Ignored),
     ("session-cookie-conditional-samesite-none", Support::Ignored),
     ("session-cookie-domain", Support::Ignored),
@@ -204,6 +204,8 @@ pub(crate) struct Compiled {
     pub(crate) rewrite_target: Option<Box<str>>,
     /// `None` when no annotation changes a route.
     pub(crate) policy: Option<Arc<RoutePolicy>>,
+    /// `service-upstream: "true"`: backends are the Services' ClusterIPs.
+    pub(crate) service_upstream: bool,
     /// `server-alias`: more names for the hosts of the Ingress's rules.
     pub(crate) aliases: Vec<crate::table::HostMatch>,
     /// Annotations ringress does not implement (snippets included).
@@ -219,6 +221,7 @@ impl Compiled {
         use_regex: false,
         rewrite_target: None,
         policy: None,
+        service_upstream: false,
         aliases: Vec::new(),
         ignored: 0,
         invalid: 0,
@@ -318,6 +321,7 @@ pub(crate) fn compile(
     let ssl = flag("ssl-redirect", &mut diag);
     let from_to_www = flag("from-to-www-redirect", &mut diag) == Some(true);
     let regex_flag = flag("use-regex", &mut diag) == Some(true);
+    let service_upstream = flag("service-upstream", &mut diag) == Some(true);
     let https = if force == Some(true) {
         HttpsRedirect::Always
     } else if ssl == Some(false) {
@@ -420,7 +424,17 @@ pub(crate) fn compile(
             }
         }
     }
-    Compiled { https, from_to_www, use_regex, rewrite_target, policy, aliases, ignored, invalid }
+    Compiled {
+        https,
+        from_to_www,
+        use_regex,
+        rewrite_target,
+        policy,
+        service_upstream,
+        aliases,
+        ignored,
+        invalid,
+    }
 }
 
 /// How many of the annotations read are not implemented.

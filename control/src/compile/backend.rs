@@ -130,6 +130,7 @@ impl<'a> Resolver<'a> {
         &mut self,
         namespace: &str,
         svc: &IngressServiceBackend,
+        cluster_ip: bool,
     ) -> Result<Resolved, (&'static str, String)> {
         let port = match svc.port.as_ref().map(|p| (p.number, p.name.as_deref())) {
             Some((Some(n), None)) => match u16::try_from(n) {
@@ -145,8 +146,12 @@ impl<'a> Resolver<'a> {
         if svc.name.is_empty() {
             return Err(("name", "a Service name is required".to_string()));
         }
-        let key =
-            BackendKey { namespace: namespace.into(), service: svc.name.as_str().into(), port };
+        let key = BackendKey {
+            namespace: namespace.into(),
+            service: svc.name.as_str().into(),
+            port,
+            cluster_ip,
+        };
         Ok(self.resolve_key(std::borrow::Cow::Owned(key)))
     }
 
@@ -200,6 +205,9 @@ impl<'a> Resolver<'a> {
                 Some(format!("{id} has no port {}; requests answer 503", port_text(&key.port))),
             );
         };
+        if key.cluster_ip {
+            return self.cluster_ip(&id, service, service_port);
+        }
         let port_name = service_port.name.as_deref().unwrap_or("");
 
         // Candidates by address family, ready first; serving-but-terminating
@@ -274,6 +282,31 @@ impl<'a> Resolver<'a> {
         } else {
             None
         };
+        (endpoints, problem)
+    }
+
+    /// `service-upstream`: the Service's ClusterIP and port, through the
+    /// guard (kube-proxy balances behind it).
+    fn cluster_ip(
+        &self,
+        id: &str,
+        service: &Service,
+        port: &ServicePort,
+    ) -> (Vec<Endpoint>, Option<String>) {
+        let ip = service.spec.as_ref().and_then(|s| s.cluster_ip.as_deref()).unwrap_or("");
+        let Ok(ip) = ip.parse::<IpAddr>() else {
+            let why = if ip.is_empty() || ip == "None" {
+                "has no ClusterIP (headless)".to_string()
+            } else {
+                format!("has a ClusterIP that is not an address ({ip:?})")
+            };
+            return (Vec::new(), Some(format!("{id} {why}; service-upstream requests answer 503")));
+        };
+        let Some(number) = u16::try_from(port.port).ok().filter(|&p| p > 0) else {
+            return (Vec::new(), Some(format!("{id}: port {} is not a port number", port.port)));
+        };
+        let (endpoints, refused) = self.admit(vec![SocketAddr::new(ip, number)]);
+        let problem = (!refused.is_empty()).then(|| refusal(id, &refused, endpoints.is_empty()));
         (endpoints, problem)
     }
 

@@ -90,7 +90,7 @@ impl MemoHost {
                 let Some(service) = service_at(object, *rule, *path) else {
                     return false;
                 };
-                resolver.resolve(namespace_of(&object.metadata), service).is_err()
+                resolver.resolve(namespace_of(&object.metadata), service, false).is_err()
             }
         })
     }
@@ -242,9 +242,15 @@ pub(crate) fn compile(
             continue;
         }
         let field = || "spec.defaultBackend".to_string();
-        let Some(resolved) =
-            resolve(backend, namespace_of(meta), resolver, &field, &diag, diagnostics)
-        else {
+        let Some(resolved) = resolve(
+            backend,
+            compiled[age].service_upstream,
+            namespace_of(meta),
+            resolver,
+            &field,
+            &diag,
+            diagnostics,
+        ) else {
             continue;
         };
         table.default_route = Some(Route {
@@ -433,7 +439,9 @@ fn build_host(
                     continue;
                 }
             };
-            let resolved = resolve(&p.backend, ns, resolver, &field, &diag, &mut diagnostics);
+            let cluster_ip = compiled[age as usize].service_upstream;
+            let resolved =
+                resolve(&p.backend, cluster_ip, ns, resolver, &field, &diag, &mut diagnostics);
             if p.backend.service.is_some() {
                 attempts.push((m as u32, j as u32, resolved.clone()));
             }
@@ -516,6 +524,7 @@ fn build_host(
 
 fn resolve(
     backend: &IngressBackend,
+    cluster_ip: bool,
     namespace: &str,
     resolver: &mut Resolver<'_>,
     field: &dyn Fn() -> String,
@@ -539,7 +548,7 @@ fn resolve(
             format!("{field}.backend.service")
         }
     };
-    match resolver.resolve(namespace, service) {
+    match resolver.resolve(namespace, service, cluster_ip) {
         Ok(r) => {
             if let Some(problem) = r.problem {
                 diagnostics.push(diag(Severity::Warning, sfield(), problem));

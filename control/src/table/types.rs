@@ -20,6 +20,9 @@ pub struct BackendKey {
     pub service: Box<str>,
     /// The port as written in the Ingress: a number or a name.
     pub port: ServicePortRef,
+    /// `service-upstream: "true"`: the one endpoint is the Service's
+    /// ClusterIP and port, not its EndpointSlices' addresses.
+    pub cluster_ip: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -31,9 +34,13 @@ pub enum ServicePortRef {
 impl fmt::Display for BackendKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &self.port {
-            ServicePortRef::Number(n) => write!(f, "{}/{}:{}", self.namespace, self.service, n),
-            ServicePortRef::Name(n) => write!(f, "{}/{}:{}", self.namespace, self.service, n),
+            ServicePortRef::Number(n) => write!(f, "{}/{}:{}", self.namespace, self.service, n)?,
+            ServicePortRef::Name(n) => write!(f, "{}/{}:{}", self.namespace, self.service, n)?,
         }
+        if self.cluster_ip {
+            f.write_str(" (ClusterIP)")?;
+        }
+        Ok(())
     }
 }
 
