@@ -150,6 +150,11 @@ pub enum ProxyError {
     /// Reading from or writing to the upstream failed (502).
     #[error("upstream i/o: {0}")]
     UpstreamIo(#[source] io::Error),
+    /// The upstream answered a status the route's `proxy-next-upstream`
+    /// moves on from, and another endpoint is tried (never answered: the
+    /// last attempt relays its response).
+    #[error("upstream answered {0}; trying the next endpoint")]
+    UpstreamStatus(u16),
 }
 
 impl From<HeadError> for ProxyError {
@@ -212,6 +217,7 @@ impl ProxyError {
             | UpstreamChunk(_)
             | UpstreamTimeout
             | UpstreamBodyTimeout
+            | UpstreamStatus(_)
             | UpstreamIo(_) => Source::Upstream,
         }
     }
@@ -236,6 +242,7 @@ impl ProxyError {
             | UpstreamChunk(_)
             | UpstreamIo(_) => 502,
             UpstreamConnectTimeout | UpstreamTimeout | UpstreamBodyTimeout => 504,
+            UpstreamStatus(code) => *code,
         }
     }
 
@@ -301,6 +308,7 @@ impl ProxyError {
             UpstreamTimeout => "upstream_timeout",
             UpstreamBodyTimeout => "upstream_body_timeout",
             UpstreamIo(_) => "upstream_io",
+            UpstreamStatus(_) => "upstream_status",
         }
     }
 }

@@ -185,6 +185,26 @@ fn policy_text(policy: &RoutePolicy) -> String {
             let _ = write!(text, "  [{name} timeout {}s]", d.as_secs());
         }
     }
+    if let Some(nu) = &policy.next_upstream {
+        let mut on: Vec<&str> = Vec::new();
+        if nu.error {
+            on.push("error");
+        }
+        if nu.timeout {
+            on.push("timeout");
+        }
+        for (bit, name) in [(1, "http_502"), (2, "http_503"), (4, "http_504")] {
+            if nu.statuses & bit != 0 {
+                on.push(name);
+            }
+        }
+        let on = if on.is_empty() { "off".to_string() } else { on.join(" ") };
+        let _ = write!(text, "  [next upstream on {on}, {} tries", nu.tries);
+        if let Some(t) = nu.within {
+            let _ = write!(text, " within {}s", t.as_secs());
+        }
+        text.push(']');
+    }
     if let Some(cors) = &policy.cors {
         match &cors.origins {
             None => text.push_str("  [cors: any origin]"),

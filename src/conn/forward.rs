@@ -6,7 +6,7 @@ use std::time::Instant;
 
 use monoio::io::{AsyncReadRent, AsyncWriteRent};
 use monoio::net::TcpStream;
-use ringress_control::table::Backend;
+use ringress_control::table::{Backend, NextUpstream};
 
 use super::io::{consume, read_more, write_all, write_range, write_static};
 use super::state::{Body, Progress};
@@ -177,6 +177,10 @@ impl Conn {
     where
         S: AsyncReadRent + AsyncWriteRent,
     {
+        if let Some(nu) = self.policy.as_deref().and_then(|p| p.next_upstream) {
+            // Boxed: only routes with the annotation pay for its future.
+            return Box::pin(self.forward_next_upstream(down, head, backend, addr, nu)).await;
+        }
         let mut fresh_only = false;
         let mut retried = false;
         let mut prepared = false;
@@ -201,14 +205,14 @@ impl Conn {
             // After the first attempt `out` holds the request to send again.
             let again = std::mem::replace(&mut prepared, true);
             let result = match self.forward(down, head, &mut up, again).await {
-                Ok(()) => self.relay_response(down, head, up, addr).await,
+                Ok(()) => self.relay_response(down, head, up, addr, 0).await,
                 // The upstream stopped taking the body: a server refusing
                 // an upload answers (413, 401 …) and closes. Its answer may
                 // be waiting; relay it rather than a 502 of our own.
                 Err(e @ (ProxyError::UpstreamReset | ProxyError::UpstreamIo(_)))
                     if self.p.may_have_early_answer() =>
                 {
-                    match self.relay_response(down, head, up, addr).await {
+                    match self.relay_response(down, head, up, addr, 0).await {
                         Ok(after) => Ok(after),
                         // Nothing relayed: our answer to the first failure.
                         Err(_) if self.p.can_answer(&e) => Err(e),
@@ -233,6 +237,118 @@ impl Conn {
                 other => return other,
             }
         }
+    }
+
+    /// Phases 4 and 5 under the route's `proxy-next-upstream`: each failed
+    /// attempt the policy names moves to an endpoint not tried yet, up to
+    /// `tries` attempts and within `within`, while nothing went downstream
+    /// and the whole request can be sent again; once the request went up
+    /// (in part or whole) only an idempotent one moves. A stale pooled
+    /// connection is retried on a fresh one first, as without the policy.
+    async fn forward_next_upstream<S>(
+        &mut self,
+        down: &mut S,
+        head: &RequestHead,
+        backend: &Backend,
+        mut addr: SocketAddr,
+        nu: NextUpstream,
+    ) -> Result<After, ProxyError>
+    where
+        S: AsyncReadRent + AsyncWriteRent,
+    {
+        let limit = if nu.tries == 0 { usize::MAX } else { nu.tries as usize };
+        let deadline = nu.within.map(|t| self.started + t);
+        let idempotent = head.method_kind.is_idempotent();
+        let mut tried = vec![addr];
+        let mut prepared = false;
+        loop {
+            // Whether a failure of this attempt may move on: endpoints and
+            // tries left, time left.
+            let more = tried.len() < limit
+                && backend.endpoints.iter().any(|e| !tried.contains(&e.addr))
+                && deadline.is_none_or(|d| Instant::now() < d);
+            let mut fresh_only = false;
+            // (The failure; whether the request went up; whether `out`
+            // still holds all of it.)
+            let (e, sent, whole) = loop {
+                let (mut up, reused) = match self.checkout(addr, fresh_only).await {
+                    Ok(c) => c,
+                    Err(e) => break (e, false, false),
+                };
+                let again = std::mem::replace(&mut prepared, true);
+                let forwarded = self.forward(down, head, &mut up, again).await;
+                let whole = !self.out.is_empty()
+                    && matches!(
+                        self.p,
+                        Progress::Sending(Body::Complete) | Progress::Sent { replayable: true }
+                    );
+                let result = match forwarded {
+                    Ok(()) => {
+                        let statuses = if more && whole && idempotent { nu.statuses } else { 0 };
+                        self.relay_response(down, head, up, addr, statuses).await
+                    }
+                    Err(e @ (ProxyError::UpstreamReset | ProxyError::UpstreamIo(_)))
+                        if self.p.may_have_early_answer() =>
+                    {
+                        match self.relay_response(down, head, up, addr, 0).await {
+                            Ok(after) => Ok(after),
+                            Err(_) if self.p.can_answer(&e) => Err(e),
+                            Err(later) => Err(later),
+                        }
+                    }
+                    Err(e) => Err(e),
+                };
+                match result {
+                    Ok(after) => return Ok(after),
+                    Err(e)
+                        if reused
+                            && !fresh_only
+                            && !self.out.is_empty()
+                            && self.p.can_retry(idempotent, &e) =>
+                    {
+                        self.worker.m().upstream_retries.inc();
+                        fresh_only = true;
+                    }
+                    Err(e) => break (e, true, whole),
+                }
+            };
+            let named = match &e {
+                ProxyError::UpstreamConnectRefused | ProxyError::UpstreamConnectFailed(_) => {
+                    nu.error
+                }
+                ProxyError::UpstreamConnectTimeout => nu.timeout,
+                ProxyError::UpstreamStatus(_) => true,
+                ProxyError::UpstreamReset
+                | ProxyError::UpstreamIo(_)
+                | ProxyError::UpstreamClosedEarly => nu.error,
+                ProxyError::UpstreamTimeout => nu.timeout,
+                _ => false,
+            };
+            // Sent (in part or whole): only an idempotent request, still
+            // whole in `out`, with nothing relayed, goes again.
+            let resendable = !sent || (idempotent && whole && self.p.can_answer(&e));
+            if !(more && named && resendable) {
+                return Err(e);
+            }
+            let Some(next) = self.next_untried(backend, &tried) else { return Err(e) };
+            tracing::debug!(%addr, %next, error = %e, "proxy-next-upstream: trying another endpoint");
+            self.worker.m().upstream_retries.inc();
+            tried.push(next);
+            addr = next;
+        }
+    }
+
+    /// An endpoint of `backend` not in `tried`: the balancer's choice when
+    /// it is one, else the first one left.
+    fn next_untried(&self, backend: &Backend, tried: &[SocketAddr]) -> Option<SocketAddr> {
+        let now = Instant::now();
+        for _ in 0..2 {
+            match self.worker.balancer.pick(backend, now) {
+                Some(a) if !tried.contains(&a) => return Some(a),
+                _ => {}
+            }
+        }
+        backend.endpoints.iter().map(|e| e.addr).find(|a| !tried.contains(a))
     }
 
     /// A pooled connection to `addr`, or a new one.

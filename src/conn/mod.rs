@@ -380,11 +380,13 @@ impl Conn {
         head: &RequestHead,
         up: TcpStream,
         addr: SocketAddr,
+        retry_statuses: u8,
     ) -> Result<After, ProxyError>
     where
         S: AsyncReadRent + AsyncWriteRent,
     {
         let download = relay::Download {
+            retry_statuses,
             worker: &self.worker,
             limits: &self.limits,
             now: self.started,

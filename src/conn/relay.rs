@@ -20,6 +20,7 @@ use crate::http::{
 };
 use crate::local::drain::ConnGuard;
 use crate::local::Worker;
+use ringress_control::table::NextUpstream;
 
 /// What phase 5 reads and changes, borrowed from the connection for one
 /// request, and nothing else of it.
@@ -44,6 +45,9 @@ pub(super) struct Download<'c> {
     /// The route's `proxy-read-timeout`, in place of
     /// `--upstream-response-timeout` and `--upstream-body-timeout`.
     pub read_timeout: Option<Duration>,
+    /// `proxy-next-upstream` statuses (`NextUpstream::statuses` bits) to
+    /// give up on instead of relaying, when another attempt may follow.
+    pub retry_statuses: u8,
     /// Header lines the final response carries (the route's CORS lines),
     /// in place of the upstream's lines of the same names.
     pub extra: &'c [u8],
@@ -121,6 +125,12 @@ where
         }
         consume(c.ubuf, resp.head_len);
     };
+    if c.retry_statuses & NextUpstream::status_bit(resp.status) != 0
+        && !matches!(c.p, Progress::Responding(_))
+    {
+        // Nothing relayed; this connection is dropped, not pooled.
+        return Err(ProxyError::UpstreamStatus(resp.status));
+    }
     let force_close = c.p.must_close(
         head.keep_alive,
         closes_anyway(&c.worker.settings, c.guard, c.requests),

@@ -1,7 +1,7 @@
 //! ingress-nginx annotations through the data plane, after the examples
 //! of the ingress-nginx documentation (docs/annotations.md).
 
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use crate::support::*;
 use ringress::worker::IoEngine;
@@ -633,7 +633,114 @@ fn service_upstream_sends_to_the_cluster_ip(engine: IoEngine) {
     assert_eq!(c.get("pods.example", "/", "").text(), "pod\n");
 }
 
+/// An upstream that answers every request with `status`, counting them.
+fn status_upstream(status: u16) -> (std::net::SocketAddr, std::sync::Arc<AtomicUsize>) {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = l.local_addr().unwrap();
+    let count = std::sync::Arc::new(AtomicUsize::new(0));
+    let seen = count.clone();
+    std::thread::spawn(move || {
+        for s in l.incoming() {
+            let Ok(s) = s else { return };
+            let seen = seen.clone();
+            std::thread::spawn(move || {
+                s.set_read_timeout(Some(DEADLINE)).unwrap();
+                let mut r = std::io::BufReader::new(s.try_clone().unwrap());
+                let mut w = s;
+                while ringress_test_support::upstream::read_request(&mut r).is_some() {
+                    seen.fetch_add(1, Ordering::SeqCst);
+                    let answer =
+                        format!("HTTP/1.1 {status} Nope\r\nContent-Length: 5\r\n\r\nnope\n");
+                    if std::io::Write::write_all(&mut w, answer.as_bytes()).is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    (addr, count)
+}
+
+/// A proxy for `host` over one Service with these endpoints.
+fn over_endpoints(
+    engine: IoEngine,
+    addrs: &[std::net::SocketAddr],
+    annotations: &[(&str, &str)],
+) -> Proxy {
+    Proxy::builder(engine)
+        .manifests(yaml(&[
+            service("pool", addrs),
+            annotated_ingress("i", Some("nu.example"), &[("/", "Prefix", "pool")], annotations),
+        ]))
+        .start()
+}
+
+/// `proxy-next-upstream: "error timeout http_503"`: an idempotent request
+/// that meets a 503 goes to the next endpoint, and the client sees the
+/// good answer; a POST, once sent, is never sent again and gets the 503.
+fn next_upstream_moves_idempotent_requests_past_a_503(engine: IoEngine) {
+    let good = Upstream::start("good");
+    let (bad, bad_count) = status_upstream(503);
+    let key = nginx("proxy-next-upstream");
+    let proxy = over_endpoints(engine, &[good.addr, bad], &[(&key, "error timeout http_503")]);
+    let mut c = proxy.client();
+    for i in 0..6 {
+        let r = c.get("nu.example", &format!("/{i}"), "");
+        assert_eq!(r.status, 200, "request {i}");
+        assert_eq!(r.text(), "good\n");
+    }
+    assert!(bad_count.load(Ordering::SeqCst) > 0, "the 503 endpoint was tried");
+    let mut statuses = Vec::new();
+    for _ in 0..6 {
+        c.send(b"POST /p HTTP/1.1\r\nHost: nu.example\r\nContent-Length: 2\r\n\r\nhi");
+        statuses.push(c.response(false).status);
+    }
+    assert!(statuses.contains(&503), "a POST is relayed as answered: {statuses:?}");
+    assert!(statuses.contains(&200), "{statuses:?}");
+}
+
+/// The last attempt's answer is relayed: with every endpoint answering 503
+/// and `proxy-next-upstream-tries: "2"`, two endpoints are asked, the
+/// client gets the 503.
+fn next_upstream_tries_bound_the_attempts(engine: IoEngine) {
+    let ups: Vec<_> = (0..3).map(|_| status_upstream(503)).collect();
+    let addrs: Vec<_> = ups.iter().map(|(a, _)| *a).collect();
+    let (list, tries) = (nginx("proxy-next-upstream"), nginx("proxy-next-upstream-tries"));
+    let proxy = over_endpoints(engine, &addrs, &[(&list, "http_503"), (&tries, "2")]);
+    let r = proxy.client().get("nu.example", "/", "");
+    assert_eq!(r.status, 503);
+    assert_eq!(r.text(), "nope\n");
+    let asked: usize = ups.iter().map(|(_, n)| n.load(Ordering::SeqCst)).sum();
+    assert_eq!(asked, 2);
+}
+
+/// `proxy-next-upstream: "off"`: a refused connection is answered 502,
+/// not moved to the live endpoint (without the annotation the proxy
+/// moves once, and `error` moves too).
+fn next_upstream_off_answers_the_first_failure(engine: IoEngine) {
+    let good = Upstream::start("good");
+    let dead = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap()
+    };
+    let key = nginx("proxy-next-upstream");
+    let proxy = over_endpoints(engine, &[dead, good.addr], &[(&key, "off")]);
+    // (A fresh connection each: a 502 may close it.)
+    let statuses: Vec<u16> =
+        (0..4).map(|i| proxy.client().get("nu.example", &format!("/{i}"), "").status).collect();
+    assert!(statuses.contains(&502), "{statuses:?}");
+
+    let proxy = over_endpoints(engine, &[dead, good.addr], &[(&key, "error")]);
+    let mut c = proxy.client();
+    for i in 0..4 {
+        assert_eq!(c.get("nu.example", &format!("/{i}"), "").status, 200);
+    }
+}
+
 engines!(
+    next_upstream_moves_idempotent_requests_past_a_503,
+    next_upstream_tries_bound_the_attempts,
+    next_upstream_off_answers_the_first_failure,
     service_upstream_sends_to_the_cluster_ip,
     server_alias_serves_the_host_under_more_names,
     enable_cors_defaults,

@@ -18,7 +18,8 @@ use k8s_openapi::api::networking::v1::Ingress;
 use super::{Diagnostic, Severity};
 use crate::snapshot::Origin;
 use crate::table::{
-    BodyLimit, Cors, IpNet, OriginPattern, Redirect, RoutePolicy, SourceRanges, UpstreamTimeouts,
+    BodyLimit, Cors, IpNet, NextUpstream, OriginPattern, Redirect, RoutePolicy, SourceRanges,
+    UpstreamTimeouts,
 };
 
 pub const NGINX_PREFIX: &str = "nginx.ingress.kubernetes.io/";
@@ -59,6 +60,9 @@ pub const CATALOG: &[(&str, Support)] = &[
     ("proxy-read-timeout", Support::Supported),
     ("use-regex", Support::Supported),
     ("rewrite-target", Support::Supported),
+    ("proxy-next-upstream", Support::Supported),
+    ("proxy-next-upstream-tries", Support::Supported),
+    ("proxy-next-upstream-timeout", Support::Supported),
     ("server-alias", Support::Supported),
     ("service-upstream", Support::Supported),
     ("enable-cors", Support::Supported),
@@ -144,9 +148,6 @@ pub const CATALOG: &[(&str, Support)] = &[
     ("proxy-cookie-path", Support::Ignored),
     ("proxy-http-version", Support::Ignored),
     ("proxy-max-temp-file-size", Support::Ignored),
-    ("proxy-next-upstream", Support::Ignored),
-    ("proxy-next-upstream-timeout", Support::Ignored),
-    ("proxy-next-upstream-tries", Support::Ignored),
     ("proxy-redirect-from", Support::Ignored),
     ("proxy-redirect-to", Support::Ignored),
     ("proxy-request-buffering", Support::Ignored),
@@ -382,7 +383,9 @@ pub(crate) fn compile(
         read: seconds("proxy-read-timeout"),
     };
     let cors = (flag("enable-cors", &mut diag) == Some(true)).then(|| cors(&read, &mut diag));
+    let next_upstream = next_upstream(&read, &mut diag);
     let policy = RoutePolicy {
+        next_upstream,
         cors,
         timeouts,
         rewrite: None,
@@ -493,6 +496,79 @@ fn source_ranges(
         }
     }
     Some(ranges)
+}
+
+/// `proxy-next-upstream` (space-separated: `error`, `timeout`,
+/// `http_502`, `http_503`, `http_504`, `off`), `-tries` and `-timeout`
+/// (seconds); any of them makes the policy, the others at ingress-nginx's
+/// defaults. nginx's other conditions (`invalid_header`, `http_500`,
+/// `http_403`, `http_404`, `http_429`, `non_idempotent`) are errors.
+fn next_upstream(
+    read: &Annotations<'_>,
+    diag: &mut dyn FnMut(Severity, Value<'_>, String),
+) -> Option<NextUpstream> {
+    let (list, tries, within) = (
+        read.get("proxy-next-upstream"),
+        read.get("proxy-next-upstream-tries"),
+        read.get("proxy-next-upstream-timeout"),
+    );
+    if list.is_none() && tries.is_none() && within.is_none() {
+        return None;
+    }
+    let mut nu = NextUpstream::DEFAULT;
+    if let Some(v) = list {
+        let mut parsed = NextUpstream { error: false, timeout: false, statuses: 0, ..nu };
+        let mut ok = true;
+        for word in v.value.split_whitespace() {
+            match word {
+                "error" => parsed.error = true,
+                "timeout" => parsed.timeout = true,
+                "http_502" => parsed.statuses |= 1,
+                "http_503" => parsed.statuses |= 2,
+                "http_504" => parsed.statuses |= 4,
+                "off" => {}
+                other => {
+                    let why = format!(
+                        "\"{other}\" is not one of error, timeout, http_502, http_503, http_504, off; \"error timeout\" is used"
+                    );
+                    diag(Severity::Error, v, why);
+                    ok = false;
+                    break;
+                }
+            }
+        }
+        if v.value.split_whitespace().next().is_none() {
+            diag(Severity::Error, v, "empty; \"error timeout\" is used".into());
+            ok = false;
+        }
+        if ok {
+            if v.value.split_whitespace().any(|w| w == "off") {
+                parsed = NextUpstream { error: false, timeout: false, statuses: 0, ..parsed };
+            }
+            nu = parsed;
+        }
+    }
+    if let Some(v) = tries {
+        match v.value.trim().parse::<u32>() {
+            Ok(n) => nu.tries = n,
+            Err(_) => {
+                let why = format!("\"{}\" is not a whole number; 3 is used", v.value);
+                diag(Severity::Error, v, why);
+            }
+        }
+    }
+    if let Some(v) = within {
+        match v.value.trim().parse::<u32>() {
+            Ok(0) => nu.within = None,
+            Ok(n) => nu.within = Some(std::time::Duration::from_secs(n.into())),
+            Err(_) => {
+                let why =
+                    format!("\"{}\" is not a whole number of seconds; no limit is used", v.value);
+                diag(Severity::Error, v, why);
+            }
+        }
+    }
+    Some(nu)
 }
 
 /// ingress-nginx's defaults for the `cors-*` annotations.

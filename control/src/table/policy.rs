@@ -37,6 +37,47 @@ pub struct RoutePolicy {
     pub rewrite: Option<Rewrite>,
     /// `enable-cors` and the `cors-*` annotations.
     pub cors: Option<Cors>,
+    /// `proxy-next-upstream`, `-tries`, `-timeout`: which failures move a
+    /// request to another endpoint (`None`: the proxy's own rule, one
+    /// more endpoint after a failed connect).
+    pub next_upstream: Option<NextUpstream>,
+}
+
+/// `proxy-next-upstream` and its companions, as nginx's
+/// `proxy_next_upstream`: a failed attempt moves to an endpoint not tried
+/// yet while nothing went downstream, the request can be sent again
+/// whole, and (once it was sent) its method is idempotent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NextUpstream {
+    /// `error`: connecting failed, or sending the request or reading the
+    /// response head did.
+    pub error: bool,
+    /// `timeout`: connecting, sending or waiting for the head timed out.
+    pub timeout: bool,
+    /// `http_502`, `http_503`, `http_504` (bits 1, 2, 4): such a status.
+    pub statuses: u8,
+    /// `proxy-next-upstream-tries`: attempts in all, 0 = as many as there
+    /// are endpoints.
+    pub tries: u32,
+    /// `proxy-next-upstream-timeout`: no new attempt after this long since
+    /// the request head arrived (`None`: no limit).
+    pub within: Option<Duration>,
+}
+
+impl NextUpstream {
+    /// ingress-nginx's defaults: `error timeout`, 3 tries, no time limit.
+    pub const DEFAULT: NextUpstream =
+        NextUpstream { error: true, timeout: true, statuses: 0, tries: 3, within: None };
+
+    /// The bit of `status` in [`NextUpstream::statuses`] (0: none).
+    pub fn status_bit(status: u16) -> u8 {
+        match status {
+            502 => 1,
+            503 => 2,
+            504 => 4,
+            _ => 0,
+        }
+    }
 }
 
 /// `enable-cors`: which origins get the CORS response headers, and the

@@ -357,3 +357,39 @@ fn server_alias_conflicts_are_reported() {
     }
     assert_eq!(table.route("b.example", "/").expect("b").ingress.as_ref(), "default/named");
 }
+
+/// `proxy-next-upstream` and its companions compile as ingress-nginx reads
+/// them: any one makes the policy, the others at their defaults; `off`
+/// moves nothing; an unsupported condition is an error naming it and the
+/// default `error timeout` is used.
+#[test]
+fn next_upstream_parses_as_ingress_nginx_reads_it() {
+    use ringress_control::table::NextUpstream;
+    let policy_of = |annotations: &[(&str, &str)]| {
+        let (table, diags) = compiled(annotations);
+        let route = table.route("a.example", "/").expect("routed");
+        (route.policy.as_ref().and_then(|p| p.next_upstream), diags)
+    };
+    let (nu, diags) = policy_of(&[("nginx.ingress.kubernetes.io/proxy-next-upstream-tries", "5")]);
+    assert!(diags.is_empty(), "{diags:#?}");
+    assert_eq!(nu, Some(NextUpstream { tries: 5, ..NextUpstream::DEFAULT }));
+
+    let (nu, _) = policy_of(&[
+        ("nginx.ingress.kubernetes.io/proxy-next-upstream", "error http_502 http_504"),
+        ("nginx.ingress.kubernetes.io/proxy-next-upstream-timeout", "10"),
+    ]);
+    let nu = nu.expect("policy");
+    assert!(nu.error && !nu.timeout);
+    assert_eq!(nu.statuses, 1 | 4);
+    assert_eq!(nu.within, Some(std::time::Duration::from_secs(10)));
+
+    let (nu, _) = policy_of(&[("nginx.ingress.kubernetes.io/proxy-next-upstream", "off")]);
+    let nu = nu.expect("policy");
+    assert!(!nu.error && !nu.timeout && nu.statuses == 0);
+
+    let (nu, diags) =
+        policy_of(&[("nginx.ingress.kubernetes.io/proxy-next-upstream", "error invalid_header")]);
+    assert_eq!(nu, Some(NextUpstream::DEFAULT));
+    let d = diags.iter().find(|d| d.is_error()).expect("an error");
+    assert!(d.reason.contains("\"invalid_header\""), "{d}");
+}
