@@ -737,7 +737,38 @@ fn next_upstream_off_answers_the_first_failure(engine: IoEngine) {
     }
 }
 
+/// `proxy-connect-timeout: "1"`: an endpoint whose listen queue is full
+/// (its SYNs are dropped, so connecting hangs) gets the client a 504 after
+/// the route's timeout, not the controller-wide one (60 s here, beyond the
+/// test's deadline).
+fn proxy_connect_timeout_bounds_connecting(engine: IoEngine) {
+    use socket2::{Domain, Socket, Type};
+    let full = Socket::new(Domain::IPV4, Type::STREAM, None).unwrap();
+    full.bind(&"127.0.0.1:0".parse::<std::net::SocketAddr>().unwrap().into()).unwrap();
+    full.listen(0).unwrap();
+    let addr = full.local_addr().unwrap().as_socket().unwrap();
+    // Fill the queue (a backlog of 0 holds one): never accepted.
+    let _queued = std::net::TcpStream::connect(addr).unwrap();
+    let key = nginx("proxy-connect-timeout");
+    let proxy = Proxy::builder(engine)
+        .settings(|s| s.upstream_connect_timeout = std::time::Duration::from_secs(60))
+        .manifests(yaml(&[
+            service("hung", &[addr]),
+            annotated_ingress(
+                "i",
+                Some("hung.example"),
+                &[("/", "Prefix", "hung")],
+                &[(&key, "1")],
+            ),
+        ]))
+        .start();
+    let r = proxy.client().get("hung.example", "/", "");
+    assert_eq!(r.status, 504);
+    drop(full);
+}
+
 engines!(
+    proxy_connect_timeout_bounds_connecting,
     next_upstream_moves_idempotent_requests_past_a_503,
     next_upstream_tries_bound_the_attempts,
     next_upstream_off_answers_the_first_failure,
