@@ -59,6 +59,10 @@ pub struct CheckArgs {
     /// unknown name (checked like the Ingresses' Secrets).
     #[arg(long, value_name = "NAMESPACE/NAME", value_parser = parse_secret_ref)]
     pub default_certificate: Option<SecretRef>,
+    /// The Service (its first port) serving requests no rule matches (see
+    /// `run --help`).
+    #[arg(long, value_name = "NAMESPACE/NAME", value_parser = parse_secret_ref)]
+    pub default_backend_service: Option<SecretRef>,
     /// Whether a host belongs to one namespace (see `run --help`).
     #[arg(long, value_enum, default_value = "namespace")]
     pub host_sharing: HostSharingArg,
@@ -209,6 +213,11 @@ pub struct RunArgs {
     /// at start].
     #[arg(long, value_name = "NAMESPACE/NAME", value_parser = parse_secret_ref)]
     pub default_certificate: Option<SecretRef>,
+    /// The Service whose first port serves requests no rule matches (a
+    /// catch-all, as ingress-nginx's flag), unless an Ingress of ours has
+    /// a `spec.defaultBackend` [default: none, such requests get 404].
+    #[arg(long, value_name = "NAMESPACE/NAME", value_parser = parse_secret_ref)]
+    pub default_backend_service: Option<SecretRef>,
     /// Time allowed for a whole TLS handshake.
     #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = parse_duration)]
     pub tls_handshake_timeout: Duration,
@@ -368,6 +377,7 @@ impl RunArgs {
             controller_class: self.controller_class.clone(),
             ingress_class: self.ingress_class.clone(),
             default_certificate: self.default_certificate.as_ref().map(SecretRef::pair),
+            default_backend_service: self.default_backend_service.as_ref().map(SecretRef::pair),
             host_sharing: self.host_sharing.value(),
             endpoint_guard: ringress_control::compile::EndpointGuard {
                 refuse_host_local: self.manifests.is_none() && !self.allow_host_local_endpoints,
@@ -460,6 +470,7 @@ pub fn check(args: &CheckArgs) -> ExitCode {
         controller_class: args.controller_class.clone(),
         ingress_class: args.ingress_class.clone(),
         default_certificate: args.default_certificate.as_ref().map(SecretRef::pair),
+        default_backend_service: args.default_backend_service.as_ref().map(SecretRef::pair),
         host_sharing: args.host_sharing.value(),
         ..CompileOptions::default()
     };
@@ -888,6 +899,7 @@ mod tests {
             "--no-pin",
             "--ingress-class=edge",
             "--default-certificate=ingress/fallback",
+            "--default-backend-service=ops/catch-all",
             "--tls-handshake-timeout=2s",
             "--drain-timeout=7s",
         ])
@@ -899,6 +911,10 @@ mod tests {
         assert_eq!(
             config.compile.default_certificate,
             Some(("ingress".to_string(), "fallback".to_string()))
+        );
+        assert_eq!(
+            config.compile.default_backend_service,
+            Some(("ops".to_string(), "catch-all".to_string()))
         );
         assert_eq!(config.tls_handshake_timeout, Duration::from_secs(2));
         assert_eq!(config.settings.drain_timeout, Duration::from_secs(7));

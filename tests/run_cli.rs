@@ -480,3 +480,43 @@ fn wildcard_listeners_are_refused_as_endpoints_io_uring() {
 fn wildcard_listeners_are_refused_as_endpoints_epoll() {
     wildcard_listeners_are_refused_as_endpoints("epoll");
 }
+
+/// `--default-backend-service NS/NAME`: a request no rule matches (an
+/// unknown host, a known host's other path) goes to that Service; matched
+/// requests still go to their rules' Services.
+fn default_backend_service_catches_the_unmatched(engine: &str) {
+    let (web, catch) = (Upstream::start("web"), Upstream::start("catch"));
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("site.yaml"),
+        yaml(&[
+            service("web", &[web.addr]),
+            service("catch", &[catch.addr]),
+            ingress("i", Some("site.example"), &[("/app", "Prefix", "web")]),
+        ]),
+    )
+    .unwrap();
+    let listen = ["--http=127.0.0.1:0", "--https=127.0.0.1:0", "--admin=127.0.0.1:0"];
+    let flag = ["--health=127.0.0.1:0", "--default-backend-service=default/catch"];
+    let (_child, lines) = run_serving(dir.path(), engine, &[&listen[..], &flag[..]].concat());
+    let [http, admin] = start_addrs(&lines, ["http", "admin"]);
+    let deadline = Instant::now() + DEADLINE;
+    while status_of(admin, "/readyz") != 200 {
+        assert!(Instant::now() < deadline, "never ready");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let mut c = Client::connect(http);
+    assert_eq!(c.get("site.example", "/app/x", "").text(), "web\n");
+    assert_eq!(c.get("site.example", "/other", "").text(), "catch\n");
+    assert_eq!(c.get("unknown.example", "/", "").text(), "catch\n");
+}
+
+#[test]
+fn default_backend_service_catches_the_unmatched_io_uring() {
+    default_backend_service_catches_the_unmatched("io-uring");
+}
+
+#[test]
+fn default_backend_service_catches_the_unmatched_epoll() {
+    default_backend_service_catches_the_unmatched("epoll");
+}

@@ -123,6 +123,14 @@ impl<'a> Resolver<'a> {
         Self { guard, names, services, slices, order, memo }
     }
 
+    /// The first port of Service `namespace/name` (`None`: no such
+    /// Service, or it lists no port).
+    pub(crate) fn first_port(&self, namespace: &str, name: &str) -> Option<u16> {
+        let service = self.services.get(&(namespace, name))?;
+        let port = service.spec.as_ref()?.ports.as_ref()?.first()?.port;
+        u16::try_from(port).ok().filter(|&p| p > 0)
+    }
+
     /// Resolve an Ingress service backend in `namespace`. `Err((field, reason))`
     /// when the reference itself is invalid (the path is skipped); the
     /// field is relative to the `service` object.

@@ -54,6 +54,10 @@ pub struct CompileOptions {
     pub default_certificate: Option<(String, String)>,
     /// `--host-sharing`: whether a host belongs to one namespace.
     pub host_sharing: HostSharing,
+    /// `--default-backend-service NAMESPACE/NAME`: the Service (its first
+    /// port) that serves requests no rule matches, when no Ingress of
+    /// ours has a `spec.defaultBackend`.
+    pub default_backend_service: Option<(String, String)>,
     /// Endpoint addresses refused (the proxy's own listeners, and with
     /// `--kubernetes` the node-local ranges).
     pub endpoint_guard: EndpointGuard,
@@ -74,6 +78,7 @@ impl Default for CompileOptions {
             ingress_class: crate::DEFAULT_INGRESS_CLASS.to_string(),
             default_certificate: None,
             host_sharing: HostSharing::default(),
+            default_backend_service: None,
             endpoint_guard: EndpointGuard::default(),
             external_names: ExternalNames::default(),
             dns: Default::default(),
@@ -160,6 +165,9 @@ pub fn compile_with(
         &mut table,
         &mut diagnostics,
     );
+    if let (None, Some((ns, name))) = (&table.default_route, &options.default_backend_service) {
+        table.default_route = Some(rules::flag_default(ns, name, &mut resolver, &mut diagnostics));
+    }
     ownership::restrict_fallbacks(&mut table, &owners);
     table.backends = resolver.into_backends();
     (table, diagnostics)

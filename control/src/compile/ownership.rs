@@ -238,7 +238,10 @@ fn restrict(level: Option<&VirtualHost>, owner: &Owner) -> FallbackLevel {
 /// restriction, and their lookups cost nothing more.
 pub(crate) fn restrict_fallbacks(table: &mut RouteTable, owners: &Owners) {
     let default_allowed = |owner: &Owner| {
-        table.default_route.as_ref().is_none_or(|r| owner.allows(route_namespace(r)))
+        // The operator's `--default-backend-service` serves every host.
+        table.default_route.as_ref().is_none_or(|r| {
+            &*r.ingress == super::rules::FLAG_DEFAULT || owner.allows(route_namespace(r))
+        })
     };
     let mut exact = Vec::new();
     let mut wildcard = Vec::new();

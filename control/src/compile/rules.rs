@@ -265,6 +265,55 @@ pub(crate) fn compile(
     }
 }
 
+/// What the default route of `--default-backend-service` names as its
+/// source, in place of an Ingress.
+pub(crate) const FLAG_DEFAULT: &str = "--default-backend-service";
+
+/// The default route of `--default-backend-service NS/NAME`: the
+/// Service's first port, as ingress-nginx's flag. A Service that is
+/// missing (or has no port) answers 503 until it appears, with a warning.
+pub(crate) fn flag_default(
+    ns: &str,
+    name: &str,
+    resolver: &mut Resolver<'_>,
+    diagnostics: &mut Vec<Diagnostic>,
+) -> Route {
+    let port = resolver.first_port(ns, name);
+    let key = crate::table::BackendKey {
+        namespace: ns.into(),
+        service: name.into(),
+        port: crate::table::ServicePortRef::Number(port.unwrap_or(80)),
+        cluster_ip: false,
+    };
+    let resolved = resolver.resolve_key(std::borrow::Cow::Owned(key));
+    let why = match (port, resolved.problem) {
+        (None, _) => Some(format!(
+            "Service {ns}/{name} not found or has no port; requests no rule matches answer 503"
+        )),
+        (Some(_), problem) => problem,
+    };
+    if let Some(reason) = why {
+        diagnostics.push(Diagnostic {
+            severity: Severity::Warning,
+            kind: "Service".into(),
+            namespace: Some(ns.into()),
+            name: Some(name.into()),
+            field: "--default-backend-service".into(),
+            reason,
+            origin: None,
+        });
+    }
+    Route {
+        path: "/".into(),
+        path_type: PathType::Prefix,
+        backend: resolved.backend,
+        redirect_to_https: false,
+        is_default: true,
+        policy: None,
+        ingress: FLAG_DEFAULT.into(),
+    }
+}
+
 /// `server-alias` of one Ingress, for one host of its rules.
 struct Aliases<'a> {
     ing: &'a Sourced<Ingress>,

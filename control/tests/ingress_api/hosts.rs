@@ -103,3 +103,44 @@ fn invalid_host_is_reported_and_other_rules_compile() {
     assert_eq!(service_for(&t, "ok.com", "/"), some("svc-b"));
     assert_eq!(service_for(&t, "10.0.0.1", "/"), None);
 }
+
+/// `--default-backend-service NS/NAME` serves what no rule matches, at the
+/// Service's first port, on unknown hosts and on known hosts' unmatched
+/// paths (an owned host included: the operator's catch-all is not another
+/// tenant's); an Ingress's `spec.defaultBackend` wins over it; a Service
+/// that does not exist is a warning and a 503 backend, never a crash.
+#[test]
+fn default_backend_service_flag_serves_the_unmatched() {
+    use ringress_control::table::ServicePortRef;
+    use ringress_control::{compile_yaml, CompileOptions};
+    let flag = |ns: &str, name: &str| CompileOptions {
+        default_backend_service: Some((ns.into(), name.into())),
+        ..CompileOptions::default()
+    };
+    let exact = ingress("exact", Some("a.foo.com"), &[("/exact", "Prefix", "svc-a")]);
+    let svcs = services();
+    let yaml = ringress_test_support::manifests::docs(&[CLASS, &svcs, &exact]);
+    let (t, diags) = compile_yaml(&yaml, &flag("default", "svc-e"));
+    assert!(diags.is_empty(), "{diags:#?}");
+    for (host, path) in [("unknown.example", "/"), ("a.foo.com", "/other")] {
+        let route = t.route(host, path).expect("the flag's backend");
+        assert!(route.is_default);
+        assert_eq!(&*route.backend.key.service, "svc-e");
+        assert_eq!(route.backend.key.port, ServicePortRef::Number(80));
+        assert_eq!(route.backend.endpoints.len(), 1);
+    }
+    assert_eq!(service_for(&t, "a.foo.com", "/exact"), some("svc-a"));
+
+    let def = default_backend("def", "svc-d");
+    let yaml = ringress_test_support::manifests::docs(&[CLASS, &svcs, &exact, &def]);
+    let (t, _) = compile_yaml(&yaml, &flag("default", "svc-e"));
+    assert_eq!(&*t.route("unknown.example", "/").expect("default").backend.key.service, "svc-d");
+
+    let yaml = ringress_test_support::manifests::docs(&[CLASS, &svcs, &exact]);
+    let (t, diags) = compile_yaml(&yaml, &flag("ops", "missing"));
+    let route = t.route("unknown.example", "/").expect("a 503 backend");
+    assert!(route.backend.endpoints.is_empty());
+    let d = diags.iter().find(|d| d.field == "--default-backend-service").expect("a warning");
+    assert_eq!(d.severity, Severity::Warning);
+    assert!(d.reason.contains("ops/missing"), "{d}");
+}

@@ -95,6 +95,7 @@ impl Interest {
             .iter()
             .filter(|i| classes.is_ours(&i.object))
             .flat_map(|i| backend_services(&i.object))
+            .chain(options.default_backend_service.iter().map(|(ns, n)| (ns.as_str(), n.as_str())))
             .map(|(ns, name)| (ns.into(), name.into()))
             .collect();
         let secrets: FastSet<Name> =
