@@ -767,7 +767,58 @@ fn proxy_connect_timeout_bounds_connecting(engine: IoEngine) {
     drop(full);
 }
 
+/// `proxy-send-timeout: "1"`: an upstream that takes the connection but
+/// stops reading the request body (its buffers full) gets the client a
+/// 504 after the route's timeout, not the controller-wide one (60 s here,
+/// beyond the test's deadline).
+fn proxy_send_timeout_bounds_a_stalled_upload(engine: IoEngine) {
+    let stalled = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = stalled.local_addr().unwrap();
+    let (done, wait) = std::sync::mpsc::channel::<()>();
+    let holder = std::thread::spawn(move || {
+        // Take the connection and never read from it.
+        let (_s, _) = stalled.accept().unwrap();
+        let _ = wait.recv_timeout(DEADLINE);
+    });
+    let (send, size) = (nginx("proxy-send-timeout"), nginx("proxy-body-size"));
+    let proxy = Proxy::builder(engine)
+        .settings(|s| s.upstream_body_timeout = std::time::Duration::from_secs(60))
+        .manifests(yaml(&[
+            service("stalled", &[addr]),
+            annotated_ingress(
+                "i",
+                Some("upload.example"),
+                &[("/", "Prefix", "stalled")],
+                &[(&send, "1"), (&size, "0")],
+            ),
+        ]))
+        .start();
+    let mut c = proxy.client();
+    let mut w = c.w.try_clone().unwrap();
+    const BODY: usize = 256 << 20;
+    let writer = std::thread::spawn(move || {
+        let head =
+            format!("POST /up HTTP/1.1\r\nHost: upload.example\r\nContent-Length: {BODY}\r\n\r\n");
+        std::io::Write::write_all(&mut w, head.as_bytes()).unwrap();
+        let chunk = vec![b'x'; 64 << 10];
+        let mut sent = 0;
+        // Ends when the proxy stops taking the body (it answered, closed).
+        while sent < BODY && std::io::Write::write_all(&mut w, &chunk).is_ok() {
+            sent += chunk.len();
+        }
+        sent
+    });
+    let r = c.response(false);
+    assert_eq!(r.status, 504);
+    drop(c);
+    let sent = writer.join().unwrap();
+    assert!(sent < BODY, "the upload was cut short, not taken whole");
+    done.send(()).unwrap();
+    holder.join().unwrap();
+}
+
 engines!(
+    proxy_send_timeout_bounds_a_stalled_upload,
     proxy_connect_timeout_bounds_connecting,
     next_upstream_moves_idempotent_requests_past_a_503,
     next_upstream_tries_bound_the_attempts,
