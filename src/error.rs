@@ -155,6 +155,10 @@ pub enum ProxyError {
     /// last attempt relays its response).
     #[error("upstream answered {0}; trying the next endpoint")]
     UpstreamStatus(u16),
+    /// The upstream answered a status of the route's `custom-http-errors`:
+    /// the default backend's page replaces it (never answered as such).
+    #[error("upstream answered {0}; serving the default backend's page")]
+    Intercepted(u16),
 }
 
 impl From<HeadError> for ProxyError {
@@ -218,6 +222,7 @@ impl ProxyError {
             | UpstreamTimeout
             | UpstreamBodyTimeout
             | UpstreamStatus(_)
+            | Intercepted(_)
             | UpstreamIo(_) => Source::Upstream,
         }
     }
@@ -242,7 +247,7 @@ impl ProxyError {
             | UpstreamChunk(_)
             | UpstreamIo(_) => 502,
             UpstreamConnectTimeout | UpstreamTimeout | UpstreamBodyTimeout => 504,
-            UpstreamStatus(code) => *code,
+            UpstreamStatus(code) | Intercepted(code) => *code,
         }
     }
 
@@ -309,6 +314,7 @@ impl ProxyError {
             UpstreamBodyTimeout => "upstream_body_timeout",
             UpstreamIo(_) => "upstream_io",
             UpstreamStatus(_) => "upstream_status",
+            Intercepted(_) => "upstream_intercepted",
         }
     }
 }

@@ -31,6 +31,7 @@
 //! [`Conn::proxy`]. Generic over the downstream stream so TLS plugs in
 //! through [`StreamKind`].
 
+mod errors;
 mod fail;
 mod forward;
 mod head;
@@ -165,6 +166,10 @@ pub struct Conn {
     /// The CORS header lines this request's response carries (empty:
     /// none), from the route's `enable-cors` policy.
     cors: Vec<u8>,
+    /// What the default backend's page needs of the request, kept while
+    /// its route has `custom-http-errors` (the head leaves `buf` when it
+    /// is forwarded).
+    error_page: Option<Box<errors::ErrorPage>>,
 }
 
 impl Conn {
@@ -196,6 +201,7 @@ impl Conn {
             policy: None,
             rewritten: Vec::new(),
             cors: Vec::new(),
+            error_page: None,
         }
     }
 
@@ -253,6 +259,7 @@ impl Conn {
         self.max_body = None;
         self.policy = None;
         self.cors.clear();
+        self.error_page = None;
         // The failure the connection closes for, if any.
         let (after, closing) = match self.proxy(down, &head).await {
             Ok(after) => (after, None),
@@ -330,17 +337,30 @@ impl Conn {
                     self.rewritten.extend_from_slice(target.as_bytes());
                 }
             }
+            if !policy.custom_errors.is_empty() && policy.default_backend.is_some() {
+                self.error_page = Some(Box::new(errors::ErrorPage::capture(head, &self.buf)));
+            }
             self.policy = Some(policy.clone());
         }
-        let backend = &route.backend;
+        let mut backend = &route.backend;
         if backend.endpoints.is_empty() {
-            return Err(ProxyError::NoEndpoints);
+            // `default-backend`: it answers for a backend without endpoints.
+            match route.policy.as_deref().and_then(|p| p.default_backend.as_ref()) {
+                Some(fallback) if !fallback.0.endpoints.is_empty() => backend = &fallback.0,
+                _ => return Err(ProxyError::NoEndpoints),
+            }
         }
         let addr = self.pick_endpoint(backend)?;
         self.worker.balancer.started(addr);
         let result = self.forward_and_relay(down, head, backend, addr).await;
         self.worker.balancer.finished(addr);
-        result
+        match result {
+            // Boxed: only routes with `custom-http-errors` get here.
+            Err(ProxyError::Intercepted(code)) => {
+                Box::pin(self.error_page(down, head, code, route)).await
+            }
+            other => other,
+        }
     }
 
     /// Phase 4: send the rewritten head and the body upstream. On a retry
@@ -385,8 +405,13 @@ impl Conn {
     where
         S: AsyncReadRent + AsyncWriteRent,
     {
+        let intercept = match (&self.error_page, self.policy.as_deref()) {
+            (Some(_), Some(p)) => &p.custom_errors[..],
+            _ => &[],
+        };
         let download = relay::Download {
             retry_statuses,
+            intercept,
             worker: &self.worker,
             limits: &self.limits,
             now: self.started,

@@ -48,6 +48,9 @@ pub(super) struct Download<'c> {
     /// `proxy-next-upstream` statuses (`NextUpstream::statuses` bits) to
     /// give up on instead of relaying, when another attempt may follow.
     pub retry_statuses: u8,
+    /// `custom-http-errors` statuses to hand to the default backend
+    /// instead of relaying (empty: none).
+    pub intercept: &'c [u16],
     /// Header lines the final response carries (the route's CORS lines),
     /// in place of the upstream's lines of the same names.
     pub extra: &'c [u8],
@@ -130,6 +133,9 @@ where
     {
         // Nothing relayed; this connection is dropped, not pooled.
         return Err(ProxyError::UpstreamStatus(resp.status));
+    }
+    if c.intercept.contains(&resp.status) && !matches!(c.p, Progress::Responding(_)) {
+        return Err(ProxyError::Intercepted(resp.status));
     }
     let force_close = c.p.must_close(
         head.keep_alive,

@@ -817,7 +817,69 @@ fn proxy_send_timeout_bounds_a_stalled_upload(engine: IoEngine) {
     holder.join().unwrap();
 }
 
+/// The documentation's `custom-http-errors: "404,503"` with
+/// `default-backend: errors`: an upstream 503 is replaced by the errors
+/// Service's answer to a GET of the original URI carrying `X-Code`,
+/// `X-Format`, `X-Original-URI`, `X-Namespace`, `X-Ingress-Name`,
+/// `X-Service-Name`, `X-Service-Port` and `X-Request-ID`; other statuses
+/// pass; and a backend without endpoints is served by the default backend.
+fn custom_http_errors_ask_the_default_backend(engine: IoEngine) {
+    let (web, errors) = (Upstream::start("web"), Upstream::start("errors"));
+    let (codes, fallback) = (nginx("custom-http-errors"), nginx("default-backend"));
+    let proxy = Proxy::builder(engine)
+        .manifests(yaml(&[
+            service("web", &[web.addr]),
+            service("errors", &[errors.addr]),
+            service("empty", &[]),
+            annotated_ingress(
+                "shop",
+                Some("shop.example"),
+                &[("/", "Prefix", "web"), ("/gone", "Prefix", "empty")],
+                &[(&codes, "404,503"), (&fallback, "errors")],
+            ),
+        ]))
+        .start();
+    let mut c = proxy.client();
+    let r = c.get(
+        "shop.example",
+        "/cart?id=7",
+        "X-Test-Status: 503\r\nAccept: application/json\r\nX-Request-ID: abc123\r\n",
+    );
+    assert_eq!(r.status, 200, "the default backend's own status");
+    assert_eq!(r.text(), "errors\n");
+    assert_eq!(r.header("x-seen-method"), Some("GET"));
+    assert_eq!(r.header("x-seen-path"), Some("/cart?id=7"));
+    for (h, want) in [
+        ("x-seen-x-code", "503"),
+        ("x-seen-x-format", "application/json"),
+        ("x-seen-x-original-uri", "/cart?id=7"),
+        ("x-seen-x-namespace", "default"),
+        ("x-seen-x-ingress-name", "shop"),
+        ("x-seen-x-service-name", "web"),
+        ("x-seen-x-service-port", "80"),
+        ("x-seen-x-request-id", "abc123"),
+        ("x-seen-host", "shop.example"),
+    ] {
+        assert_eq!(r.header(h), Some(want), "{h}");
+    }
+    // Not listed: relayed as is, on the same connection.
+    let r = c.get("shop.example", "/", "X-Test-Status: 500\r\n");
+    assert_eq!(r.status, 500);
+    assert_eq!(r.text(), "web\n");
+    // A generated request id is 32 hexadecimal digits.
+    let r = c.get("shop.example", "/", "X-Test-Status: 404\r\n");
+    let id = r.header("x-seen-x-request-id").expect("an id");
+    assert!(id.len() == 32 && id.bytes().all(|b| b.is_ascii_hexdigit()), "{id}");
+    assert_eq!(r.header("x-seen-x-format"), Some("text/html"));
+    // No endpoints: the default backend answers the request itself.
+    let r = c.get("shop.example", "/gone/x", "");
+    assert_eq!(r.status, 200);
+    assert_eq!(r.text(), "errors\n");
+    assert_eq!(r.header("x-seen-path"), Some("/gone/x"));
+}
+
 engines!(
+    custom_http_errors_ask_the_default_backend,
     proxy_send_timeout_bounds_a_stalled_upload,
     proxy_connect_timeout_bounds_connecting,
     next_upstream_moves_idempotent_requests_past_a_503,

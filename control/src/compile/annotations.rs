@@ -64,6 +64,8 @@ pub const CATALOG: &[(&str, Support)] = &[
     ("proxy-next-upstream-tries", Support::Supported),
     ("proxy-next-upstream-timeout", Support::Supported),
     ("server-alias", Support::Supported),
+    ("custom-http-errors", Support::Supported),
+    ("default-backend", Support::Supported),
     ("service-upstream", Support::Supported),
     ("enable-cors", Support::Supported),
     ("cors-allow-origin", Support::Supported),
@@ -119,8 +121,6 @@ pub const CATALOG: &[(&str, Support)] = &[
     ("client-body-buffer-size", Support::Ignored),
     ("connection-proxy-header", Support::Ignored),
     ("custom-headers", Support::Ignored),
-    ("custom-http-errors", Support::Ignored),
-    ("default-backend", Support::Ignored),
     ("enable-access-log", Support::Ignored),
     ("enable-global-auth", Support::Ignored),
     ("enable-modsecurity", Support::Ignored),
@@ -205,6 +205,10 @@ pub(crate) struct Compiled {
     pub(crate) rewrite_target: Option<Box<str>>,
     /// `None` when no annotation changes a route.
     pub(crate) policy: Option<Arc<RoutePolicy>>,
+    /// `default-backend`: a Service of the Ingress's namespace.
+    pub(crate) default_backend: Option<Box<str>>,
+    /// `custom-http-errors`: the statuses it replaces.
+    pub(crate) custom_errors: Vec<u16>,
     /// `service-upstream: "true"`: backends are the Services' ClusterIPs.
     pub(crate) service_upstream: bool,
     /// `server-alias`: more names for the hosts of the Ingress's rules.
@@ -222,6 +226,8 @@ impl Compiled {
         use_regex: false,
         rewrite_target: None,
         policy: None,
+        default_backend: None,
+        custom_errors: Vec::new(),
         service_upstream: false,
         aliases: Vec::new(),
         ignored: 0,
@@ -385,6 +391,9 @@ pub(crate) fn compile(
     let cors = (flag("enable-cors", &mut diag) == Some(true)).then(|| cors(&read, &mut diag));
     let next_upstream = next_upstream(&read, &mut diag);
     let policy = RoutePolicy {
+        // Resolved by the rules' compiler, which has the Services.
+        default_backend: None,
+        custom_errors: Box::new([]),
         next_upstream,
         cors,
         timeouts,
@@ -411,6 +420,34 @@ pub(crate) fn compile(
     });
     let use_regex = regex_flag || rewrite_target.is_some();
     let policy = (!policy.is_empty()).then(|| Arc::new(policy));
+    let default_backend = read.get("default-backend").and_then(|v| {
+        let name = v.value.trim();
+        let label = !name.is_empty()
+            && name.len() <= 63
+            && name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+            && !name.starts_with('-')
+            && !name.ends_with('-');
+        if label {
+            Some(name.into())
+        } else {
+            diag(Severity::Error, v, format!("\"{}\" is not a Service name; ignored", v.value));
+            None
+        }
+    });
+    let mut custom_errors = Vec::new();
+    if let Some(v) = read.get("custom-http-errors") {
+        for code in v.value.split(',').map(str::trim).filter(|c| !c.is_empty()) {
+            match code.parse::<u16>() {
+                Ok(c @ 400..=599) if !custom_errors.contains(&c) => custom_errors.push(c),
+                Ok(400..=599) => {}
+                _ => diag(
+                    Severity::Error,
+                    v,
+                    format!("\"{code}\" is not a status from 400 to 599; left out"),
+                ),
+            }
+        }
+    }
     let mut aliases = Vec::new();
     if let Some(v) = read.get("server-alias") {
         for name in v.value.split(',').map(str::trim).filter(|n| !n.is_empty()) {
@@ -433,11 +470,22 @@ pub(crate) fn compile(
         use_regex,
         rewrite_target,
         policy,
+        default_backend,
+        custom_errors,
         service_upstream,
         aliases,
         ignored,
         invalid,
     }
+}
+
+/// The value of annotation `name` on `ingress`, `ringress.io/` first (for
+/// readers outside the compile, such as the watch's interest).
+pub(crate) fn value<'a>(ingress: &'a Ingress, name: &str) -> Option<&'a str> {
+    let map = ingress.metadata.annotations.as_ref()?;
+    map.get(&format!("{RINGRESS_PREFIX}{name}"))
+        .or_else(|| map.get(&format!("{NGINX_PREFIX}{name}")))
+        .map(String::as_str)
 }
 
 /// How many of the annotations read are not implemented.

@@ -164,6 +164,7 @@ pub fn compile_with(
         &mut memo.hosts,
         &mut table,
         &mut diagnostics,
+        options.default_backend_service.as_ref(),
     );
     if let (None, Some((ns, name))) = (&table.default_route, &options.default_backend_service) {
         table.default_route = Some(rules::flag_default(ns, name, &mut resolver, &mut diagnostics));

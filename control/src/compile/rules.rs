@@ -112,6 +112,7 @@ pub(crate) fn compile(
     memo: &mut HostMemo,
     table: &mut RouteTable,
     diagnostics: &mut Vec<Diagnostic>,
+    flag_default: Option<&(String, String)>,
 ) {
     // Default backends: Ingresses without rules first, then by age.
     let mut default_candidates = Vec::new();
@@ -128,6 +129,9 @@ pub(crate) fn compile(
         table.annotations_ignored += u64::from(c.ignored);
         table.annotations_invalid += u64::from(c.invalid);
         compiled.push(c);
+    }
+    for (c, ing) in compiled.iter_mut().zip(ingresses) {
+        error_pages(c, ing, flag_default, resolver, diagnostics);
     }
     for (age, ing) in ingresses.iter().enumerate() {
         let meta = &ing.object.metadata;
@@ -177,8 +181,15 @@ pub(crate) fn compile(
     for (host, members) in groups {
         let owner = owners.owner(host);
         let covered = tls.covers(host, owners);
+        // A default backend lives in the policy, not among the attempts
+        // the memo checks: such hosts are built anew (they are few).
+        let volatile = members.iter().any(|(age, _)| {
+            compiled[*age as usize].policy.as_ref().is_some_and(|p| p.default_backend.is_some())
+        });
         let reused = memo.seen.remove_entry(host).filter(|(_, m)| {
-            m.same_inputs(&members, ingresses, owner, covered) && m.same_backends(resolver)
+            !volatile
+                && m.same_inputs(&members, ingresses, owner, covered)
+                && m.same_backends(resolver)
         });
         let (host, entry) = match reused {
             Some(kept) => kept,
@@ -263,6 +274,51 @@ pub(crate) fn compile(
             ingress: namespaced(meta).into(),
         });
     }
+}
+
+/// `default-backend` and `custom-http-errors`: the default backend (the
+/// annotation's Service in the Ingress's namespace, else for custom errors
+/// `--default-backend-service`), at the Service's first port, into the
+/// Ingress's policy. A Service that is missing is a warning: requests
+/// then get the route's own answer.
+fn error_pages(
+    c: &mut Compiled,
+    ing: &Sourced<Ingress>,
+    flag_default: Option<&(String, String)>,
+    resolver: &mut Resolver<'_>,
+    diagnostics: &mut Vec<Diagnostic>,
+) {
+    let meta = &ing.object.metadata;
+    let own_ns = namespace_of(meta);
+    let (ns, name) = match (&c.default_backend, flag_default) {
+        (Some(name), _) => (own_ns, &**name),
+        (None, Some((ns, name))) if !c.custom_errors.is_empty() => (ns.as_str(), name.as_str()),
+        _ => return,
+    };
+    let Some(port) = resolver.first_port(ns, name) else {
+        let field =
+            if c.default_backend.is_some() { "default-backend" } else { "custom-http-errors" };
+        diagnostics.push(Diagnostic::about(
+            Severity::Warning,
+            "Ingress",
+            meta,
+            ing.origin.as_ref(),
+            format!("metadata.annotations[{}{field}]", annotations::NGINX_PREFIX),
+            format!("Service {ns}/{name} not found or has no port; not used"),
+        ));
+        return;
+    };
+    let key = crate::table::BackendKey {
+        namespace: ns.into(),
+        service: name.into(),
+        port: crate::table::ServicePortRef::Number(port),
+        cluster_ip: false,
+    };
+    let backend = resolver.resolve_key(std::borrow::Cow::Owned(key)).backend;
+    let mut policy = c.policy.as_deref().cloned().unwrap_or_default();
+    policy.default_backend = Some(crate::table::ErrorBackend(backend));
+    policy.custom_errors = c.custom_errors.clone().into();
+    c.policy = Some(Arc::new(policy));
 }
 
 /// What the default route of `--default-backend-service` names as its

@@ -43,8 +43,8 @@ mod types;
 
 pub(crate) use path::{prefix_key, FastMap};
 pub use policy::{
-    redirect_reason, BodyLimit, Cors, CorsAnswer, IpNet, NextUpstream, OriginPattern, Redirect,
-    Rewrite, RoutePolicy, SourceRanges, UpstreamTimeouts,
+    redirect_reason, BodyLimit, Cors, CorsAnswer, ErrorBackend, IpNet, NextUpstream, OriginPattern,
+    Redirect, Rewrite, RoutePolicy, SourceRanges, UpstreamTimeouts,
 };
 pub(crate) use route_table::{Fallback, FallbackLevel};
 pub use route_table::{HostMatch, RouteTable, VirtualHost};

@@ -37,11 +37,31 @@ pub struct RoutePolicy {
     pub rewrite: Option<Rewrite>,
     /// `enable-cors` and the `cors-*` annotations.
     pub cors: Option<Cors>,
+    /// `default-backend` (or, for `custom-http-errors` alone,
+    /// `--default-backend-service`): answers when the route's backend has
+    /// no endpoint, and serves the `custom_errors` pages.
+    pub default_backend: Option<ErrorBackend>,
+    /// `custom-http-errors`: upstream statuses replaced by the default
+    /// backend's answer (empty: none).
+    pub custom_errors: Box<[u16]>,
     /// `proxy-next-upstream`, `-tries`, `-timeout`: which failures move a
     /// request to another endpoint (`None`: the proxy's own rule, one
     /// more endpoint after a failed connect).
     pub next_upstream: Option<NextUpstream>,
 }
+
+/// The default backend of a policy, compared by identity (a table's
+/// backends are shared, one per key).
+#[derive(Debug, Clone)]
+pub struct ErrorBackend(pub std::sync::Arc<super::Backend>);
+
+impl PartialEq for ErrorBackend {
+    fn eq(&self, other: &Self) -> bool {
+        std::sync::Arc::ptr_eq(&self.0, &other.0)
+    }
+}
+
+impl Eq for ErrorBackend {}
 
 /// `proxy-next-upstream` and its companions, as nginx's
 /// `proxy_next_upstream`: a failed attempt moves to an endpoint not tried

@@ -393,3 +393,57 @@ fn next_upstream_parses_as_ingress_nginx_reads_it() {
     let d = diags.iter().find(|d| d.is_error()).expect("an error");
     assert!(d.reason.contains("\"invalid_header\""), "{d}");
 }
+
+/// `custom-http-errors` and `default-backend` compile to the policy's
+/// codes and default backend (the Service's first port); without
+/// `default-backend` the codes use `--default-backend-service`; invalid
+/// codes and names are errors naming them, and a missing Service is a
+/// warning (the policy then has no default backend).
+#[test]
+fn custom_errors_and_default_backend_compile() {
+    use ringress_control::{compile_yaml, CompileOptions};
+    let (table, diags) = compiled(&[
+        ("nginx.ingress.kubernetes.io/custom-http-errors", "404, 503,999,abc"),
+        ("nginx.ingress.kubernetes.io/default-backend", "svc-b"),
+    ]);
+    let errors: Vec<String> =
+        diags.iter().filter(|d| d.is_error()).map(|d| d.to_string()).collect();
+    assert_eq!(errors.len(), 2, "{errors:#?}");
+    assert!(
+        errors.iter().any(|e| e.contains("\"999\""))
+            && errors.iter().any(|e| e.contains("\"abc\""))
+    );
+    let policy = table.route("a.example", "/").and_then(|r| r.policy.clone()).expect("policy");
+    assert_eq!(&*policy.custom_errors, &[404, 503]);
+    let fallback = &policy.default_backend.as_ref().expect("a default backend").0;
+    assert_eq!(&*fallback.key.service, "svc-b");
+    assert_eq!(fallback.endpoints.len(), 1);
+
+    let (_, diags) = compiled(&[("nginx.ingress.kubernetes.io/default-backend", "Not_A_Name")]);
+    assert!(
+        diags.iter().any(|d| d.is_error() && d.reason.contains("\"Not_A_Name\"")),
+        "{diags:#?}"
+    );
+
+    let (table, diags) = compiled(&[("nginx.ingress.kubernetes.io/default-backend", "missing")]);
+    assert!(diags
+        .iter()
+        .any(|d| d.severity == Severity::Warning && d.reason.contains("default/missing")));
+    assert!(table.route("a.example", "/").expect("routed").policy.is_none());
+
+    let svcs = services();
+    let ing = annotated_ingress(
+        "i",
+        Some("a.example"),
+        &[("/", "Prefix", "svc-a")],
+        &[("nginx.ingress.kubernetes.io/custom-http-errors", "502")],
+    );
+    let options = CompileOptions {
+        default_backend_service: Some(("default".into(), "svc-c".into())),
+        ..CompileOptions::default()
+    };
+    let yaml = ringress_test_support::manifests::docs(&[CLASS, &svcs, &ing]);
+    let (table, _) = compile_yaml(&yaml, &options);
+    let policy = table.route("a.example", "/").and_then(|r| r.policy.clone()).expect("policy");
+    assert_eq!(&*policy.default_backend.as_ref().expect("the flag's").0.key.service, "svc-c");
+}

@@ -214,6 +214,14 @@ fn serve(stream: TcpStream, id: usize, name: &str, requests: &AtomicUsize) {
             "expect",
             "upgrade",
             "http2-settings",
+            "x-code",
+            "x-format",
+            "x-original-uri",
+            "x-namespace",
+            "x-ingress-name",
+            "x-service-name",
+            "x-service-port",
+            "x-request-id",
         ] {
             if let Some(v) = req.header(h) {
                 head.push_str(&format!("x-seen-{h}: {v}\r\n"));

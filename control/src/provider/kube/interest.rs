@@ -171,6 +171,7 @@ fn backend_services(ingress: &Ingress) -> impl Iterator<Item = (&str, &str)> {
         .chain(paths)
         .filter_map(|b| b.service.as_ref())
         .map(move |s| (ns, s.name.as_str()))
+        .chain(crate::compile::annotations::value(ingress, "default-backend").map(|n| (ns, n)))
 }
 
 #[cfg(test)]
