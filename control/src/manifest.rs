@@ -238,25 +238,67 @@ fn decode<T: DeserializeOwned>(json: Value) -> Result<T, (String, String)> {
 /// Report and drop objects defined twice (same kind, namespace and name);
 /// the first definition read stays.
 pub(crate) fn dedup(snapshot: &mut Snapshot) -> Vec<Diagnostic> {
-    let mut diagnostics = Vec::new();
-    dedup_kind(&mut snapshot.ingresses, "Ingress", |o| &o.metadata, &mut diagnostics);
-    dedup_kind(&mut snapshot.ingress_classes, "IngressClass", |o| &o.metadata, &mut diagnostics);
-    dedup_kind(&mut snapshot.services, "Service", |o| &o.metadata, &mut diagnostics);
-    dedup_kind(&mut snapshot.endpoint_slices, "EndpointSlice", |o| &o.metadata, &mut diagnostics);
-    dedup_kind(&mut snapshot.secrets, "Secret", |o| &o.metadata, &mut diagnostics);
+    let (diagnostics, dropped) = duplicates(snapshot);
+    dropped.apply(snapshot);
     diagnostics
 }
 
-fn dedup_kind<T>(
-    items: &mut Vec<Sourced<T>>,
+/// Which objects [`dedup`] drops: indices into each of a snapshot's lists.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub(crate) struct Dropped {
+    ingresses: Vec<usize>,
+    ingress_classes: Vec<usize>,
+    services: Vec<usize>,
+    endpoint_slices: Vec<usize>,
+    secrets: Vec<usize>,
+}
+
+impl Dropped {
+    /// Drop them (from a snapshot with the same objects at the same places
+    /// as the one they were found in).
+    pub(crate) fn apply(&self, snapshot: &mut Snapshot) {
+        drop_at(&mut snapshot.ingresses, &self.ingresses);
+        drop_at(&mut snapshot.ingress_classes, &self.ingress_classes);
+        drop_at(&mut snapshot.services, &self.services);
+        drop_at(&mut snapshot.endpoint_slices, &self.endpoint_slices);
+        drop_at(&mut snapshot.secrets, &self.secrets);
+    }
+}
+
+/// The objects of `snapshot` defined twice, reported, and where they are.
+pub(crate) fn duplicates(snapshot: &Snapshot) -> (Vec<Diagnostic>, Dropped) {
+    let mut diagnostics = Vec::new();
+    let d = &mut diagnostics;
+    let dropped = Dropped {
+        ingresses: duplicates_of(&snapshot.ingresses, "Ingress", |o| &o.metadata, d),
+        ingress_classes: duplicates_of(
+            &snapshot.ingress_classes,
+            "IngressClass",
+            |o| &o.metadata,
+            d,
+        ),
+        services: duplicates_of(&snapshot.services, "Service", |o| &o.metadata, d),
+        endpoint_slices: duplicates_of(
+            &snapshot.endpoint_slices,
+            "EndpointSlice",
+            |o| &o.metadata,
+            d,
+        ),
+        secrets: duplicates_of(&snapshot.secrets, "Secret", |o| &o.metadata, d),
+    };
+    (diagnostics, dropped)
+}
+
+fn duplicates_of<T>(
+    items: &[Sourced<T>],
     kind: &str,
     meta: impl Fn(&T) -> &k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta,
     diagnostics: &mut Vec<Diagnostic>,
-) {
+) -> Vec<usize> {
     // The first definition of each (namespace, name), by index.
     let mut first: crate::table::FastMap<(&str, &str), usize> =
         crate::table::FastMap::with_capacity_and_hasher(items.len(), Default::default());
-    let mut keep = vec![true; items.len()];
+    let mut dropped = Vec::new();
     for (k, item) in items.iter().enumerate() {
         let m = meta(&item.object);
         // IngressClass is cluster-scoped: its namespace plays no part.
@@ -279,17 +321,27 @@ fn dedup_kind<T>(
                     "metadata.name",
                     format!("defined twice; the first definition{where_} is used"),
                 ));
-                keep[k] = false;
+                dropped.push(k);
             }
         }
     }
-    if keep.iter().all(|&k| k) {
+    dropped
+}
+
+/// Remove the items at `indices` (ascending).
+fn drop_at<T>(items: &mut Vec<T>, indices: &[usize]) {
+    if indices.is_empty() {
         return;
     }
     let mut k = 0;
+    let mut next = indices.iter().peekable();
     items.retain(|_| {
+        let drop = next.peek() == Some(&&k);
+        if drop {
+            next.next();
+        }
         k += 1;
-        keep[k - 1]
+        !drop
     });
 }
 

@@ -20,13 +20,14 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use notify::event::{AccessKind, AccessMode};
 use notify::{EventKind, RecursiveMode, Watcher};
 
 use super::{NotPublished, Publish};
 use crate::compile::{compile_with, CompileOptions, Diagnostic, Memo, Severity};
 use crate::manifest;
-use crate::snapshot::{Origin, Snapshot};
+use crate::snapshot::{Origin, Snapshot, Sourced};
 
 /// Quiet time after the last file event before reloading: an editor's
 /// save or a `kubectl`-style rewrite of several files becomes one reload.
@@ -192,11 +193,17 @@ impl FileCache {
             // included), so an event alone does not mean a change: a file
             // is read again when its stamp moved, or when events may have
             // been lost.
-            let cached = self.files.remove(&path).filter(|(s, _)| !everything && Some(*s) == stamp);
+            let before = self.files.remove(&path);
+            let cached = before.as_ref().filter(|(s, _)| !everything && Some(*s) == stamp);
             let (file, fresh) = match cached {
-                Some((_, file)) => (file, false),
+                Some((_, file)) => (file.clone(), false),
                 None => match load_file(path.clone()) {
-                    Some(file) => (Arc::new(file), true),
+                    Some(mut file) => {
+                        if let Some((_, old)) = &before {
+                            keep_unchanged(&mut file.snapshot, &old.snapshot);
+                        }
+                        (Arc::new(file), true)
+                    }
                     None => continue,
                 },
             };
@@ -207,6 +214,44 @@ impl FileCache {
         }
         self.files = next;
         Ok(loads)
+    }
+}
+
+/// In a file read again, each object equal to one of the file's previous
+/// version stays that very object (the same `Arc`; its origin is the new
+/// one): the compile memo recognises objects by identity, so a change to
+/// one object of a file recompiles what that object touches, not what
+/// every object of the file does.
+fn keep_unchanged(new: &mut Snapshot, old: &Snapshot) {
+    keep_kind(&mut new.ingresses, &old.ingresses, |o| &o.metadata);
+    keep_kind(&mut new.ingress_classes, &old.ingress_classes, |o| &o.metadata);
+    keep_kind(&mut new.services, &old.services, |o| &o.metadata);
+    keep_kind(&mut new.endpoint_slices, &old.endpoint_slices, |o| &o.metadata);
+    keep_kind(&mut new.secrets, &old.secrets, |o| &o.metadata);
+}
+
+fn keep_kind<T: PartialEq>(
+    new: &mut [Sourced<T>],
+    old: &[Sourced<T>],
+    meta: impl Fn(&T) -> &ObjectMeta,
+) {
+    if old.is_empty() {
+        return;
+    }
+    fn key(m: &ObjectMeta) -> (&str, &str) {
+        (m.namespace.as_deref().unwrap_or(""), m.name.as_deref().unwrap_or(""))
+    }
+    let mut before: crate::table::FastMap<(&str, &str), &Arc<T>> =
+        crate::table::FastMap::with_capacity_and_hasher(old.len(), Default::default());
+    for o in old {
+        before.entry(key(meta(&o.object))).or_insert(&o.object);
+    }
+    for o in new {
+        if let Some(&same) = before.get(&key(meta(&o.object))) {
+            if **same == *o.object {
+                o.object = same.clone();
+            }
+        }
     }
 }
 
@@ -231,6 +276,10 @@ fn merge(into: &mut Snapshot, from: Snapshot) {
 #[derive(Default)]
 struct LastGood {
     files: HashMap<PathBuf, Arc<FileLoad>>,
+    /// The files the previous reload merged, in order, and the duplicates
+    /// found among their objects.
+    merged: Vec<Arc<FileLoad>>,
+    duplicates: (Vec<Diagnostic>, manifest::Dropped),
 }
 
 impl LastGood {
@@ -243,27 +292,63 @@ impl LastGood {
         let mut diagnostics = Vec::new();
         let mut kept = Vec::new();
         let mut seen = HashMap::with_capacity(files.len());
+        let mut merged = Vec::with_capacity(files.len());
         for Loaded { file, fresh } in files {
             seen.insert(file.path.clone(), ());
-            if !file.has_errors() {
+            let used = if !file.has_errors() {
                 // (A file read unchanged is already its own last good one.)
                 if fresh || !self.files.contains_key(&file.path) {
                     self.files.insert(file.path.clone(), file.clone());
                 }
-                merge_shared(&mut snapshot, &file.snapshot);
+                file.clone()
             } else if let Some(good) = self.files.get(&file.path) {
-                merge_shared(&mut snapshot, &good.snapshot);
                 kept.push(file.path.clone());
+                good.clone()
             } else {
-                merge_shared(&mut snapshot, &file.snapshot);
-            }
+                file.clone()
+            };
+            merge_shared(&mut snapshot, &used.snapshot);
+            merged.push(used);
             diagnostics.extend(file.diagnostics.iter().cloned());
         }
         // A removed file takes its objects with it.
         self.files.retain(|path, _| seen.contains_key(path));
-        diagnostics.extend(manifest::dedup(&mut snapshot));
+        // Which objects are defined twice depends only on the files' names,
+        // order and object keys: the same as last time, the same answer,
+        // without a pass over every object.
+        let same = merged.len() == self.merged.len()
+            && merged.iter().zip(&self.merged).all(|(a, b)| same_keys(a, b));
+        if !same {
+            self.duplicates = manifest::duplicates(&snapshot);
+        }
+        self.merged = merged;
+        let (found, dropped) = &self.duplicates;
+        dropped.apply(&mut snapshot);
+        diagnostics.extend(found.iter().cloned());
         (snapshot, diagnostics, kept)
     }
+}
+
+/// Do two versions of a file hold objects of the same kinds, namespaces
+/// and names, at the same places (documents and lines)?
+fn same_keys(a: &FileLoad, b: &FileLoad) -> bool {
+    if std::ptr::eq(a, b) {
+        return true;
+    }
+    let (a, b) = (&a.snapshot, &b.snapshot);
+    same_kind_keys(&a.ingresses, &b.ingresses, |o| &o.metadata)
+        && same_kind_keys(&a.ingress_classes, &b.ingress_classes, |o| &o.metadata)
+        && same_kind_keys(&a.services, &b.services, |o| &o.metadata)
+        && same_kind_keys(&a.endpoint_slices, &b.endpoint_slices, |o| &o.metadata)
+        && same_kind_keys(&a.secrets, &b.secrets, |o| &o.metadata)
+}
+
+fn same_kind_keys<T>(a: &[Sourced<T>], b: &[Sourced<T>], meta: impl Fn(&T) -> &ObjectMeta) -> bool {
+    a.len() == b.len()
+        && a.iter().zip(b).all(|(a, b)| {
+            let (ma, mb) = (meta(&a.object), meta(&b.object));
+            ma.namespace == mb.namespace && ma.name == mb.name && a.origin == b.origin
+        })
 }
 
 fn collect(dir: &Path, depth: usize, files: &mut Vec<PathBuf>) -> std::io::Result<()> {
@@ -505,5 +590,50 @@ mod tests {
         std::fs::write(&path, "kind: Service\nmetadata: {name: [broken\n").unwrap();
         let broken = load_file(path).expect("a present file is read");
         assert!(broken.has_errors());
+    }
+
+    fn service(name: &str, port: u16) -> String {
+        format!(
+            "---\napiVersion: v1\nkind: Service\nmetadata: {{name: {name}, namespace: ns}}\nspec: {{ports: [{{port: {port}}}]}}\n"
+        )
+    }
+
+    /// A file read again after one of its objects changed hands out the
+    /// others as the very objects it read before, so that the compile memo
+    /// redoes only what the changed one touches.
+    #[test]
+    fn a_file_read_again_keeps_its_unchanged_objects() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("services.yaml");
+        std::fs::write(&path, service("a", 80) + &service("b", 80)).unwrap();
+        let mut cache = FileCache::default();
+        let before = cache.load(dir.path(), false).unwrap();
+        std::fs::write(&path, service("a", 80) + &service("b", 81)).unwrap();
+        let after = cache.load(dir.path(), true).unwrap();
+        assert!(after[0].fresh, "the changed file is read again");
+        let (old, new) = (&before[0].file.snapshot.services, &after[0].file.snapshot.services);
+        assert!(Arc::ptr_eq(&old[0].object, &new[0].object), "unchanged: the same object");
+        assert!(!Arc::ptr_eq(&old[1].object, &new[1].object), "changed: a new object");
+        assert_eq!(new[1].object.spec.as_ref().unwrap().ports.as_ref().unwrap()[0].port, 81);
+    }
+
+    /// An object defined in two files stays reported (and dropped) on a
+    /// reload that changes neither file's objects' names, where the answer
+    /// of the previous reload is reused.
+    #[test]
+    fn duplicates_stay_reported_when_the_names_did_not_change() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("a.yaml"), service("a", 80)).unwrap();
+        std::fs::write(dir.path().join("b.yaml"), service("a", 81)).unwrap();
+        let (mut cache, mut last_good) = (FileCache::default(), LastGood::default());
+        let (first, diagnostics, _) = last_good.resolve(cache.load(dir.path(), false).unwrap());
+        assert_eq!((first.services.len(), diagnostics.len()), (1, 1));
+        std::fs::write(dir.path().join("b.yaml"), service("a", 82)).unwrap();
+        let (second, again, _) = last_good.resolve(cache.load(dir.path(), true).unwrap());
+        assert_eq!(second.services.len(), 1);
+        assert_eq!(again, diagnostics);
+        std::fs::write(dir.path().join("b.yaml"), service("c", 82)).unwrap();
+        let (third, none, _) = last_good.resolve(cache.load(dir.path(), true).unwrap());
+        assert_eq!((third.services.len(), none.len()), (2, 0), "a rename is seen");
     }
 }
