@@ -204,8 +204,23 @@ impl Conn {
             };
             // After the first attempt `out` holds the request to send again.
             let again = std::mem::replace(&mut prepared, true);
-            let forwarded = self.forward(down, head, &mut up, again).await;
-            let result = self.relay_after(down, head, up, addr, forwarded, 0).await;
+            let result = match self.forward(down, head, &mut up, again).await {
+                Ok(()) => self.relay_response(down, head, up, addr, 0).await,
+                // The upstream stopped taking the body: a server refusing
+                // an upload answers (413, 401 …) and closes. Its answer may
+                // be waiting; relay it rather than a 502 of our own.
+                Err(e @ (ProxyError::UpstreamReset | ProxyError::UpstreamIo(_)))
+                    if self.p.may_have_early_answer() =>
+                {
+                    match self.relay_response(down, head, up, addr, 0).await {
+                        Ok(after) => Ok(after),
+                        // Nothing relayed: our answer to the first failure.
+                        Err(_) if self.p.can_answer(&e) => Err(e),
+                        Err(later) => Err(later),
+                    }
+                }
+                Err(e) => Err(e),
+            };
             match result {
                 // `out` must still hold the request (a timed-out write loses it).
                 Err(e)
@@ -267,8 +282,22 @@ impl Conn {
                         self.p,
                         Progress::Sending(Body::Complete) | Progress::Sent { replayable: true }
                     );
-                let statuses = if more && whole && idempotent { nu.statuses } else { 0 };
-                let result = self.relay_after(down, head, up, addr, forwarded, statuses).await;
+                let result = match forwarded {
+                    Ok(()) => {
+                        let statuses = if more && whole && idempotent { nu.statuses } else { 0 };
+                        self.relay_response(down, head, up, addr, statuses).await
+                    }
+                    Err(e @ (ProxyError::UpstreamReset | ProxyError::UpstreamIo(_)))
+                        if self.p.may_have_early_answer() =>
+                    {
+                        match self.relay_response(down, head, up, addr, 0).await {
+                            Ok(after) => Ok(after),
+                            Err(_) if self.p.can_answer(&e) => Err(e),
+                            Err(later) => Err(later),
+                        }
+                    }
+                    Err(e) => Err(e),
+                };
                 match result {
                     Ok(after) => return Ok(after),
                     Err(e)
@@ -306,40 +335,6 @@ impl Conn {
             self.worker.m().upstream_retries.inc();
             tried.push(next);
             addr = next;
-        }
-    }
-
-    /// Phase 5 after `forward` gave `forwarded`: the response, or the
-    /// failure. `statuses`: `proxy-next-upstream` statuses to give up on
-    /// (see `relay::Download::retry_statuses`).
-    async fn relay_after<S>(
-        &mut self,
-        down: &mut S,
-        head: &RequestHead,
-        up: TcpStream,
-        addr: SocketAddr,
-        forwarded: Result<(), ProxyError>,
-        statuses: u8,
-    ) -> Result<After, ProxyError>
-    where
-        S: AsyncReadRent + AsyncWriteRent,
-    {
-        match forwarded {
-            Ok(()) => self.relay_response(down, head, up, addr, statuses).await,
-            // The upstream stopped taking the body: a server refusing an
-            // upload answers (413, 401 …) and closes. Its answer may be
-            // waiting; relay it rather than a 502 of our own.
-            Err(e @ (ProxyError::UpstreamReset | ProxyError::UpstreamIo(_)))
-                if self.p.may_have_early_answer() =>
-            {
-                match self.relay_response(down, head, up, addr, 0).await {
-                    Ok(after) => Ok(after),
-                    // Nothing relayed: our answer to the first failure.
-                    Err(_) if self.p.can_answer(&e) => Err(e),
-                    Err(later) => Err(later),
-                }
-            }
-            Err(e) => Err(e),
         }
     }
 
